@@ -1,0 +1,124 @@
+//! `OpenProcess`, `CloseHandle`, `TerminateProcess`, `ReadProcessMemory`,
+//! `WriteProcessMemory`.
+
+use super::Kernel32;
+use crate::errors::{status_of_system, win32_error_of};
+use crate::nt::{self, failed, is_current_process, reference_process};
+use ntmem::system::{Handle, HandleEntry, Object};
+use ntmem::ProcessId;
+use windows_sys::core::BOOL;
+use windows_sys::Win32::Foundation::*;
+use windows_sys::Win32::System::Memory::*;
+use windows_sys::Win32::System::Threading::{PROCESS_ALL_ACCESS, PROCESS_TERMINATE};
+
+#[allow(non_snake_case)]
+impl Kernel32<'_> {
+    /// Opens a handle to a process; NULL with ERROR_INVALID_PARAMETER for an unknown id.
+    pub fn OpenProcess(&mut self, dwDesiredAccess: u32, bInheritHandle: BOOL, dwProcessId: u32) -> HANDLE {
+        let _ = bInheritHandle; // No child processes inherit here.
+        let target = ProcessId::from_raw(dwProcessId);
+        if self.sys.process(target).is_none() {
+            return self.fail(ERROR_INVALID_PARAMETER, core::ptr::null_mut());
+        }
+        let access = if dwDesiredAccess == PROCESS_ALL_ACCESS { u32::MAX } else { dwDesiredAccess };
+        let entry = HandleEntry { object: Object::Process(target), access };
+        let handle = match self.sys.process_mut(self.pid) {
+            Some(me) => me.handles_mut().insert(entry),
+            None => return self.fail(ERROR_INVALID_HANDLE, core::ptr::null_mut()),
+        };
+        self.finish(handle.raw() as usize as HANDLE)
+    }
+
+    /// Closes a handle. The current-process pseudo handle closes successfully and stays.
+    pub fn CloseHandle(&mut self, hObject: HANDLE) -> BOOL {
+        if is_current_process(hObject) {
+            return self.finish(TRUE);
+        }
+        let closed = Handle::from_raw(hObject as usize as u64)
+            .and_then(|h| self.sys.process_mut(self.pid).and_then(|p| p.handles_mut().close(h)));
+        match closed {
+            Some(_) => self.finish(TRUE),
+            None => self.fail(ERROR_INVALID_HANDLE, FALSE),
+        }
+    }
+
+    /// Terminates a process: every page it held goes back.
+    pub fn TerminateProcess(&mut self, hProcess: HANDLE, uExitCode: u32) -> BOOL {
+        let status = match reference_process(self.sys, self.pid, hProcess, PROCESS_TERMINATE) {
+            Ok(pid) => match self.sys.terminate_process(pid, uExitCode) {
+                Ok(()) => STATUS_SUCCESS,
+                Err(e) => status_of_system(e),
+            },
+            Err(s) => s,
+        };
+        self.finish_status(status)
+    }
+
+    /// Copies from another process's memory (F173, F175).
+    pub fn ReadProcessMemory(
+        &mut self,
+        hProcess: HANDLE,
+        lpBaseAddress: u64,
+        lpBuffer: &mut [u8],
+        lpNumberOfBytesRead: Option<&mut usize>,
+    ) -> BOOL {
+        let (status, n) = nt::read_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, lpBuffer);
+        if let Some(r) = lpNumberOfBytesRead {
+            *r = n;
+        }
+        self.finish_status(status)
+    }
+
+    /// Copies into another process's memory. As kernelbase does, it makes execute-only and
+    /// execute-read pages writable for the copy and restores them (F176); read-only and
+    /// no-access targets fail with ERROR_NOACCESS and report nothing.
+    pub fn WriteProcessMemory(
+        &mut self,
+        hProcess: HANDLE,
+        lpBaseAddress: u64,
+        lpBuffer: &[u8],
+        lpNumberOfBytesWritten: Option<&mut usize>,
+    ) -> BOOL {
+        if lpBuffer.is_empty() {
+            // V13: a zero-byte write succeeds.
+            let (status, n) = nt::write_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, lpBuffer);
+            if let Some(w) = lpNumberOfBytesWritten {
+                *w = n;
+            }
+            return self.finish_status(status);
+        }
+        let (mut base, mut size) = (lpBaseAddress, lpBuffer.len() as u64);
+        let mut old = 0;
+        let status = nt::protect_virtual_memory(
+            self.sys,
+            self.pid,
+            hProcess,
+            &mut base,
+            &mut size,
+            PAGE_EXECUTE_READWRITE,
+            Some(&mut old),
+        );
+        if failed(status) {
+            return self.fail(win32_error_of(status), FALSE);
+        }
+        let writable = old & (PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY) != 0;
+        let restore = |k: &mut Self| {
+            let (mut b, mut s, mut ignored) = (base, size, 0);
+            let _ = nt::protect_virtual_memory(k.sys, k.pid, hProcess, &mut b, &mut s, old, Some(&mut ignored));
+        };
+        if writable {
+            restore(self);
+        } else if old & (PAGE_NOACCESS | PAGE_READONLY) != 0 {
+            restore(self);
+            return self.fail(ERROR_NOACCESS, FALSE);
+        }
+        let (status, n) = nt::write_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, lpBuffer);
+        if !writable {
+            restore(self);
+        }
+        if let Some(w) = lpNumberOfBytesWritten {
+            *w = n;
+        }
+        self.finish_status(status)
+    }
+}

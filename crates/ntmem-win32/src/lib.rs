@@ -1,0 +1,45 @@
+//! ntmem-win32: the Win32 and NT faces of the ntmem memory manager.
+//!
+//! [`Kernel32`] is the Win32 API as a process calls it (`VirtualAlloc` ... with Windows' names,
+//! parameter order, rounding, validation order and last-error codes); [`Ntdll`] the NT system
+//! services beneath it (NTSTATUS, in/out base and size). `errors.rs` holds the one mapping of
+//! the core's errors to NTSTATUS and of NTSTATUS to Win32 errors.
+//!
+//! `use ntmem_win32::*` brings both façades, [`Exception`], and the `windows-sys` constants and
+//! structures the functions use.
+#![forbid(unsafe_code)]
+
+mod errors;
+mod exception;
+mod kernel32;
+mod nt;
+mod ntdll;
+mod protection;
+
+pub use errors::{status_of, win32_error_of};
+pub use exception::Exception;
+pub use kernel32::Kernel32;
+pub use nt::NtCurrentProcess;
+pub use ntdll::Ntdll;
+pub use protection::{from_win32 as protection_from_win32, to_win32 as protection_to_win32};
+
+pub use windows_sys::core::BOOL;
+pub use windows_sys::Win32::Foundation::*;
+pub use windows_sys::Win32::System::Memory::*;
+pub use windows_sys::Win32::System::ProcessStatus::*;
+pub use windows_sys::Win32::System::SystemInformation::*;
+pub use windows_sys::Win32::System::SystemServices::*;
+pub use windows_sys::Win32::System::Threading::*;
+
+/// `AT_ROUND_TO_PAGE`: not an allocation flag on x64 (F29).
+pub const AT_ROUND_TO_PAGE: u32 = 0x4000_0000;
+
+/// Runs the invariant checker when the system was configured for it; a violation is a bug in
+/// ntmem, so it panics with the report (tests only turn this on).
+pub(crate) fn check_invariants(sys: &ntmem::System) {
+    if sys.config().invariant_checks() {
+        if let Err(v) = sys.check_invariants() {
+            panic!("{v}");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The NT system services of the memory manager, as `ntoskrnl` validates them: parameter
+//! checks in NT's order and with its `STATUS_INVALID_PARAMETER_n` numbering, process handles
+//! and their access rights, then the core. `Ntdll` and `Kernel32` both call these.
+
+mod copy;
+mod virtual_memory;
+
+pub(crate) use copy::{read_virtual_memory, write_virtual_memory};
+pub(crate) use virtual_memory::{
+    allocate_virtual_memory, free_virtual_memory, get_write_watch, lock_virtual_memory, protect_virtual_memory,
+    query_virtual_memory, reset_write_watch, unlock_virtual_memory,
+};
+
+use ntmem::system::{Handle, Object};
+use ntmem::{ProcessId, System};
+use windows_sys::Win32::Foundation::*;
+
+/// The pseudo handle of the current process, `(HANDLE)-1`.
+#[must_use]
+#[allow(non_snake_case)]
+pub fn NtCurrentProcess() -> HANDLE {
+    usize::MAX as HANDLE
+}
+
+/// True for the current-process pseudo handle.
+pub(crate) fn is_current_process(h: HANDLE) -> bool {
+    h as usize == usize::MAX
+}
+
+/// Resolves a process handle of `caller` to the process it names, checking that the handle
+/// grants every right in `access` (ObReferenceObjectByHandle).
+pub(crate) fn reference_process(
+    sys: &System,
+    caller: ProcessId,
+    h: HANDLE,
+    access: u32,
+) -> Result<ProcessId, NTSTATUS> {
+    if is_current_process(h) {
+        return Ok(caller);
+    }
+    let handle = Handle::from_raw(h as usize as u64).ok_or(STATUS_INVALID_HANDLE)?;
+    let entry = sys.process(caller).and_then(|p| p.handles().get(handle)).ok_or(STATUS_INVALID_HANDLE)?;
+    match entry.object {
+        Object::Process(pid) if entry.access & access == access => Ok(pid),
+        Object::Process(_) => Err(STATUS_ACCESS_DENIED),
+    }
+}
+
+/// True for a status of the error class (`NT_ERROR`) or warning class.
+pub(crate) fn failed(status: NTSTATUS) -> bool {
+    status < 0
+}

@@ -1,0 +1,101 @@
+//! [`Ntdll`]: the NT system services as a process calls them, with NTSTATUS results and the
+//! in/out base address and size NT reports (F57–F64 are stated at this level).
+
+use crate::nt;
+use ntmem::{ProcessId, System};
+use windows_sys::Win32::Foundation::{HANDLE, NTSTATUS};
+use windows_sys::Win32::System::Memory::MEMORY_BASIC_INFORMATION64;
+
+/// `ntdll.dll` as seen from one process.
+pub struct Ntdll<'a> {
+    sys: &'a mut System,
+    pid: ProcessId,
+}
+
+#[allow(non_snake_case)]
+impl<'a> Ntdll<'a> {
+    /// The services as process `pid` calls them.
+    pub fn new(sys: &'a mut System, pid: ProcessId) -> Ntdll<'a> {
+        Ntdll { sys, pid }
+    }
+
+    fn done(&mut self, status: NTSTATUS) -> NTSTATUS {
+        crate::check_invariants(self.sys);
+        status
+    }
+
+    /// Reserves and/or commits; `base` and `size` are rounded on success.
+    pub fn NtAllocateVirtualMemory(
+        &mut self,
+        process: HANDLE,
+        base: &mut u64,
+        zero_bits: u64,
+        size: &mut u64,
+        allocation_type: u32,
+        protect: u32,
+    ) -> NTSTATUS {
+        let s =
+            nt::allocate_virtual_memory(self.sys, self.pid, process, base, zero_bits, size, allocation_type, protect);
+        self.done(s)
+    }
+
+    /// Decommits or releases; `base` and `size` report the range on success.
+    pub fn NtFreeVirtualMemory(&mut self, process: HANDLE, base: &mut u64, size: &mut u64, free_type: u32) -> NTSTATUS {
+        let s = nt::free_virtual_memory(self.sys, self.pid, process, base, size, free_type);
+        self.done(s)
+    }
+
+    /// Changes protection; `old` receives the first page's previous protection.
+    pub fn NtProtectVirtualMemory(
+        &mut self,
+        process: HANDLE,
+        base: &mut u64,
+        size: &mut u64,
+        new_protect: u32,
+        old: Option<&mut u32>,
+    ) -> NTSTATUS {
+        let s = nt::protect_virtual_memory(self.sys, self.pid, process, base, size, new_protect, old);
+        self.done(s)
+    }
+
+    /// Describes the region holding `addr` (MemoryBasicInformation).
+    pub fn NtQueryVirtualMemory(
+        &mut self,
+        process: HANDLE,
+        addr: u64,
+        info: &mut MEMORY_BASIC_INFORMATION64,
+    ) -> NTSTATUS {
+        let s = nt::query_virtual_memory(self.sys, self.pid, process, addr, info);
+        self.done(s)
+    }
+
+    /// Copies from another process.
+    pub fn NtReadVirtualMemory(
+        &mut self,
+        process: HANDLE,
+        addr: u64,
+        buf: &mut [u8],
+        read: Option<&mut usize>,
+    ) -> NTSTATUS {
+        let (s, n) = nt::read_virtual_memory(self.sys, self.pid, process, addr, buf);
+        if let Some(r) = read {
+            *r = n;
+        }
+        self.done(s)
+    }
+
+    /// Copies into another process.
+    pub fn NtWriteVirtualMemory(
+        &mut self,
+        process: HANDLE,
+        addr: u64,
+        data: &[u8],
+        written: Option<&mut usize>,
+    ) -> NTSTATUS {
+        let (s, n) = nt::write_virtual_memory(self.sys, self.pid, process, addr, data);
+        if let Some(w) = written {
+            *w = n;
+        }
+        self.done(s)
+    }
+}

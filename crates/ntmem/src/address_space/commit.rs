@@ -1,0 +1,44 @@
+//! Committing pages of a reservation (`MEM_COMMIT`).
+//!
+//! The range is every page the bytes touch, rounded to pages (F21), and must lie inside one
+//! private reservation (F24, F25, F26). Committing is idempotent and re-commits replace the
+//! protection of already committed pages (F22, F23). The charge — new pages plus the page-table
+//! pages they need — is taken before anything changes; over the limit nothing is committed.
+
+use super::{AddressSpace, VadKind, VmError};
+use crate::commit_charge::CommitCharge;
+use crate::paging::{Protection, Pte};
+use crate::phys::PhysicalMemory;
+use crate::units::PageRange;
+
+impl AddressSpace {
+    /// Commits the pages of `[addr, addr + size)` with `protection`. Returns the page range.
+    pub fn commit(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        commit: &mut CommitCharge,
+        addr: u64,
+        size: u64,
+        protection: Protection,
+    ) -> Result<PageRange, VmError> {
+        let range = PageRange::covering(addr, size).ok_or(VmError::ConflictingAddresses)?;
+        let vad = self.vads.find(range.start).ok_or(VmError::ConflictingAddresses)?;
+        if !vad.range.contains_range(&range) || vad.kind != VadKind::Private {
+            return Err(VmError::ConflictingAddresses);
+        }
+        let mut committed = 0;
+        self.tables.for_each_leaf(phys, range, |_, _, raw| committed += u64::from(raw != 0));
+        let new_pages = range.len() - committed;
+        let charge = new_pages + self.tables.missing_tables(phys, range);
+        commit.charge(charge).map_err(|_| VmError::CommitLimit)?;
+        for vpn in range.iter() {
+            let at = self.tables.ensure(phys, vpn, false).ok_or(VmError::CommitLimit)?;
+            match Pte::decode(phys.read_u64(at)) {
+                Pte::Zero => self.set_pte(phys, at, vpn, Pte::DemandZero(protection)),
+                old => self.reprotect(phys, at, vpn, old, protection),
+            }
+        }
+        self.add_committed(new_pages);
+        Ok(range)
+    }
+}

@@ -1,0 +1,64 @@
+//! Decommitting pages (`MEM_DECOMMIT`): they go back to reserved, their frames to the free
+//! list and their charge to the commit limit.
+//!
+//! Size 0 means the whole allocation and needs an address in its first page (F59); otherwise
+//! the range is every page touched (F60) and must not run past the allocation (F61).
+//! Decommitting reserved pages is not an error (F53). The PTEs' dirty bits go with the pages
+//! (F117); write-watch bits already captured stay (F118).
+
+use super::{AddressSpace, VadKind, VmError};
+use crate::commit_charge::CommitCharge;
+use crate::phys::PhysicalMemory;
+use crate::units::{PageRange, Vpn, PAGE_SHIFT};
+
+impl AddressSpace {
+    /// Decommits `[addr, addr + size)`, or the whole allocation when `size` is 0.
+    pub fn decommit(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        commit: &mut CommitCharge,
+        addr: u64,
+        size: u64,
+    ) -> Result<PageRange, VmError> {
+        let page = Vpn(addr >> PAGE_SHIFT);
+        let vad = self.vads.find(page).ok_or(VmError::NotAllocated)?;
+        let range = if size == 0 {
+            if page != vad.range.start {
+                return Err(VmError::FreeNotAtBase);
+            }
+            vad.range
+        } else {
+            let range = PageRange::covering(addr, size).ok_or(VmError::UnableToFree)?;
+            if range.end > vad.range.end {
+                return Err(VmError::UnableToFree);
+            }
+            range
+        };
+        match vad.kind {
+            VadKind::Private => {}
+            VadKind::Physical => return Ok(range),
+            VadKind::LargePages | VadKind::SharedUserData => return Err(VmError::UnableToFree),
+        }
+        let charge = self.drop_range(phys, range);
+        commit.uncharge(charge);
+        Ok(range)
+    }
+
+    /// Drops every committed page of `range` and prunes the tables that map nothing any more.
+    /// Returns the commit charge freed (pages and tables).
+    pub(crate) fn drop_range(&mut self, phys: &mut PhysicalMemory, range: PageRange) -> u64 {
+        let mut leaves = Vec::new();
+        self.tables.for_each_leaf(phys, range, |vpn, at, raw| {
+            if raw != 0 {
+                leaves.push((vpn, at));
+            }
+        });
+        let mut dropped = 0;
+        for (vpn, at) in leaves {
+            dropped += self.drop_page(phys, at, vpn);
+        }
+        dropped += self.drop_large(phys, range);
+        self.counters.committed_pages -= dropped;
+        dropped + self.tables.prune(phys, range)
+    }
+}

@@ -1,0 +1,63 @@
+//! Locking pages in the working set (`VirtualLock`, `VirtualUnlock`).
+//!
+//! Locking touches every page of the range as a read would (F104): uncommitted and no-access
+//! pages fail with an access violation, a guard page fails the call and loses its guard (F98,
+//! F106). Locked pages stay resident; there is no lock count (F104). A process may lock its
+//! working-set minimum less eight pages (VirtualLock documentation); more fails with the
+//! working-set quota error. Unlocking needs every page locked (F105).
+
+use super::access::FaultKind;
+use super::{AddressSpace, VmError};
+use crate::paging::{AccessKind, Pte};
+use crate::phys::{PfnFlags, PhysicalMemory};
+use crate::units::{PageRange, Pfn, VirtAddr};
+
+impl AddressSpace {
+    /// Locks the pages of `[addr, addr + size)`.
+    pub fn lock(&mut self, phys: &mut PhysicalMemory, addr: u64, size: u64) -> Result<PageRange, VmError> {
+        let range = PageRange::covering(addr, size).ok_or(VmError::InvalidParameter)?;
+        let mut newly = 0;
+        for vpn in range.iter() {
+            let frame = self.resolve(phys, vpn.addr().as_u64(), AccessKind::Read).map_err(|f| {
+                let at = VirtAddr::user(f.address);
+                match f.kind {
+                    FaultKind::GuardPage => VmError::GuardPage(at),
+                    FaultKind::AccessViolation => VmError::AccessViolation(at, AccessKind::Read),
+                }
+            })?;
+            newly += u64::from(!phys.pfn(Pfn(frame)).flags().has(PfnFlags::LOCKED));
+        }
+        if self.counters.locked_pages + newly > self.lock_limit() {
+            return Err(VmError::WorkingSetQuota);
+        }
+        for vpn in range.iter() {
+            let Some(pfn) = self.pte(phys, vpn).frame() else { continue };
+            let e = phys.pfn_mut(pfn);
+            e.flags.set(PfnFlags::LOCKED, true);
+            // V18: a successful lock of a writable page counts as a write for write watch.
+            if e.protection.can_write() {
+                if let Some(vad) = self.vads.find_mut(vpn) {
+                    vad.set_watch_bit(vpn, true);
+                }
+            }
+        }
+        self.counters.locked_pages += newly;
+        Ok(range)
+    }
+
+    /// Unlocks the pages of `[addr, addr + size)`; every one must be locked.
+    pub fn unlock(&mut self, phys: &mut PhysicalMemory, addr: u64, size: u64) -> Result<PageRange, VmError> {
+        let range = PageRange::covering(addr, size).ok_or(VmError::InvalidParameter)?;
+        let locked = |pte: Pte| pte.frame().is_some_and(|pfn| phys.pfn(pfn).flags().has(PfnFlags::LOCKED));
+        if !range.iter().all(|vpn| locked(self.pte(phys, vpn))) {
+            return Err(VmError::NotLocked);
+        }
+        for vpn in range.iter() {
+            if let Some(pfn) = self.pte(phys, vpn).frame() {
+                phys.pfn_mut(pfn).flags.set(PfnFlags::LOCKED, false);
+                self.counters.locked_pages -= 1;
+            }
+        }
+        Ok(range)
+    }
+}

@@ -1,0 +1,183 @@
+//! Reserving address space (`MEM_RESERVE`), optionally committing it in the same step.
+//!
+//! Rounding (F14): an explicit start rounds down to 64 KiB, the end rounds up to a page;
+//! conflicts are decided on the rounded range (F15, F16) by overlap, not granule ownership
+//! (F17). A system-chosen base is 64 KiB aligned and the size rounds to pages (F9, F10).
+
+use super::{AddressSpace, Placement, Vad, VadKind, VmError};
+use crate::commit_charge::CommitCharge;
+use crate::paging::{Protection, Pte, ValidPte};
+use crate::phys::PhysicalMemory;
+use crate::units::{
+    align_down, align_up, PageRange, Vpn, ALLOCATION_GRANULARITY, LARGE_PAGE_SIZE, PAGES_PER_LARGE_PAGE, PAGE_SHIFT,
+    PAGE_SIZE, USER_END,
+};
+
+/// What a reservation is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum ReserveKind {
+    /// Ordinary private memory.
+    #[default]
+    Normal,
+    /// 2 MiB large pages, committed at once (`MEM_LARGE_PAGES`, F48).
+    LargePages,
+    /// An AWE reservation (`MEM_PHYSICAL`, F50).
+    Physical,
+}
+
+/// How to reserve.
+#[derive(Clone, Copy, Debug)]
+pub struct ReserveOptions {
+    /// The allocation protection (and the commit protection when committing).
+    pub protection: Protection,
+    /// Which end to place from when no address is given.
+    pub placement: Placement,
+    /// The allocation must end at or below this address (zero bits, F47).
+    pub limit: u64,
+    /// Commit every page too (`MEM_RESERVE | MEM_COMMIT`).
+    pub commit: bool,
+    /// Keep a write-watch bitmap (`MEM_WRITE_WATCH`).
+    pub write_watch: bool,
+    /// Normal, large pages or AWE.
+    pub kind: ReserveKind,
+}
+
+impl ReserveOptions {
+    /// A plain reservation with `protection`.
+    #[must_use]
+    pub fn new(protection: Protection) -> ReserveOptions {
+        ReserveOptions {
+            protection,
+            placement: Placement::BottomUp,
+            limit: USER_END,
+            commit: false,
+            write_watch: false,
+            kind: ReserveKind::Normal,
+        }
+    }
+}
+
+impl AddressSpace {
+    /// Reserves `size` bytes at `at` (rounded, F14) or where the system chooses, and commits
+    /// them too when asked. Returns the range reserved.
+    pub fn reserve(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        commit: &mut CommitCharge,
+        at: Option<u64>,
+        size: u64,
+        opts: &ReserveOptions,
+    ) -> Result<PageRange, VmError> {
+        let large = opts.kind == ReserveKind::LargePages;
+        let range = match at {
+            Some(addr) => {
+                let start = align_down(addr, ALLOCATION_GRANULARITY);
+                let end =
+                    addr.checked_add(size).and_then(|e| align_up(e, PAGE_SIZE)).ok_or(VmError::InvalidParameter)?;
+                if end > USER_END || end > opts.limit {
+                    return Err(VmError::InvalidParameter);
+                }
+                let range = PageRange::from_bytes(start, end);
+                if self.vads.overlaps(range) {
+                    return Err(VmError::ConflictingAddresses);
+                }
+                range
+            }
+            None => {
+                let bytes = align_up(size, PAGE_SIZE).ok_or(VmError::InvalidParameter)?;
+                let align = if large { LARGE_PAGE_SIZE } else { ALLOCATION_GRANULARITY } >> PAGE_SHIFT;
+                let pages = bytes >> PAGE_SHIFT;
+                let start = self
+                    .find_free(pages, align, opts.placement, opts.limit >> PAGE_SHIFT)
+                    .ok_or(VmError::NoFreeSpace)?;
+                PageRange { start, end: start.add(pages) }
+            }
+        };
+        if large && (range.start_addr() % LARGE_PAGE_SIZE != 0 || range.bytes() % LARGE_PAGE_SIZE != 0) {
+            return Err(VmError::InvalidParameter);
+        }
+        let kind = match opts.kind {
+            ReserveKind::Normal => VadKind::Private,
+            ReserveKind::LargePages => VadKind::LargePages,
+            ReserveKind::Physical => VadKind::Physical,
+        };
+        if large {
+            self.commit_large(phys, commit, range, opts.protection)?;
+        } else if opts.commit {
+            let charge = range.len() + self.tables.missing_tables(phys, range);
+            commit.charge(charge).map_err(|_| VmError::CommitLimit)?;
+            for vpn in range.iter() {
+                let at = self.tables.ensure(phys, vpn, false).ok_or(VmError::CommitLimit)?;
+                self.set_pte(phys, at, vpn, Pte::DemandZero(opts.protection));
+            }
+            self.add_committed(range.len());
+        }
+        let write_watch = opts.write_watch.then(|| vec![0u64; super::vad::words(range.len())]);
+        self.vads.insert(Vad { range, allocation_protection: opts.protection, kind, write_watch });
+        Ok(range)
+    }
+
+    /// Commits a large-page range whole: contiguous, zeroed, resident frames (F48).
+    fn commit_large(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        commit: &mut CommitCharge,
+        range: PageRange,
+        protection: Protection,
+    ) -> Result<(), VmError> {
+        let chunks = range.len() / PAGES_PER_LARGE_PAGE;
+        // The range is free, so no page table exists under it; only PDPTs and PDs may be new.
+        let tables = self.tables.missing_tables(phys, range) - chunks;
+        commit.charge(range.len() + tables).map_err(|_| VmError::CommitLimit)?;
+        let mut done = 0;
+        for c in 0..chunks {
+            let vpn = range.start.add(c * PAGES_PER_LARGE_PAGE);
+            let Some(pde) = self.tables.ensure(phys, vpn, true) else { break };
+            let Some(first) = phys.allocate_large(pde) else { break };
+            for i in 0..PAGES_PER_LARGE_PAGE {
+                let pfn = crate::units::Pfn(first.0 + u32::try_from(i).unwrap_or(0));
+                phys.pfn_mut(pfn).protection = protection;
+            }
+            let entry = ValidPte::new(first, protection);
+            self.tables.write_large(phys, pde, vpn, Some(entry)).apply(&mut self.tlb);
+            self.counters.working_set += PAGES_PER_LARGE_PAGE;
+            done += 1;
+        }
+        if done < chunks {
+            let built = PageRange { start: range.start, end: range.start.add(done * PAGES_PER_LARGE_PAGE) };
+            if !built.is_empty() {
+                self.drop_large(phys, built);
+            }
+            let freed = self.tables.prune(phys, range);
+            commit.uncharge(range.len() + tables);
+            debug_assert!(freed <= tables);
+            return Err(VmError::InsufficientResources);
+        }
+        self.counters.peak_working_set = self.counters.peak_working_set.max(self.counters.working_set);
+        self.add_committed(range.len());
+        Ok(())
+    }
+
+    /// Unmaps and frees the large pages of `range`; returns the pages dropped.
+    pub(crate) fn drop_large(&mut self, phys: &mut PhysicalMemory, range: PageRange) -> u64 {
+        let mut dropped = 0;
+        let mut vpn: Vpn = range.start;
+        while vpn < range.end {
+            if let crate::paging::Leaf::Large { pde, .. } = self.tables.leaf(phys, vpn) {
+                let first = crate::arch::x86_64::entry_frame(phys.read_u64(pde));
+                self.tables.write_large(phys, pde, vpn, None).apply(&mut self.tlb);
+                for i in 0..PAGES_PER_LARGE_PAGE {
+                    let pfn = crate::units::Pfn(first.0 + u32::try_from(i).unwrap_or(0));
+                    if phys.pfn(pfn).flags().has(crate::phys::PfnFlags::LOCKED) {
+                        self.counters.locked_pages -= 1;
+                    }
+                    phys.release(pfn);
+                }
+                self.counters.working_set -= PAGES_PER_LARGE_PAGE;
+                dropped += PAGES_PER_LARGE_PAGE;
+            }
+            vpn = vpn.add(PAGES_PER_LARGE_PAGE);
+        }
+        dropped
+    }
+}

@@ -1,0 +1,292 @@
+//! The invariant checker: walks the PFN database, the page lists, every process's page tables,
+//! VADs and TLB, and the commit charge, and reports the first inconsistency. Tests run it after
+//! every API call (`Config::with_invariant_checks`), as Zircon's PMM checker does.
+//!
+//! What must hold:
+//! - every frame on a list is in that list's state, and the list lengths count them all;
+//! - every table frame is an active page table whose share count is its non-zero entries and
+//!   whose back-pointer is the entry that maps it;
+//! - every valid or transition PTE maps an active frame that points back at it; every private
+//!   frame is mapped exactly once; the shared user data frame once per process;
+//! - non-zero PTEs lie only inside allocations; committed pages, working set and locked pages
+//!   match the counters;
+//! - every TLB entry agrees with its PTE and grants nothing more;
+//! - VADs do not overlap and stay in the user range;
+//! - commit total = the shared page + every process's committed pages and table pages, and
+//!   frames in use never exceed it.
+
+use crate::address_space::{AddressSpace, VadKind};
+use crate::arch::x86_64::{self as hw, entry_address, entry_frame, ENTRIES_PER_TABLE};
+use crate::paging::Pte;
+use crate::phys::{FrameUse, ListKind, PfnFlags, PfnState, PhysicalMemory};
+use crate::system::System;
+use crate::units::{Pfn, PhysAddr, Vpn, MIN_USER_ADDRESS, PAGES_PER_LARGE_PAGE, USER_END};
+use std::collections::HashMap;
+
+/// An inconsistency the checker found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invariant violated: {0}")]
+pub struct InvariantViolation(pub String);
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(InvariantViolation(format!($($fmt)+)));
+        }
+    };
+}
+
+/// Checks every invariant of the system.
+pub fn check(sys: &System) -> Result<(), InvariantViolation> {
+    let phys = sys.phys();
+    check_lists(phys)?;
+    let mut mapped: HashMap<Pfn, u32> = HashMap::new();
+    let mut expected_commit = 1; // the shared user data page
+    let mut live = 0;
+    for process in sys.processes() {
+        let Some(space) = process.space() else { continue };
+        live += 1;
+        expected_commit += check_space(phys, space, sys.shared_user_data(), &mut mapped)
+            .map_err(|e| InvariantViolation(format!("process {:#x}: {}", u32::from(process.id()), e.0)))?;
+    }
+    let shared = sys.shared_user_data();
+    ensure!(
+        mapped.get(&shared).copied().unwrap_or(0) == live && u32::from(phys.pfn(shared).share_count()) == live,
+        "shared user data frame mapped {:?} times, share count {}, {} processes",
+        mapped.get(&shared),
+        phys.pfn(shared).share_count(),
+        live
+    );
+    for (pfn, n) in &mapped {
+        let e = phys.pfn(*pfn);
+        if e.usage() == FrameUse::Private || e.usage() == FrameUse::LargePage {
+            ensure!(*n == 1, "private frame {pfn:?} mapped {n} times");
+        }
+    }
+    let commit = sys.commit();
+    ensure!(
+        commit.total() == expected_commit,
+        "commit total {} but pages and tables add up to {}",
+        commit.total(),
+        expected_commit
+    );
+    ensure!(commit.total() <= commit.limit(), "commit total {} over the limit {}", commit.total(), commit.limit());
+    ensure!(
+        phys.active_count() - 1 <= commit.total(),
+        "{} frames in use but only {} charged",
+        phys.active_count() - 1,
+        commit.total()
+    );
+    Ok(())
+}
+
+fn check_lists(phys: &PhysicalMemory) -> Result<(), InvariantViolation> {
+    let mut on_lists = 0;
+    for list in ListKind::ALL {
+        let mut n = 0;
+        for pfn in phys.list_iter(list) {
+            let state = phys.pfn(pfn).state();
+            ensure!(state.list() == Some(list), "frame {pfn:?} on the {} list is {state:?}", list.name());
+            n += 1;
+        }
+        ensure!(
+            n == phys.list_len(list),
+            "{} list holds {n} frames, its length says {}",
+            list.name(),
+            phys.list_len(list)
+        );
+        on_lists += n;
+    }
+    let mut active = 0;
+    for raw in 0..phys.frame_count() {
+        let e = phys.pfn(Pfn(raw));
+        match e.state() {
+            PfnState::Active => active += 1,
+            PfnState::Zeroed | PfnState::Free => {}
+        }
+    }
+    ensure!(active == phys.active_count(), "{active} active frames, counter says {}", phys.active_count());
+    ensure!(
+        active + on_lists == u64::from(phys.frame_count()),
+        "{active} active + {on_lists} on lists != {} frames",
+        phys.frame_count()
+    );
+    Ok(())
+}
+
+/// Checks one address space; returns its commit charge (committed pages + tables).
+fn check_space(
+    phys: &PhysicalMemory,
+    space: &AddressSpace,
+    shared: Pfn,
+    mapped: &mut HashMap<Pfn, u32>,
+) -> Result<u64, InvariantViolation> {
+    let mut prev_end = MIN_USER_ADDRESS;
+    for vad in space.vads().iter() {
+        ensure!(vad.range.start_addr() >= prev_end, "VAD at {:#x} overlaps the one before", vad.range.start_addr());
+        ensure!(
+            vad.range.end_addr() <= USER_END && !vad.range.is_empty(),
+            "VAD {:?} outside the user range",
+            vad.range
+        );
+        prev_end = vad.range.end_addr();
+    }
+    let mut walk = Walk { phys, space, shared, mapped, tables: 0, committed: 0, valid: 0, locked: 0 };
+    walk.table(space.page_tables().root(), None, 0, 0)?;
+    let counters = space.counters();
+    ensure!(
+        walk.tables == space.page_tables().table_count(),
+        "{} tables found, {} counted",
+        walk.tables,
+        space.page_tables().table_count()
+    );
+    ensure!(
+        walk.committed == counters.committed_pages,
+        "{} committed pages found, {} counted",
+        walk.committed,
+        counters.committed_pages
+    );
+    ensure!(walk.valid == counters.working_set, "{} valid PTEs, working set says {}", walk.valid, counters.working_set);
+    ensure!(
+        walk.locked == counters.locked_pages,
+        "{} locked pages found, {} counted",
+        walk.locked,
+        counters.locked_pages
+    );
+    for (vpn, pfn, perms) in space.tlb().entries() {
+        let pte = space.pte(phys, vpn);
+        let Pte::Valid(v) = pte else {
+            return Err(InvariantViolation(format!("TLB caches {vpn:?} but its PTE is {pte:?}")));
+        };
+        ensure!(v.pfn() == pfn, "TLB maps {vpn:?} to {pfn:?}, PTE to {:?}", v.pfn());
+        ensure!(perms & 2 == 0 || (v.writable() && v.dirty()), "TLB allows writes to {vpn:?} beyond its PTE");
+        ensure!(perms & 4 == 0 || v.executable(), "TLB allows execution of {vpn:?} beyond its PTE");
+    }
+    Ok(walk.committed - u64::from(false) + walk.tables)
+}
+
+struct Walk<'a> {
+    phys: &'a PhysicalMemory,
+    space: &'a AddressSpace,
+    shared: Pfn,
+    mapped: &'a mut HashMap<Pfn, u32>,
+    tables: u64,
+    committed: u64,
+    valid: u64,
+    locked: u64,
+}
+
+impl Walk<'_> {
+    fn table(
+        &mut self,
+        table: Pfn,
+        parent: Option<PhysAddr>,
+        depth: usize,
+        base: u64,
+    ) -> Result<(), InvariantViolation> {
+        let e = self.phys.pfn(table);
+        ensure!(
+            e.state() == PfnState::Active && e.usage() == FrameUse::PageTable,
+            "table frame {table:?} is {:?}/{:?}",
+            e.state(),
+            e.usage()
+        );
+        ensure!(e.pte() == parent, "table frame {table:?} points back at {:?}, mapped from {parent:?}", e.pte());
+        self.tables += 1;
+        let mut nonzero = 0;
+        let span_pages = 1u64 << (9 * (3 - depth));
+        for i in 0..ENTRIES_PER_TABLE {
+            let at = entry_address(table, i);
+            let raw = self.phys.read_u64(at);
+            if raw == 0 {
+                continue;
+            }
+            nonzero += 1;
+            let vpn = Vpn(base + i as u64 * span_pages);
+            if depth < 3 {
+                ensure!(raw & hw::P != 0, "non-leaf entry {at:?} is not present: {raw:#x}");
+                if depth == 2 && raw & hw::PS != 0 {
+                    self.large(vpn, at, raw)?;
+                } else {
+                    self.table(entry_frame(raw), Some(at), depth + 1, vpn.as_u64())?;
+                }
+            } else {
+                self.leaf(vpn, at, raw)?;
+            }
+        }
+        ensure!(
+            u64::from(e.share_count()) == nonzero,
+            "table {table:?} has {nonzero} entries, share count {}",
+            e.share_count()
+        );
+        Ok(())
+    }
+
+    fn large(&mut self, vpn: Vpn, at: PhysAddr, raw: u64) -> Result<(), InvariantViolation> {
+        let vad = self.space.vads().find(vpn);
+        ensure!(vad.is_some_and(|v| v.kind == VadKind::LargePages), "large PDE at {vpn:?} outside a large-page VAD");
+        let first = entry_frame(raw);
+        for i in 0..PAGES_PER_LARGE_PAGE {
+            let pfn = Pfn(first.0 + u32::try_from(i).unwrap_or(0));
+            let e = self.phys.pfn(pfn);
+            ensure!(
+                e.state() == PfnState::Active && e.usage() == FrameUse::LargePage && e.pte() == Some(at),
+                "large-page frame {pfn:?} is {e:?}"
+            );
+            *self.mapped.entry(pfn).or_default() += 1;
+            self.locked += u64::from(e.flags().has(PfnFlags::LOCKED));
+        }
+        self.committed += PAGES_PER_LARGE_PAGE;
+        self.valid += PAGES_PER_LARGE_PAGE;
+        Ok(())
+    }
+
+    fn leaf(&mut self, vpn: Vpn, at: PhysAddr, raw: u64) -> Result<(), InvariantViolation> {
+        let vad = self.space.vads().find(vpn);
+        let Some(vad) = vad else {
+            return Err(InvariantViolation(format!("PTE {raw:#x} for {vpn:?} outside every allocation")));
+        };
+        let pte = Pte::decode(raw);
+        if vad.kind == VadKind::SharedUserData {
+            ensure!(pte.frame() == Some(self.shared), "shared user data PTE is {pte:?}");
+            *self.mapped.entry(self.shared).or_default() += 1;
+            self.valid += 1;
+            return Ok(());
+        }
+        ensure!(vad.kind == VadKind::Private, "PTE for {vpn:?} in a {:?} VAD", vad.kind);
+        self.committed += 1;
+        match pte {
+            Pte::Zero => unreachable!("zero entries are skipped"),
+            Pte::DemandZero(p) => ensure!(!p.is_none(), "demand-zero PTE for {vpn:?} without protection"),
+            Pte::Valid(_) | Pte::Transition { .. } => {
+                let pfn = pte.frame().expect("valid and transition PTEs hold a frame");
+                let e = self.phys.pfn(pfn);
+                ensure!(
+                    e.state() == PfnState::Active && e.usage() == FrameUse::Private,
+                    "{vpn:?} maps frame {pfn:?} which is {:?}/{:?}",
+                    e.state(),
+                    e.usage()
+                );
+                ensure!(e.pte() == Some(at), "frame {pfn:?} points back at {:?}, mapped from {at:?}", e.pte());
+                ensure!(e.share_count() == 1, "private frame {pfn:?} share count {}", e.share_count());
+                *self.mapped.entry(pfn).or_default() += 1;
+                self.locked += u64::from(e.flags().has(PfnFlags::LOCKED));
+                if let Pte::Valid(v) = pte {
+                    self.valid += 1;
+                    ensure!(e.protection().maps_present(), "{vpn:?} is valid with protection {:?}", e.protection());
+                    ensure!(
+                        v.writable() == e.protection().can_write(),
+                        "{vpn:?}: write bit disagrees with {:?}",
+                        e.protection()
+                    );
+                } else if let Pte::Transition { protection, .. } = pte {
+                    ensure!(
+                        protection == e.protection(),
+                        "transition PTE of {vpn:?} disagrees with its frame's protection"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! ntmem: the Windows virtual memory manager, re-implemented on a simulated x86-64 machine.
+//!
+//! Layers, lowest first (DESIGN.md): [`units`] and [`arch`] (addresses, hardware PTE bits),
+//! [`phys`] (RAM and the PFN database), [`paging`] (page tables in frames, the walker, the
+//! TLB), [`address_space`] (VADs and every virtual-memory operation), [`system`] (processes,
+//! commit charge, figures). [`invariants`] checks all of them at once.
+//!
+//! The Win32 spellings live one crate up, in `ntmem-win32`.
+#![forbid(unsafe_code)]
+
+pub mod address_space;
+pub mod arch;
+pub mod commit_charge;
+pub mod invariants;
+pub mod paging;
+pub mod phys;
+pub mod system;
+pub mod units;
+
+pub use address_space::{AccessFault, Region, RegionState, ReserveKind, ReserveOptions, VmError};
+pub use commit_charge::CommitCharge;
+pub use paging::{Access, AccessKind, Modifier, Protection};
+pub use system::{Config, ConfigError, ProcessId, System, SystemError, SystemStats, Vm};

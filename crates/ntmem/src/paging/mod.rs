@@ -1,0 +1,27 @@
+//! Paging: one address space's page tables held in simulated frames, the software PTE formats,
+//! the walker the MMU runs on a TLB miss, and the software TLB.
+//!
+//! Key types: [`PageTables`], [`Pte`], [`Protection`], [`Tlb`], [`TlbFlush`]. This layer is
+//! mechanism only: it knows nothing of VADs, commit or Win32 (STYLE.md rule 8). Every PTE change
+//! returns a [`TlbFlush`] the caller must apply.
+
+mod page_table;
+mod protection;
+mod pte;
+pub(crate) mod tlb;
+
+pub use page_table::{Leaf, PageTables, Translation, WalkStep};
+pub use protection::{Access, Modifier, Protection};
+pub use pte::{Pte, ValidPte};
+pub use tlb::{Tlb, TlbFlush, TLB_ENTRIES};
+
+/// The kind of a memory access.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum AccessKind {
+    /// A data read.
+    Read,
+    /// A data write.
+    Write,
+    /// An instruction fetch.
+    Execute,
+}

@@ -1,0 +1,400 @@
+//! The 4-level page tables of one address space, stored in frames of the simulated RAM and
+//! walked as the MMU walks them (Intel SDM vol. 3A, 4.5.4): PML4 → PDPT → PD → PT.
+//!
+//! Contracts:
+//! - Intermediate entries are present, writable and user-accessible; permissions live in the
+//!   leaf (NT does the same for user space).
+//! - A table frame's PFN `share_count` is the number of its non-zero entries; a table whose
+//!   count drops to zero is freed by [`PageTables::prune`], never by a plain PTE write.
+//! - Creating tables takes frames: the caller has charged commit for them first
+//!   ([`PageTables::missing_tables`] says how many).
+
+use super::pte::{Pte, ValidPte};
+use super::tlb::TlbFlush;
+use super::AccessKind;
+use crate::arch::x86_64::{self as hw, entry_address, entry_frame, table_index, Level};
+use crate::phys::{FrameUse, PhysicalMemory};
+use crate::units::{PageRange, Pfn, PhysAddr, Vpn, PAGES_PER_LARGE_PAGE};
+
+/// Where the leaf entry of a page is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Leaf {
+    /// A 4 KiB PTE at this physical address.
+    Pte(PhysAddr),
+    /// A 2 MiB PDE (PS set) at this physical address; the page is `index` pages into it.
+    Large {
+        /// The PDE's address.
+        pde: PhysAddr,
+        /// Page index inside the large page.
+        index: u64,
+    },
+    /// No table at this level yet.
+    Missing(Level),
+}
+
+/// What the MMU's walk found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Translation {
+    /// The access is allowed.
+    Mapped {
+        /// The frame.
+        pfn: Pfn,
+        /// Writes allowed, and the dirty bit is set (a TLB entry may take writes).
+        write_ready: bool,
+        /// Instruction fetches allowed.
+        executable: bool,
+    },
+    /// A page fault: the leaf entry (or `Pte::Zero` where a table is missing).
+    Fault(Pte),
+}
+
+/// One step of a walk, as the tour shows it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct WalkStep {
+    /// The table's level.
+    pub level: Level,
+    /// The table's frame.
+    pub table: Pfn,
+    /// The index used.
+    pub index: usize,
+    /// The entry's address.
+    pub entry_address: PhysAddr,
+    /// The entry's raw value.
+    pub entry: u64,
+}
+
+/// The page tables of one address space.
+#[derive(Debug)]
+pub struct PageTables {
+    root: Pfn,
+    tables: u64,
+}
+
+const TABLE_ENTRY: u64 = hw::P | hw::RW | hw::US;
+
+impl PageTables {
+    /// New tables: an empty PML4. `None` when RAM is exhausted.
+    #[must_use]
+    pub(crate) fn create(phys: &mut PhysicalMemory) -> Option<PageTables> {
+        let root = phys.allocate(FrameUse::PageTable, None)?;
+        phys.pfn_mut(root).share_count = 0;
+        Some(PageTables { root, tables: 1 })
+    }
+
+    /// The PML4's frame (CR3).
+    #[must_use]
+    pub fn root(&self) -> Pfn {
+        self.root
+    }
+
+    /// Table frames in use, the PML4 included.
+    #[must_use]
+    pub fn table_count(&self) -> u64 {
+        self.tables
+    }
+
+    /// Finds the leaf entry of `vpn` without changing anything.
+    #[must_use]
+    pub fn leaf(&self, phys: &PhysicalMemory, vpn: Vpn) -> Leaf {
+        let va = vpn.addr();
+        let mut table = self.root;
+        for level in [Level::Pml4, Level::Pdpt, Level::Pd] {
+            let at = entry_address(table, table_index(va, level));
+            let e = phys.read_u64(at);
+            if e & hw::P == 0 {
+                return Leaf::Missing(next(level));
+            }
+            if level == Level::Pd && e & hw::PS != 0 {
+                return Leaf::Large { pde: at, index: vpn.as_u64() % PAGES_PER_LARGE_PAGE };
+            }
+            table = entry_frame(e);
+        }
+        Leaf::Pte(entry_address(table, table_index(va, Level::Pt)))
+    }
+
+    /// The PTE of `vpn`: `Pte::Zero` where no table exists; for a large page, a valid PTE
+    /// standing for the 4 KiB piece.
+    #[must_use]
+    pub fn pte(&self, phys: &PhysicalMemory, vpn: Vpn) -> Pte {
+        match self.leaf(phys, vpn) {
+            Leaf::Pte(at) => Pte::decode(phys.read_u64(at)),
+            Leaf::Large { pde, index } => {
+                let e = phys.read_u64(pde);
+                let pfn = Pfn(entry_frame(e).0 + u32::try_from(index).unwrap_or(0));
+                Pte::Valid(ValidPte((e & !hw::PS & !hw::FRAME_MASK) | pfn.phys().as_u64()))
+            }
+            Leaf::Missing(_) => Pte::Zero,
+        }
+    }
+
+    /// The walk of `vpn` step by step, stopping at the first non-present entry.
+    #[must_use]
+    pub fn walk(&self, phys: &PhysicalMemory, vpn: Vpn) -> Vec<WalkStep> {
+        let va = vpn.addr();
+        let mut steps = Vec::with_capacity(4);
+        let mut table = self.root;
+        for level in Level::WALK {
+            let index = table_index(va, level);
+            let at = entry_address(table, index);
+            let entry = phys.read_u64(at);
+            steps.push(WalkStep { level, table, index, entry_address: at, entry });
+            let leaf = level == Level::Pt || (level == Level::Pd && entry & hw::PS != 0);
+            if entry & hw::P == 0 || leaf {
+                break;
+            }
+            table = entry_frame(entry);
+        }
+        steps
+    }
+
+    /// Table frames that [`PageTables::ensure`] would create for every page of `range`.
+    #[must_use]
+    pub fn missing_tables(&self, phys: &PhysicalMemory, range: PageRange) -> u64 {
+        let mut missing = 0;
+        for level in [Level::Pdpt, Level::Pd, Level::Pt] {
+            // One table at `level` serves the span of one entry of the level above it.
+            let span_pages = parent_span_pages(level);
+            let first = range.start.as_u64() / span_pages;
+            let last = (range.end.as_u64() - 1) / span_pages;
+            for chunk in first..=last {
+                if !self.table_exists(phys, Vpn(chunk * span_pages), level) {
+                    missing += 1;
+                }
+            }
+        }
+        missing
+    }
+
+    fn table_exists(&self, phys: &PhysicalMemory, vpn: Vpn, level: Level) -> bool {
+        let va = vpn.addr();
+        let mut table = self.root;
+        for parent in [Level::Pml4, Level::Pdpt, Level::Pd] {
+            let e = phys.read_u64(entry_address(table, table_index(va, parent)));
+            if e & hw::P == 0 || e & hw::PS != 0 {
+                return false;
+            }
+            if next(parent) == level {
+                return true;
+            }
+            table = entry_frame(e);
+        }
+        true
+    }
+
+    /// Creates the missing tables down to the PT of `vpn` and returns its PTE's address; with
+    /// `stop_at_pd`, stops at the PD and returns the PDE's address (for a large page). `None`
+    /// only when RAM is exhausted, which commit charging rules out.
+    #[must_use]
+    pub(crate) fn ensure(&mut self, phys: &mut PhysicalMemory, vpn: Vpn, stop_at_pd: bool) -> Option<PhysAddr> {
+        let va = vpn.addr();
+        let mut table = self.root;
+        let last = if stop_at_pd { Level::Pd } else { Level::Pt };
+        for level in [Level::Pml4, Level::Pdpt, Level::Pd] {
+            let at = entry_address(table, table_index(va, level));
+            if level == last {
+                return Some(at);
+            }
+            let e = phys.read_u64(at);
+            table = if e & hw::P != 0 {
+                entry_frame(e)
+            } else {
+                let fresh = phys.allocate(FrameUse::PageTable, Some(at))?;
+                phys.pfn_mut(fresh).share_count = 0;
+                self.tables += 1;
+                self.set_entry(phys, at, TABLE_ENTRY | fresh.phys().as_u64());
+                fresh
+            };
+        }
+        Some(entry_address(table, table_index(va, Level::Pt)))
+    }
+
+    /// Writes a leaf entry (PTE or large PDE) and keeps its table's entry count. Returns the
+    /// TLB invalidation the caller owes.
+    #[must_use]
+    pub(crate) fn write(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, pte: Pte) -> TlbFlush {
+        self.set_entry(phys, at, pte.encode());
+        TlbFlush::page(vpn)
+    }
+
+    /// Writes a large-page PDE mapping `first` (512 frames) for the 2 MiB at `vpn`.
+    #[must_use]
+    pub(crate) fn write_large(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        pde: PhysAddr,
+        vpn: Vpn,
+        entry: Option<ValidPte>,
+    ) -> TlbFlush {
+        self.set_entry(phys, pde, entry.map_or(0, |e| e.0 | hw::PS));
+        TlbFlush::range(PageRange { start: vpn, end: vpn.add(PAGES_PER_LARGE_PAGE) })
+    }
+
+    fn set_entry(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, raw: u64) {
+        let old = phys.read_u64(at);
+        let table = at.pfn();
+        match (old == 0, raw == 0) {
+            (true, false) => phys.pfn_mut(table).share_count += 1,
+            (false, true) => phys.pfn_mut(table).share_count -= 1,
+            _ => {}
+        }
+        phys.write_u64(at, raw);
+    }
+
+    /// The MMU's walk for an access to `vpn`: sets accessed bits on the way and the dirty bit
+    /// of the leaf on an allowed write, as the CPU does (SDM 4.8).
+    pub(crate) fn translate(&self, phys: &mut PhysicalMemory, vpn: Vpn, access: AccessKind) -> Translation {
+        let va = vpn.addr();
+        let mut table = self.root;
+        for level in Level::WALK {
+            let at = entry_address(table, table_index(va, level));
+            let e = phys.read_u64(at);
+            if e & hw::P == 0 {
+                return Translation::Fault(if level == Level::Pt { Pte::decode(e) } else { Pte::Zero });
+            }
+            let large = level == Level::Pd && e & hw::PS != 0;
+            if level == Level::Pt || large {
+                let allowed = match access {
+                    AccessKind::Read => true,
+                    AccessKind::Write => e & hw::RW != 0,
+                    AccessKind::Execute => e & hw::NX == 0,
+                };
+                if !allowed {
+                    return Translation::Fault(Pte::Valid(ValidPte(e)));
+                }
+                let mut updated = e | hw::A;
+                if access == AccessKind::Write {
+                    updated |= hw::D;
+                }
+                if updated != e {
+                    phys.write_u64(at, updated);
+                }
+                let pfn = if large {
+                    let index = vpn.as_u64() % PAGES_PER_LARGE_PAGE;
+                    Pfn(entry_frame(e).0 + u32::try_from(index).unwrap_or(0))
+                } else {
+                    entry_frame(e)
+                };
+                return Translation::Mapped {
+                    pfn,
+                    write_ready: updated & hw::RW != 0 && updated & hw::D != 0,
+                    executable: updated & hw::NX == 0,
+                };
+            }
+            if e & hw::A == 0 {
+                phys.write_u64(at, e | hw::A);
+            }
+            table = entry_frame(e);
+        }
+        Translation::Fault(Pte::Zero)
+    }
+
+    /// Frees every PT, PD and PDPT under `range` that maps nothing any more, and returns how
+    /// many table frames were freed (their commit charge is the caller's to return).
+    pub(crate) fn prune(&mut self, phys: &mut PhysicalMemory, range: PageRange) -> u64 {
+        let mut freed = 0;
+        for level in [Level::Pt, Level::Pd, Level::Pdpt] {
+            let span_pages = parent_span_pages(level);
+            let first = range.start.as_u64() / span_pages;
+            let last = (range.end.as_u64() - 1) / span_pages;
+            for chunk in first..=last {
+                freed += self.prune_one(phys, Vpn(chunk * span_pages), level);
+            }
+        }
+        freed
+    }
+
+    fn prune_one(&mut self, phys: &mut PhysicalMemory, vpn: Vpn, level: Level) -> u64 {
+        let va = vpn.addr();
+        let mut table = self.root;
+        for parent in [Level::Pml4, Level::Pdpt, Level::Pd] {
+            let at = entry_address(table, table_index(va, parent));
+            let e = phys.read_u64(at);
+            if e & hw::P == 0 || e & hw::PS != 0 {
+                return 0;
+            }
+            let child = entry_frame(e);
+            if next(parent) == level {
+                if phys.pfn(child).share_count != 0 {
+                    return 0;
+                }
+                self.set_entry(phys, at, 0);
+                phys.release(child);
+                self.tables -= 1;
+                return 1;
+            }
+            table = child;
+        }
+        0
+    }
+
+    /// Frees every table, the PML4 last; the tables must map nothing but `keep`-less leaves
+    /// already settled by the caller. Returns the frames freed.
+    pub(crate) fn destroy(self, phys: &mut PhysicalMemory) -> u64 {
+        fn free_level(phys: &mut PhysicalMemory, table: Pfn, depth: usize) -> u64 {
+            let mut freed = 0;
+            if depth < 3 {
+                for i in 0..hw::ENTRIES_PER_TABLE {
+                    let at = entry_address(table, i);
+                    let e = phys.read_u64(at);
+                    if e & hw::P != 0 && !(depth == 2 && e & hw::PS != 0) {
+                        freed += free_level(phys, entry_frame(e), depth + 1);
+                    }
+                    if e != 0 {
+                        phys.write_u64(at, 0);
+                    }
+                }
+            } else {
+                phys.frame_mut(table).fill(0);
+            }
+            phys.release(table);
+            freed + 1
+        }
+        free_level(phys, self.root, 0)
+    }
+
+    /// Calls `f` with every leaf PTE address and page under `range` whose table exists,
+    /// skipping missing tables whole. Large PDEs are reported through `large`.
+    pub(crate) fn for_each_leaf(&self, phys: &PhysicalMemory, range: PageRange, mut f: impl FnMut(Vpn, PhysAddr, u64)) {
+        let mut vpn = range.start;
+        while vpn < range.end {
+            match self.leaf(phys, vpn) {
+                Leaf::Pte(at) => {
+                    // Walk the rest of this PT directly.
+                    let in_pt = vpn.as_u64() % 512;
+                    let left = (512 - in_pt).min(range.end.as_u64() - vpn.as_u64());
+                    for k in 0..left {
+                        let slot = PhysAddr(at.as_u64() + k * hw::ENTRY_BYTES);
+                        let raw = phys.read_u64(slot);
+                        f(vpn.add(k), slot, raw);
+                    }
+                    vpn = vpn.add(left);
+                }
+                Leaf::Large { index, .. } => {
+                    vpn = Vpn(vpn.as_u64() - index + PAGES_PER_LARGE_PAGE);
+                }
+                Leaf::Missing(level) => {
+                    let span = parent_span_pages(level);
+                    vpn = Vpn((vpn.as_u64() / span + 1) * span);
+                }
+            }
+        }
+    }
+}
+
+/// Pages covered by one entry of the table above `level` (so by one whole table at `level`).
+const fn parent_span_pages(level: Level) -> u64 {
+    match level {
+        Level::Pml4 => 1 << 36,
+        Level::Pdpt => 1 << 27,
+        Level::Pd => 1 << 18,
+        Level::Pt => 1 << 9,
+    }
+}
+
+const fn next(level: Level) -> Level {
+    match level {
+        Level::Pml4 => Level::Pdpt,
+        Level::Pdpt => Level::Pd,
+        Level::Pd | Level::Pt => Level::Pt,
+    }
+}

@@ -1,0 +1,192 @@
+//! The meanings of a page-table entry: the hardware's when `P` is set, NT's software formats
+//! when it is clear (WRK `mi.h` `MMPTE_SOFTWARE`, `MMPTE_TRANSITION`):
+//!
+//! | format | bits |
+//! |---|---|
+//! | zero | all clear: nothing committed here |
+//! | demand-zero | protection in 9..5, all else clear: committed, never touched |
+//! | transition | bit 11 set, protection in 9..5, frame in 51..12: the page is in memory but the PTE is invalid (a guard or no-access page that was resident) |
+//!
+//! The page-file format (`PageFileLow`/`PageFileHigh`) and the prototype format (bit 10) have
+//! their bits reserved here and arrive with paging and sections.
+
+use super::protection::Protection;
+use crate::arch::x86_64::{self as hw, entry_frame};
+use crate::units::Pfn;
+
+const PROTECTION_SHIFT: u32 = 5;
+const PROTECTION_BITS: u64 = 0x1F << PROTECTION_SHIFT;
+/// NT's `Transition` bit of an invalid PTE.
+const TRANSITION: u64 = 1 << 11;
+
+/// A decoded PTE.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Pte {
+    /// Not committed.
+    Zero,
+    /// Present: the hardware uses it.
+    Valid(ValidPte),
+    /// Committed, never touched: the first touch takes a zeroed frame.
+    DemandZero(Protection),
+    /// The frame is still the page's, but the PTE is invalid.
+    Transition {
+        /// The frame holding the page.
+        pfn: Pfn,
+        /// The page's protection.
+        protection: Protection,
+    },
+}
+
+/// A present hardware PTE.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ValidPte(pub u64);
+
+impl ValidPte {
+    /// The hardware entry mapping `pfn` with `protection` (which must map present), user
+    /// accessible, accessed and dirty clear.
+    #[must_use]
+    pub fn new(pfn: Pfn, protection: Protection) -> ValidPte {
+        let mut raw = hw::P | hw::US | (pfn.phys().as_u64() & hw::FRAME_MASK);
+        if protection.can_write() {
+            raw |= hw::RW;
+        }
+        if !protection.can_execute() {
+            raw |= hw::NX;
+        }
+        match protection.modifier() {
+            super::Modifier::NoCache => raw |= hw::PCD | hw::PWT,
+            super::Modifier::WriteCombine => raw |= hw::PAT,
+            _ => {}
+        }
+        ValidPte(raw)
+    }
+
+    /// The mapped frame.
+    #[must_use]
+    pub fn pfn(self) -> Pfn {
+        entry_frame(self.0)
+    }
+
+    /// Writable.
+    #[must_use]
+    pub fn writable(self) -> bool {
+        self.0 & hw::RW != 0
+    }
+
+    /// Instruction fetches allowed.
+    #[must_use]
+    pub fn executable(self) -> bool {
+        self.0 & hw::NX == 0
+    }
+
+    /// Accessed bit.
+    #[must_use]
+    pub fn accessed(self) -> bool {
+        self.0 & hw::A != 0
+    }
+
+    /// Dirty bit.
+    #[must_use]
+    pub fn dirty(self) -> bool {
+        self.0 & hw::D != 0
+    }
+
+    /// The same entry with the dirty bit clear.
+    #[must_use]
+    pub fn clean(self) -> ValidPte {
+        ValidPte(self.0 & !hw::D)
+    }
+
+    /// The same entry with the dirty bit set.
+    #[must_use]
+    pub fn dirtied(self) -> ValidPte {
+        ValidPte(self.0 | hw::D)
+    }
+}
+
+impl Pte {
+    /// Decodes a raw entry.
+    #[must_use]
+    pub fn decode(raw: u64) -> Pte {
+        if raw & hw::P != 0 {
+            return Pte::Valid(ValidPte(raw));
+        }
+        if raw == 0 {
+            return Pte::Zero;
+        }
+        let protection = protection_of(raw);
+        if raw & TRANSITION != 0 {
+            Pte::Transition { pfn: entry_frame(raw), protection }
+        } else {
+            Pte::DemandZero(protection)
+        }
+    }
+
+    /// Encodes to the raw entry.
+    #[must_use]
+    pub fn encode(self) -> u64 {
+        match self {
+            Pte::Zero => 0,
+            Pte::Valid(v) => v.0,
+            Pte::DemandZero(p) => u64::from(p.mask()) << PROTECTION_SHIFT,
+            Pte::Transition { pfn, protection } => {
+                TRANSITION | (u64::from(protection.mask()) << PROTECTION_SHIFT) | (pfn.phys().as_u64() & hw::FRAME_MASK)
+            }
+        }
+    }
+
+    /// The frame a PTE holds on to (valid or transition).
+    #[must_use]
+    pub fn frame(self) -> Option<Pfn> {
+        match self {
+            Pte::Valid(v) => Some(v.pfn()),
+            Pte::Transition { pfn, .. } => Some(pfn),
+            Pte::Zero | Pte::DemandZero(_) => None,
+        }
+    }
+
+    /// The format's name, as the tour prints it.
+    #[must_use]
+    pub fn format_name(self) -> &'static str {
+        match self {
+            Pte::Zero => "zero (not committed)",
+            Pte::Valid(_) => "valid (hardware)",
+            Pte::DemandZero(_) => "demand-zero (software)",
+            Pte::Transition { .. } => "transition (software)",
+        }
+    }
+}
+
+fn protection_of(raw: u64) -> Protection {
+    // Five bits by construction of the mask.
+    #[allow(clippy::cast_possible_truncation)]
+    let mask = ((raw & PROTECTION_BITS) >> PROTECTION_SHIFT) as u8;
+    Protection::from_mask(mask).unwrap_or(Protection::NONE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn software_formats_round_trip() {
+        for pte in [
+            Pte::Zero,
+            Pte::DemandZero(Protection::READ_WRITE),
+            Pte::DemandZero(Protection::NO_ACCESS),
+            Pte::Transition { pfn: Pfn(0x1234), protection: Protection::READ_ONLY },
+            Pte::Valid(ValidPte::new(Pfn(7), Protection::READ_WRITE)),
+        ] {
+            assert_eq!(Pte::decode(pte.encode()), pte);
+        }
+        assert_eq!(Pte::DemandZero(Protection::READ_WRITE).encode(), 0x80);
+    }
+
+    #[test]
+    fn valid_bits_follow_protection() {
+        let ro = ValidPte::new(Pfn(1), Protection::READ_ONLY);
+        assert!(!ro.writable() && !ro.executable());
+        let rw = ValidPte::new(Pfn(1), Protection::READ_WRITE);
+        assert!(rw.writable() && !rw.executable());
+    }
+}

@@ -1,0 +1,200 @@
+//! Physical memory: the bytes of RAM and the PFN database that describes every frame.
+//!
+//! Key types: [`PhysicalMemory`] (owns RAM, the PFN entries and the page lists), [`PfnEntry`]
+//! and [`PfnState`]. Every frame is in exactly one state; a frame on a list is linked through
+//! its PFN entry, as NT's are (Windows Internals, 7th ed., ch. 5 "Page frame number database").
+//! A frame is zeroed before it is handed out: taken from the zeroed list first, else from the
+//! free list and zeroed on the spot.
+//!
+//! Neighbours: `paging` reads and writes page-table entries through [`PhysicalMemory`];
+//! `address_space` allocates and releases frames.
+
+mod frame_store;
+mod lists;
+mod pfn;
+
+pub use frame_store::FrameStore;
+pub use lists::ListKind;
+pub use pfn::{FrameUse, PfnEntry, PfnFlags, PfnState};
+
+use crate::units::{Pfn, PhysAddr, PAGES_PER_LARGE_PAGE, PAGE_SIZE};
+use lists::PageLists;
+
+/// Counters kept by the physical layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhysStats {
+    /// Frames zeroed before being handed out (the demand-zero path's cost).
+    pub pages_zeroed: u64,
+}
+
+/// RAM and its PFN database.
+pub struct PhysicalMemory {
+    store: FrameStore,
+    pfns: Vec<PfnEntry>,
+    lists: PageLists,
+    active: u64,
+    stats: PhysStats,
+}
+
+impl PhysicalMemory {
+    /// A machine with `frames` frames, all zeroed. Frame 0 is kept back, as firmware keeps it on
+    /// a PC, so physical address 0 never maps a page.
+    pub(crate) fn new(frames: u32) -> PhysicalMemory {
+        let mut pm = PhysicalMemory {
+            store: FrameStore::new(frames),
+            pfns: vec![PfnEntry::default(); frames as usize],
+            lists: PageLists::default(),
+            active: 0,
+            stats: PhysStats::default(),
+        };
+        for raw in 1..frames {
+            pm.lists.push_back(&mut pm.pfns, ListKind::Zeroed, Pfn(raw));
+        }
+        if frames > 0 {
+            let e = &mut pm.pfns[0];
+            e.state = PfnState::Active;
+            e.usage = FrameUse::Firmware;
+            pm.active = 1;
+        }
+        pm
+    }
+
+    /// Number of frames of RAM.
+    #[must_use]
+    pub fn frame_count(&self) -> u32 {
+        self.store.frames()
+    }
+
+    /// The PFN entry of a frame.
+    #[must_use]
+    pub fn pfn(&self, pfn: Pfn) -> &PfnEntry {
+        &self.pfns[pfn.index()]
+    }
+
+    pub(crate) fn pfn_mut(&mut self, pfn: Pfn) -> &mut PfnEntry {
+        &mut self.pfns[pfn.index()]
+    }
+
+    /// Frames on a list.
+    #[must_use]
+    pub fn list_len(&self, list: ListKind) -> u64 {
+        self.lists.len(list)
+    }
+
+    /// The frames of a list, head first.
+    pub fn list_iter(&self, list: ListKind) -> impl Iterator<Item = Pfn> + '_ {
+        self.lists.iter(&self.pfns, list)
+    }
+
+    /// Frames in use (not on any list).
+    #[must_use]
+    pub fn active_count(&self) -> u64 {
+        self.active
+    }
+
+    /// Frames that can be handed out at once: the zeroed and free lists.
+    #[must_use]
+    pub fn available(&self) -> u64 {
+        self.lists.len(ListKind::Zeroed) + self.lists.len(ListKind::Free)
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> PhysStats {
+        self.stats
+    }
+
+    /// Takes a zeroed frame for `usage`, mapped by the entry at `pte` (if any). `None` when RAM
+    /// is exhausted; commit accounting makes that unreachable for committed memory.
+    #[must_use]
+    pub(crate) fn allocate(&mut self, usage: FrameUse, pte: Option<PhysAddr>) -> Option<Pfn> {
+        let pfn = if let Some(pfn) = self.lists.pop_front(&mut self.pfns, ListKind::Zeroed) {
+            pfn
+        } else {
+            let pfn = self.lists.pop_front(&mut self.pfns, ListKind::Free)?;
+            self.zero(pfn);
+            pfn
+        };
+        self.activate(pfn, usage, pte);
+        Some(pfn)
+    }
+
+    /// Takes 512 physically contiguous, 2 MiB-aligned frames for a large page, zeroed. Searches
+    /// from the top of RAM down, away from where small pages are taken. `None` when no such run
+    /// is free (fragmentation), as `STATUS_INSUFFICIENT_RESOURCES` on Windows.
+    #[must_use]
+    pub(crate) fn allocate_large(&mut self, pde: PhysAddr) -> Option<Pfn> {
+        let per = PAGES_PER_LARGE_PAGE as u32;
+        let blocks = self.frame_count() / per;
+        let first = (0..blocks).rev().map(|b| b * per).find(|&start| {
+            (start..start + per).all(|f| matches!(self.pfns[f as usize].state, PfnState::Zeroed | PfnState::Free))
+        })?;
+        for raw in first..first + per {
+            let pfn = Pfn(raw);
+            let list = self.pfns[pfn.index()].state.list().expect("checked above: on a list");
+            self.lists.remove(&mut self.pfns, list, pfn);
+            if list == ListKind::Free {
+                self.zero(pfn);
+            }
+            self.activate(pfn, FrameUse::LargePage, Some(pde));
+        }
+        Some(Pfn(first))
+    }
+
+    fn activate(&mut self, pfn: Pfn, usage: FrameUse, pte: Option<PhysAddr>) {
+        let e = &mut self.pfns[pfn.index()];
+        *e = PfnEntry { state: PfnState::Active, usage, share_count: 1, ..PfnEntry::default() };
+        e.set_pte(pte);
+        self.active += 1;
+    }
+
+    /// Gives a frame back: it goes to the free list, to be zeroed before its next use.
+    pub(crate) fn release(&mut self, pfn: Pfn) {
+        let e = &mut self.pfns[pfn.index()];
+        debug_assert_eq!(e.state, PfnState::Active, "releasing a frame that is not in use");
+        *e = PfnEntry::default();
+        e.state = PfnState::Free;
+        self.active -= 1;
+        self.lists.push_back(&mut self.pfns, ListKind::Free, pfn);
+    }
+
+    fn zero(&mut self, pfn: Pfn) {
+        self.store.frame_mut(pfn).fill(0);
+        self.stats.pages_zeroed += 1;
+    }
+
+    /// The bytes of a frame.
+    #[must_use]
+    pub fn frame(&self, pfn: Pfn) -> &[u8] {
+        self.store.frame(pfn)
+    }
+
+    pub(crate) fn frame_mut(&mut self, pfn: Pfn) -> &mut [u8] {
+        self.store.frame_mut(pfn)
+    }
+
+    /// Reads the little-endian u64 at `pa` (a page-table entry).
+    #[must_use]
+    pub fn read_u64(&self, pa: PhysAddr) -> u64 {
+        self.store.read_u64(pa)
+    }
+
+    pub(crate) fn write_u64(&mut self, pa: PhysAddr, value: u64) {
+        self.store.write_u64(pa, value);
+    }
+
+    /// Host bytes of RAM behind the simulated machine (for the figures).
+    #[must_use]
+    pub fn ram_bytes(&self) -> u64 {
+        u64::from(self.store.frames()) * PAGE_SIZE
+    }
+
+    /// The raw store, for the access hot path.
+    pub(crate) fn store(&self) -> &FrameStore {
+        &self.store
+    }
+
+    pub(crate) fn store_mut(&mut self) -> &mut FrameStore {
+        &mut self.store
+    }
+}

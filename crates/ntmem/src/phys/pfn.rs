@@ -1,0 +1,139 @@
+//! One PFN database entry per frame: its state, what it is used for, how many PTEs share it
+//! and which PTE maps it (Windows Internals, 7th ed., ch. 5, "PFN data structures").
+//!
+//! The entry is 24 bytes: well under the 1% of RAM DESIGN.md allows.
+
+use crate::paging::Protection;
+use crate::units::PhysAddr;
+
+/// Where a frame is in its life. A frame on a list is in the state of that list.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum PfnState {
+    /// On the zeroed list: all bytes are zero, ready to hand out as is.
+    #[default]
+    Zeroed,
+    /// On the free list: released, holding old bytes, zeroed before reuse.
+    Free,
+    /// In use: mapped by a PTE, a page table, or kept by the firmware.
+    Active,
+}
+
+impl PfnState {
+    /// The list a frame in this state is on.
+    #[must_use]
+    pub fn list(self) -> Option<super::ListKind> {
+        match self {
+            PfnState::Zeroed => Some(super::ListKind::Zeroed),
+            PfnState::Free => Some(super::ListKind::Free),
+            PfnState::Active => None,
+        }
+    }
+}
+
+/// What an active frame holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum FrameUse {
+    /// Nothing (the frame is on a list).
+    #[default]
+    Unused,
+    /// Kept by the firmware (frame 0).
+    Firmware,
+    /// A page-map table of some process (PML4, PDPT, PD or PT).
+    PageTable,
+    /// A private page of one process.
+    Private,
+    /// One of the 512 frames of a 2 MiB large page.
+    LargePage,
+    /// The shared user data page (KUSER_SHARED_DATA), mapped by every process (F6).
+    SharedUserData,
+}
+
+/// Per-frame flags.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct PfnFlags(u8);
+
+impl PfnFlags {
+    /// The page is locked in its working set (VirtualLock).
+    pub const LOCKED: u8 = 1 << 0;
+    /// The page was MEM_RESET: its contents may be discarded instead of written out.
+    pub const RESET: u8 = 1 << 1;
+
+    /// True when `flag` is set.
+    #[must_use]
+    pub fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    pub(crate) fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.0 |= flag;
+        } else {
+            self.0 &= !flag;
+        }
+    }
+}
+
+/// A PFN database entry.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PfnEntry {
+    pub(crate) pte: u64,
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+    /// Valid PTEs that map the frame; for a page-table frame, its non-zero entries (NT's
+    /// `UsedPageTableEntries`).
+    pub(crate) share_count: u16,
+    /// Where the frame is in its life.
+    pub(crate) state: PfnState,
+    /// What the frame holds.
+    pub(crate) usage: FrameUse,
+    /// The protection the mapping was made with (NT keeps it in `OriginalPte`).
+    pub(crate) protection: Protection,
+    /// Locked, reset.
+    pub(crate) flags: PfnFlags,
+}
+
+const _: () = assert!(core::mem::size_of::<PfnEntry>() <= 24);
+
+impl PfnEntry {
+    /// Where the frame is in its life.
+    #[must_use]
+    pub fn state(&self) -> PfnState {
+        self.state
+    }
+
+    /// What the frame holds.
+    #[must_use]
+    pub fn usage(&self) -> FrameUse {
+        self.usage
+    }
+
+    /// Valid PTEs mapping it, or non-zero entries of a page table.
+    #[must_use]
+    pub fn share_count(&self) -> u16 {
+        self.share_count
+    }
+
+    /// The physical address of the PTE that maps this frame, if one PTE does.
+    #[must_use]
+    pub fn pte(&self) -> Option<PhysAddr> {
+        (self.pte != 0).then_some(PhysAddr(self.pte))
+    }
+
+    pub(crate) fn set_pte(&mut self, pte: Option<PhysAddr>) {
+        self.pte = pte.map_or(0, |p| p.as_u64());
+    }
+
+    /// The protection of the page this frame holds.
+    #[must_use]
+    pub fn protection(&self) -> Protection {
+        self.protection
+    }
+
+    /// Locked, reset.
+    #[must_use]
+    pub fn flags(&self) -> PfnFlags {
+        self.flags
+    }
+}
