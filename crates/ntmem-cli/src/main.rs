@@ -1,1 +1,34 @@
-fn main() {}
+//! `ntmem`: the tour of the Windows memory manager on a simulated machine, and its benchmarks.
+//!
+//! Thin: it calls the public API of `ntmem` and `ntmem-win32` only.
+
+mod bench;
+mod tour;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ntmem", version, about = "The Windows virtual memory manager, re-implemented")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Walk through what the memory manager does for a small program, step by step.
+    Tour,
+    /// Measure the hot paths against native baselines measured in the same run.
+    Bench {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Tour => tour::run(&mut std::io::stdout().lock()),
+        Command::Bench { json } => bench::run(json),
+    }
+}

@@ -6,6 +6,7 @@
 //! Not tested here: F101 (thread stacks), F103 (IsBad*Ptr), F119 (ReadFile into watched memory).
 
 #![allow(non_snake_case)]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
 use ntmem::{Config, ProcessId, System};
 use ntmem_win32::*;

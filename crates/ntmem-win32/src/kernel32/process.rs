@@ -17,7 +17,12 @@ impl Kernel32<'_> {
     pub fn OpenProcess(&mut self, dwDesiredAccess: u32, bInheritHandle: BOOL, dwProcessId: u32) -> HANDLE {
         let _ = bInheritHandle; // No child processes inherit here.
         let target = ProcessId::from_raw(dwProcessId);
-        if self.sys.process(target).is_none() {
+        let exists = match self.sys.process(target) {
+            Some(p) => p.space().is_some() || self.sys.is_referenced(target),
+            None => false,
+        };
+        if !exists {
+            // An unknown id, or a process that exited and whose last handle is closed.
             return self.fail(ERROR_INVALID_PARAMETER, core::ptr::null_mut());
         }
         let access = if dwDesiredAccess == PROCESS_ALL_ACCESS { u32::MAX } else { dwDesiredAccess };
@@ -69,9 +74,10 @@ impl Kernel32<'_> {
         self.finish_status(status)
     }
 
-    /// Copies into another process's memory. As kernelbase does, it makes execute-only and
-    /// execute-read pages writable for the copy and restores them (F176); read-only and
-    /// no-access targets fail with ERROR_NOACCESS and report nothing.
+    /// Copies into another process's memory, as Windows 10's kernelbase does: a writable
+    /// target is written directly, stopping where a later page is not writable (V15); an
+    /// execute-only or execute-read target is made writable for the copy and restored (F176);
+    /// read-only and no-access targets fail with ERROR_NOACCESS and report nothing.
     pub fn WriteProcessMemory(
         &mut self,
         hProcess: HANDLE,
@@ -87,31 +93,39 @@ impl Kernel32<'_> {
             }
             return self.finish_status(status);
         }
-        let (mut base, mut size) = (lpBaseAddress, lpBuffer.len() as u64);
-        let mut old = 0;
-        let status = nt::protect_virtual_memory(
-            self.sys,
-            self.pid,
-            hProcess,
-            &mut base,
-            &mut size,
-            PAGE_EXECUTE_READWRITE,
-            Some(&mut old),
-        );
+        let mut info = MEMORY_BASIC_INFORMATION64::default();
+        let status = nt::query_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, &mut info);
         if failed(status) {
             return self.fail(win32_error_of(status), FALSE);
         }
-        let writable = old & (PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY) != 0;
+        let writable = PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY;
+        if info.State != MEM_COMMIT
+            || info.Protect & (PAGE_NOACCESS | PAGE_READONLY) != 0
+            || info.Protect & PAGE_GUARD != 0
+        {
+            return self.fail(ERROR_NOACCESS, FALSE);
+        }
+        let writable = info.Protect & writable != 0;
+        // Execute-only and execute-read targets are made writable for the copy (code patching).
+        let (mut base, mut size, mut old) = (lpBaseAddress, lpBuffer.len() as u64, 0);
+        if !writable {
+            let status = nt::protect_virtual_memory(
+                self.sys,
+                self.pid,
+                hProcess,
+                &mut base,
+                &mut size,
+                PAGE_EXECUTE_READWRITE,
+                Some(&mut old),
+            );
+            if failed(status) {
+                return self.fail(win32_error_of(status), FALSE);
+            }
+        }
         let restore = |k: &mut Self| {
             let (mut b, mut s, mut ignored) = (base, size, 0);
             let _ = nt::protect_virtual_memory(k.sys, k.pid, hProcess, &mut b, &mut s, old, Some(&mut ignored));
         };
-        if writable {
-            restore(self);
-        } else if old & (PAGE_NOACCESS | PAGE_READONLY) != 0 {
-            restore(self);
-            return self.fail(ERROR_NOACCESS, FALSE);
-        }
         let (status, n) = nt::write_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, lpBuffer);
         if !writable {
             restore(self);

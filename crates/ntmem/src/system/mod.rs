@@ -85,6 +85,7 @@ impl System {
         commit.charge(1).map_err(|_| SystemError::CommitLimit)?;
         let shared = phys.allocate(FrameUse::SharedUserData, None).ok_or(SystemError::CommitLimit)?;
         phys.pfn_mut(shared).share_count = 0;
+        phys.pfn_mut(shared).protection = crate::paging::Protection::READ_ONLY;
         fill_shared_user_data(phys.frame_mut(shared), frames);
         Ok(System {
             config,
@@ -148,6 +149,16 @@ impl System {
     #[must_use]
     pub fn process(&self, pid: ProcessId) -> Option<&Process> {
         self.slot(pid).map(|s| &self.processes[s])
+    }
+
+    /// True when some running process holds a handle to `pid`: an exited process's object
+    /// lives as long as a handle to it does.
+    #[must_use]
+    pub fn is_referenced(&self, pid: ProcessId) -> bool {
+        self.processes
+            .iter()
+            .filter(|p| p.space.is_some())
+            .any(|p| p.handles.iter().any(|h| h.object == Object::Process(pid)))
     }
 
     /// A process, mutable (its handle table).
