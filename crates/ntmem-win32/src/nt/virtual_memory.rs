@@ -36,7 +36,11 @@ fn zero_bits_limit(zero_bits: u64) -> Result<u64, NTSTATUS> {
 }
 
 fn check_allocation_type(t: u32) -> Result<(), NTSTATUS> {
-    if t & (MEM_RESERVE_PLACEHOLDER | MEM_REPLACE_PLACEHOLDER) != 0 {
+    let placeholders = MEM_RESERVE_PLACEHOLDER | MEM_REPLACE_PLACEHOLDER;
+    if t & !(KNOWN_ALLOCATION_TYPES | placeholders) != 0 {
+        return Err(STATUS_INVALID_PARAMETER_5); // F27: 0xFFFFFFFF
+    }
+    if t & placeholders != 0 {
         // Placeholders need the Ex form (F30).
         return Err(STATUS_INVALID_PARAMETER);
     }
