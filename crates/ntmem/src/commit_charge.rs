@@ -1,9 +1,9 @@
 //! Commit charge: the promise that every committed page has somewhere to live.
 //!
 //! The total counts committed private pages, page-table pages and the pages the system keeps
-//! (Windows Internals, 7th ed., ch. 5, "Commit charge and the system commit limit"). Until page
-//! files exist the limit is the RAM, so a charge that fits means the frames will be there when
-//! the pages are touched.
+//! (Windows Internals, 7th ed., ch. 5, "Commit charge and the system commit limit").
+//! The limit is the RAM plus the page files' current sizes, and rises as page files grow: a
+//! charge that fits means every committed page has a frame or a slot to live in.
 
 /// System-wide commit figures, in pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +60,11 @@ impl CommitCharge {
         self.total += pages;
         self.peak = self.peak.max(self.total);
         Ok(())
+    }
+
+    /// Raises the limit by `pages` (a page file grew).
+    pub(crate) fn raise_limit(&mut self, pages: u64) {
+        self.limit += pages;
     }
 
     /// Returns `pages` of charge.

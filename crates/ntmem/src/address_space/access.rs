@@ -8,7 +8,7 @@
 use super::AddressSpace;
 use crate::paging::tlb::{EXEC, READ, WRITE};
 use crate::paging::{AccessKind, Translation};
-use crate::phys::PhysicalMemory;
+use crate::machine::Machine;
 use crate::units::{Vpn, MAX_USER_ADDRESS, PAGE_SHIFT, PAGE_SIZE};
 
 /// Why an access did not complete.
@@ -18,6 +18,11 @@ pub enum FaultKind {
     AccessViolation,
     /// A guard page fired; the guard is gone, a retry proceeds (F96).
     GuardPage,
+    /// The page could not be read from its page file; it stays there, a retry may succeed.
+    InPageError,
+    /// No frame could be had; `Vm` balances memory and retries, so this reaches a caller only
+    /// when nothing can be trimmed or written.
+    OutOfFrames,
 }
 
 /// An access the memory manager could not complete: what, how, and the first byte it could
@@ -37,63 +42,63 @@ const OFFSET_MASK: u64 = PAGE_SIZE - 1;
 impl AddressSpace {
     /// Reads `buf.len()` bytes at `addr`.
     #[inline]
-    pub fn read(&mut self, phys: &mut PhysicalMemory, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
+    pub fn read(&mut self, m: &mut Machine, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
         // Both values are below 4096 here and in the slow path's pieces.
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
         if off + buf.len() <= PAGE_SIZE as usize {
             if let Some(frame) = self.tlb.lookup(addr >> PAGE_SHIFT, READ) {
-                buf.copy_from_slice(phys.store().slice(frame as usize, off, buf.len()));
+                buf.copy_from_slice(m.phys.store().slice(frame as usize, off, buf.len()));
                 return Ok(());
             }
         }
-        self.read_slow(phys, addr, buf)
+        self.read_slow(m, addr, buf)
     }
 
     /// Writes `data` at `addr`.
     #[inline]
-    pub fn write(&mut self, phys: &mut PhysicalMemory, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
+    pub fn write(&mut self, m: &mut Machine, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
         if off + data.len() <= PAGE_SIZE as usize {
             if let Some(frame) = self.tlb.lookup(addr >> PAGE_SHIFT, WRITE) {
-                phys.store_mut().slice_mut(frame as usize, off, data.len()).copy_from_slice(data);
+                m.phys.store_mut().slice_mut(frame as usize, off, data.len()).copy_from_slice(data);
                 return Ok(());
             }
         }
-        self.write_slow(phys, addr, data)
+        self.write_slow(m, addr, data)
     }
 
     /// Fetches the instruction byte at `addr`.
-    pub fn execute(&mut self, phys: &mut PhysicalMemory, addr: u64) -> Result<u8, AccessFault> {
-        let frame = self.resolve(phys, addr, AccessKind::Execute)?;
+    pub fn execute(&mut self, m: &mut Machine, addr: u64) -> Result<u8, AccessFault> {
+        let frame = self.resolve(m, addr, AccessKind::Execute)?;
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
-        Ok(phys.store().slice(frame as usize, off, 1)[0])
+        Ok(m.phys.store().slice(frame as usize, off, 1)[0])
     }
 
     #[inline(never)]
-    fn read_slow(&mut self, phys: &mut PhysicalMemory, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
+    fn read_slow(&mut self, m: &mut Machine, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
         let mut done = 0;
         while done < buf.len() {
             let at = piece_start(addr, done, AccessKind::Read)?;
             #[allow(clippy::cast_possible_truncation)]
             let off = (at & OFFSET_MASK) as usize;
             let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
-            let frame = self.resolve(phys, at, AccessKind::Read)?;
-            buf[done..done + n].copy_from_slice(phys.store().slice(frame as usize, off, n));
+            let frame = self.resolve(m, at, AccessKind::Read)?;
+            buf[done..done + n].copy_from_slice(m.phys.store().slice(frame as usize, off, n));
             done += n;
         }
         Ok(())
     }
 
     #[inline(never)]
-    fn write_slow(&mut self, phys: &mut PhysicalMemory, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
+    fn write_slow(&mut self, m: &mut Machine, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
         // First make every page writable, then copy: nothing is written unless all of it can be.
         let mut done = 0;
         while done < data.len() {
             let at = piece_start(addr, done, AccessKind::Write)?;
-            self.resolve(phys, at, AccessKind::Write)?;
+            self.resolve(m, at, AccessKind::Write)?;
             done += PAGE_SIZE as usize - (at & OFFSET_MASK) as usize;
         }
         let mut done = 0;
@@ -102,8 +107,8 @@ impl AddressSpace {
             #[allow(clippy::cast_possible_truncation)]
             let off = (at & OFFSET_MASK) as usize;
             let n = (PAGE_SIZE as usize - off).min(data.len() - done);
-            let frame = self.resolve(phys, at, AccessKind::Write)?;
-            phys.store_mut().slice_mut(frame as usize, off, n).copy_from_slice(&data[done..done + n]);
+            let frame = self.resolve(m, at, AccessKind::Write)?;
+            m.phys.store_mut().slice_mut(frame as usize, off, n).copy_from_slice(&data[done..done + n]);
             done += n;
         }
         Ok(())
@@ -112,7 +117,7 @@ impl AddressSpace {
     /// The frame behind `addr` for `access`, resolving page faults on the way. Fills the TLB.
     pub(crate) fn resolve(
         &mut self,
-        phys: &mut PhysicalMemory,
+        m: &mut Machine,
         addr: u64,
         access: AccessKind,
     ) -> Result<u32, AccessFault> {
@@ -130,12 +135,15 @@ impl AddressSpace {
             if addr > MAX_USER_ADDRESS {
                 return Err(self.violation(addr, access));
             }
-            match self.tables.translate(phys, Vpn(vpn), access) {
+            match self.tables.translate(&mut m.phys, Vpn(vpn), access) {
                 Translation::Mapped { pfn, write_ready, executable } => {
                     let perms = READ | if write_ready { WRITE } else { 0 } | if executable { EXEC } else { 0 };
                     self.tlb.fill(Vpn(vpn), pfn, perms);
                 }
-                Translation::Fault(pte) => self.resolve_fault(phys, Vpn(vpn), access, pte, addr)?,
+                Translation::Fault(pte) => {
+                    self.resolve_fault(m, Vpn(vpn), access, pte, addr)?;
+                    self.enforce_hard_maximum(m, Vpn(vpn));
+                }
             }
         }
         Err(self.violation(addr, access))

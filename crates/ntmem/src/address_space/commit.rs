@@ -6,17 +6,15 @@
 //! pages they need — is taken before anything changes; over the limit nothing is committed.
 
 use super::{AddressSpace, VadKind, VmError};
-use crate::commit_charge::CommitCharge;
+use crate::machine::Machine;
 use crate::paging::{Protection, Pte};
-use crate::phys::PhysicalMemory;
 use crate::units::PageRange;
 
 impl AddressSpace {
     /// Commits the pages of `[addr, addr + size)` with `protection`. Returns the page range.
     pub fn commit(
         &mut self,
-        phys: &mut PhysicalMemory,
-        commit: &mut CommitCharge,
+        m: &mut Machine,
         addr: u64,
         size: u64,
         protection: Protection,
@@ -27,15 +25,18 @@ impl AddressSpace {
             return Err(VmError::ConflictingAddresses);
         }
         let mut committed = 0;
-        self.tables.for_each_leaf(phys, range, |_, _, raw| committed += u64::from(raw != 0));
+        self.tables.for_each_leaf(&m.phys, range, |_, _, raw| committed += u64::from(raw != 0));
         let new_pages = range.len() - committed;
-        let charge = new_pages + self.tables.missing_tables(phys, range);
-        commit.charge(charge).map_err(|_| VmError::CommitLimit)?;
+        let tables = self.tables.missing_tables(&m.phys, range);
+        if !m.make_free(tables) {
+            return Err(VmError::OutOfFrames(tables));
+        }
+        m.charge(new_pages + tables).map_err(|_| VmError::CommitLimit)?;
         for vpn in range.iter() {
-            let at = self.tables.ensure(phys, vpn, false).ok_or(VmError::CommitLimit)?;
-            match Pte::decode(phys.read_u64(at)) {
-                Pte::Zero => self.set_pte(phys, at, vpn, Pte::DemandZero(protection)),
-                old => self.reprotect(phys, at, vpn, old, protection),
+            let at = self.tables.ensure(&mut m.phys, vpn, false).ok_or(VmError::OutOfFrames(tables))?;
+            match Pte::decode(m.phys.read_u64(at)) {
+                Pte::Zero => self.set_pte(&mut m.phys, at, vpn, Pte::DemandZero(protection)),
+                old => self.reprotect(&mut m.phys, at, vpn, old, protection),
             }
         }
         self.add_committed(new_pages);

@@ -7,16 +7,14 @@
 //! (F117); write-watch bits already captured stay (F118).
 
 use super::{AddressSpace, VadKind, VmError};
-use crate::commit_charge::CommitCharge;
-use crate::phys::PhysicalMemory;
+use crate::machine::Machine;
 use crate::units::{PageRange, Vpn, PAGE_SHIFT};
 
 impl AddressSpace {
     /// Decommits `[addr, addr + size)`, or the whole allocation when `size` is 0.
     pub fn decommit(
         &mut self,
-        phys: &mut PhysicalMemory,
-        commit: &mut CommitCharge,
+        m: &mut Machine,
         addr: u64,
         size: u64,
     ) -> Result<PageRange, VmError> {
@@ -39,26 +37,26 @@ impl AddressSpace {
             VadKind::Physical => return Ok(range),
             VadKind::LargePages | VadKind::SharedUserData => return Err(VmError::UnableToFree),
         }
-        let charge = self.drop_range(phys, range);
-        commit.uncharge(charge);
+        let charge = self.drop_range(m, range);
+        m.commit.uncharge(charge);
         Ok(range)
     }
 
     /// Drops every committed page of `range` and prunes the tables that map nothing any more.
     /// Returns the commit charge freed (pages and tables).
-    pub(crate) fn drop_range(&mut self, phys: &mut PhysicalMemory, range: PageRange) -> u64 {
+    pub(crate) fn drop_range(&mut self, m: &mut Machine, range: PageRange) -> u64 {
         let mut leaves = Vec::new();
-        self.tables.for_each_leaf(phys, range, |vpn, at, raw| {
+        self.tables.for_each_leaf(&m.phys, range, |vpn, at, raw| {
             if raw != 0 {
                 leaves.push((vpn, at));
             }
         });
         let mut dropped = 0;
         for (vpn, at) in leaves {
-            dropped += self.drop_page(phys, at, vpn);
+            dropped += self.drop_page(m, at, vpn);
         }
-        dropped += self.drop_large(phys, range);
+        dropped += self.drop_large(&mut m.phys, range);
         self.counters.committed_pages -= dropped;
-        dropped + self.tables.prune(phys, range)
+        dropped + self.tables.prune(&mut m.phys, range)
     }
 }

@@ -49,6 +49,13 @@ pub enum VmError {
     /// A service touched a guard page (the guard is now cleared).
     #[error("guard page touched at {0:?}")]
     GuardPage(VirtAddr),
+    /// No frame could be had without trimming or writing pages out; the caller balances
+    /// memory and retries. Never leaves the core.
+    #[error("{0} frames are needed")]
+    OutOfFrames(u64),
+    /// A page-file read failed (the page stays on disk).
+    #[error("page-file read failed at {0:?}")]
+    InPageError(VirtAddr),
     /// A service touched an inaccessible page.
     #[error("access violation at {0:?} ({1:?})")]
     AccessViolation(VirtAddr, AccessKind),

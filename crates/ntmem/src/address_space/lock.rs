@@ -4,35 +4,39 @@
 //! pages fail with an access violation, a guard page fails the call and loses its guard (F98,
 //! F106). Locked pages stay resident; there is no lock count (F104). A process may lock its
 //! working-set minimum less eight pages (VirtualLock documentation); more fails with the
-//! working-set quota error. Unlocking needs every page locked (F105).
+//! working-set quota error. Unlocking needs every page locked (F105); a failed unlock still
+//! drops the range's unlocked pages from the working set, as the documentation says.
 
 use super::access::FaultKind;
 use super::{AddressSpace, VmError};
 use crate::paging::{AccessKind, Pte};
-use crate::phys::{PfnFlags, PhysicalMemory};
+use crate::machine::Machine;
+use crate::phys::PfnFlags;
 use crate::units::{PageRange, Pfn, VirtAddr};
 
 impl AddressSpace {
     /// Locks the pages of `[addr, addr + size)`.
-    pub fn lock(&mut self, phys: &mut PhysicalMemory, addr: u64, size: u64) -> Result<PageRange, VmError> {
+    pub fn lock(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let range = PageRange::covering(addr, size).ok_or(VmError::InvalidParameter)?;
         let mut newly = 0;
         for vpn in range.iter() {
-            let frame = self.resolve(phys, vpn.addr().as_u64(), AccessKind::Read).map_err(|f| {
+            let frame = self.resolve(m, vpn.addr().as_u64(), AccessKind::Read).map_err(|f| {
                 let at = VirtAddr::user(f.address);
                 match f.kind {
                     FaultKind::GuardPage => VmError::GuardPage(at),
                     FaultKind::AccessViolation => VmError::AccessViolation(at, AccessKind::Read),
+                    FaultKind::InPageError => VmError::InPageError(at),
+                    FaultKind::OutOfFrames => VmError::OutOfFrames(1),
                 }
             })?;
-            newly += u64::from(!phys.pfn(Pfn(frame)).flags().has(PfnFlags::LOCKED));
+            newly += u64::from(!m.phys.pfn(Pfn(frame)).flags().has(PfnFlags::LOCKED));
         }
         if self.counters.locked_pages + newly > self.lock_limit() {
             return Err(VmError::WorkingSetQuota);
         }
         for vpn in range.iter() {
-            let Some(pfn) = self.pte(phys, vpn).frame() else { continue };
-            let e = phys.pfn_mut(pfn);
+            let Some(pfn) = self.pte(&m.phys, vpn).frame() else { continue };
+            let e = m.phys.pfn_mut(pfn);
             e.flags.set(PfnFlags::LOCKED, true);
             // V18: a successful lock of a writable page counts as a write for write watch.
             if e.protection.can_write() {
@@ -46,15 +50,20 @@ impl AddressSpace {
     }
 
     /// Unlocks the pages of `[addr, addr + size)`; every one must be locked.
-    pub fn unlock(&mut self, phys: &mut PhysicalMemory, addr: u64, size: u64) -> Result<PageRange, VmError> {
+    pub fn unlock(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let range = PageRange::covering(addr, size).ok_or(VmError::InvalidParameter)?;
+        let phys = &m.phys;
         let locked = |pte: Pte| pte.frame().is_some_and(|pfn| phys.pfn(pfn).flags().has(PfnFlags::LOCKED));
         if !range.iter().all(|vpn| locked(self.pte(phys, vpn))) {
+            // F105: the pages are also dropped from the working set.
+            for vpn in range.iter() {
+                self.trim_page(m, vpn);
+            }
             return Err(VmError::NotLocked);
         }
         for vpn in range.iter() {
-            if let Some(pfn) = self.pte(phys, vpn).frame() {
-                phys.pfn_mut(pfn).flags.set(PfnFlags::LOCKED, false);
+            if let Some(pfn) = self.pte(&m.phys, vpn).frame() {
+                m.phys.pfn_mut(pfn).flags.set(PfnFlags::LOCKED, false);
                 self.counters.locked_pages -= 1;
             }
         }

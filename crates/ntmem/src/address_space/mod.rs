@@ -8,8 +8,11 @@
 //! - Every operation is all-or-nothing: it validates and charges before it changes anything.
 //! - Committing charges the pages and the page-table pages they need; page tables are created
 //!   at commit and freed (and uncharged) when they map nothing.
-//! - Every PTE write goes through [`AddressSpace::set_pte`], which keeps the working-set count
-//!   and flushes the TLB.
+//! - Every PTE write goes through [`AddressSpace::set_pte`], which keeps the working set and
+//!   flushes the TLB.
+//! - A page is resident (valid PTE, in the working set), trimmed (transition PTE, its frame on
+//!   the standby or modified list), or on disk (page-file PTE); every move between them goes
+//!   through `trim.rs` and `fault.rs`.
 //!
 //! Neighbours: `paging` below (tables, TLB), `phys` (frames), `system` above (processes).
 
@@ -25,7 +28,9 @@ mod query;
 mod release;
 mod reserve;
 mod reset;
+mod trim;
 mod vad;
+mod working_set;
 mod write_watch;
 
 pub use access::AccessFault;
@@ -34,10 +39,11 @@ pub use placement::Placement;
 pub use query::{Region, RegionState};
 pub use reserve::{ReserveKind, ReserveOptions};
 pub use vad::{Vad, VadKind, VadTree};
+pub use working_set::{WorkingSet, WorkingSetLimits};
 
-use crate::commit_charge::CommitCharge;
+use crate::machine::Machine;
 use crate::paging::{PageTables, Protection, Pte, Tlb};
-use crate::phys::{FrameUse, PhysicalMemory};
+use crate::phys::{FrameUse, PfnFlags, PhysicalMemory};
 use crate::units::{Pfn, PhysAddr, Vpn, MIN_USER_ADDRESS, PAGE_SHIFT};
 
 /// Page faults of one process, by how they were resolved.
@@ -47,6 +53,8 @@ pub struct FaultCounts {
     pub demand_zero: u64,
     /// The frame was still in memory (transition PTE): no I/O.
     pub soft: u64,
+    /// The page was read from a page file.
+    pub hard: u64,
     /// Guard pages fired (F96).
     pub guard: u64,
     /// Access violations raised.
@@ -57,7 +65,16 @@ impl FaultCounts {
     /// Faults that were resolved by the memory manager (what `PageFaultCount` counts).
     #[must_use]
     pub fn resolved(&self) -> u64 {
-        self.demand_zero + self.soft
+        self.demand_zero + self.soft + self.hard
+    }
+
+    /// Adds another's counts to these.
+    pub fn add(&mut self, other: &FaultCounts) {
+        self.demand_zero += other.demand_zero;
+        self.soft += other.soft;
+        self.hard += other.hard;
+        self.guard += other.guard;
+        self.access_violation += other.access_violation;
     }
 }
 
@@ -89,15 +106,16 @@ impl PageState {
     pub(crate) fn of(pte: Pte, phys: &PhysicalMemory) -> PageState {
         match pte {
             Pte::Zero => PageState::Reserved,
-            Pte::DemandZero(p) | Pte::Transition { protection: p, .. } => PageState::Committed(p),
+            Pte::DemandZero(p) | Pte::Transition { protection: p, .. } | Pte::PageFile { protection: p, .. } => {
+                PageState::Committed(p)
+            }
             Pte::Valid(v) => PageState::Committed(phys.pfn(v.pfn()).protection()),
         }
     }
 }
 
-/// The working-set minimum Windows gives a process by default, in pages; a process can lock
-/// this many pages less the eight Windows keeps for itself (VirtualLock documentation).
-pub const DEFAULT_WORKING_SET_MINIMUM: u64 = 50;
+/// A process can lock its working-set minimum less the eight pages Windows keeps for itself
+/// (VirtualLock documentation).
 const LOCK_OVERHEAD_PAGES: u64 = 8;
 
 /// One process's address space.
@@ -108,7 +126,7 @@ pub struct AddressSpace {
     /// No free gap below this page can hold a granule-aligned allocation.
     bottom_up_hint: u64,
     pub(crate) counters: SpaceCounters,
-    working_set_minimum: u64,
+    pub(crate) ws: WorkingSet,
 }
 
 /// Where the shared user data page is mapped in every process (F6).
@@ -117,16 +135,16 @@ pub const SHARED_USER_DATA: u64 = 0x7FFE_0000;
 impl AddressSpace {
     /// A new address space with the shared user data page mapped read-only. Charges its PML4
     /// and the tables of that mapping.
-    pub(crate) fn create(
-        phys: &mut PhysicalMemory,
-        commit: &mut CommitCharge,
-        shared_user_data: Pfn,
-    ) -> Result<AddressSpace, VmError> {
+    pub(crate) fn create(m: &mut Machine, shared_user_data: Pfn) -> Result<AddressSpace, VmError> {
         const TABLES: u64 = 4; // PML4, and the PDPT, PD and PT of 0x7FFE0000
-        commit.charge(TABLES).map_err(|_| VmError::CommitLimit)?;
+        if m.phys.available() < TABLES {
+            return Err(VmError::OutOfFrames(TABLES));
+        }
+        m.charge(TABLES).map_err(|_| VmError::CommitLimit)?;
+        let phys = &mut m.phys;
         let Some(tables) = PageTables::create(phys) else {
-            commit.uncharge(TABLES);
-            return Err(VmError::CommitLimit);
+            m.commit.uncharge(TABLES);
+            return Err(VmError::OutOfFrames(TABLES));
         };
         let mut space = AddressSpace {
             tables,
@@ -134,10 +152,10 @@ impl AddressSpace {
             vads: VadTree::default(),
             bottom_up_hint: MIN_USER_ADDRESS >> PAGE_SHIFT,
             counters: SpaceCounters::default(),
-            working_set_minimum: DEFAULT_WORKING_SET_MINIMUM,
+            ws: WorkingSet::default(),
         };
         let vpn = Vpn(SHARED_USER_DATA >> PAGE_SHIFT);
-        let at = space.tables.ensure(phys, vpn, false).ok_or(VmError::CommitLimit)?;
+        let at = space.tables.ensure(phys, vpn, false).ok_or(VmError::OutOfFrames(TABLES))?;
         let pte = crate::paging::ValidPte::new(shared_user_data, Protection::READ_ONLY);
         space.set_pte(phys, at, vpn, Pte::Valid(pte));
         phys.pfn_mut(shared_user_data).share_count += 1;
@@ -180,41 +198,52 @@ impl AddressSpace {
         self.tables.pte(phys, vpn)
     }
 
-    /// Writes a leaf PTE: keeps the working-set count, flushes the TLB.
+    /// Writes a leaf PTE: keeps the working set (its count and its trimmable private pages)
+    /// and flushes the TLB.
     pub(crate) fn set_pte(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, new: Pte) {
         let old = Pte::decode(phys.read_u64(at));
-        let (was, is) = (matches!(old, Pte::Valid(_)), matches!(new, Pte::Valid(_)));
-        if is && !was {
-            self.counters.working_set += 1;
-            self.counters.peak_working_set = self.counters.peak_working_set.max(self.counters.working_set);
-        } else if was && !is {
-            self.counters.working_set -= 1;
+        match (old, new) {
+            (Pte::Valid(_), Pte::Valid(_)) => {}
+            (_, Pte::Valid(v)) => {
+                self.counters.working_set += 1;
+                self.counters.peak_working_set = self.counters.peak_working_set.max(self.counters.working_set);
+                if phys.pfn(v.pfn()).usage() == FrameUse::Private {
+                    self.ws.insert(vpn);
+                }
+            }
+            (Pte::Valid(_), _) => {
+                self.counters.working_set -= 1;
+                self.ws.remove(vpn);
+            }
+            _ => {}
         }
         self.tables.write(phys, at, vpn, new).apply(&mut self.tlb);
     }
 
-    /// Drops a committed page: its frame (if any) goes back, its PTE becomes zero. Returns 1
-    /// when a committed page was dropped.
-    pub(crate) fn drop_page(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn) -> u64 {
-        let pte = Pte::decode(phys.read_u64(at));
+    /// Drops a committed page: its frame (in use or parked on a list) and its page-file slot
+    /// go back, its PTE becomes zero. Returns 1 when a committed page was dropped.
+    pub(crate) fn drop_page(&mut self, m: &mut Machine, at: PhysAddr, vpn: Vpn) -> u64 {
+        let pte = Pte::decode(m.phys.read_u64(at));
         if pte == Pte::Zero {
             return 0;
         }
-        self.set_pte(phys, at, vpn, Pte::Zero);
+        self.set_pte(&mut m.phys, at, vpn, Pte::Zero);
+        if let Pte::PageFile { file, slot, .. } = pte {
+            m.files.free(file, slot);
+        }
         if let Some(pfn) = pte.frame() {
-            let e = phys.pfn(pfn);
-            match e.usage() {
-                FrameUse::SharedUserData => {
-                    phys.pfn_mut(pfn).share_count -= 1;
-                    return 0;
-                }
-                _ => {
-                    if e.flags().has(crate::phys::PfnFlags::LOCKED) {
-                        self.counters.locked_pages -= 1;
-                    }
-                    phys.release(pfn);
-                }
+            let e = *m.phys.pfn(pfn);
+            if e.usage() == FrameUse::SharedUserData {
+                m.phys.pfn_mut(pfn).share_count -= 1;
+                return 0;
             }
+            if e.flags().has(PfnFlags::LOCKED) {
+                self.counters.locked_pages -= 1;
+            }
+            if let Some((file, slot)) = e.backing() {
+                m.files.free(file, slot);
+            }
+            m.phys.release(pfn);
         }
         1
     }
@@ -227,20 +256,26 @@ impl AddressSpace {
     /// The pages a process may lock at most.
     #[must_use]
     pub fn lock_limit(&self) -> u64 {
-        self.working_set_minimum.saturating_sub(LOCK_OVERHEAD_PAGES)
+        self.ws.limits().minimum.saturating_sub(LOCK_OVERHEAD_PAGES)
     }
 
-    /// Tears the address space down: every page, frame and table goes back, and the commit
-    /// charge of all of them is returned.
-    pub(crate) fn destroy(mut self, phys: &mut PhysicalMemory, commit: &mut CommitCharge) {
+    /// The working set.
+    #[must_use]
+    pub fn working_set(&self) -> &WorkingSet {
+        &self.ws
+    }
+
+    /// Tears the address space down: every page, frame, slot and table goes back, and the
+    /// commit charge of all of them is returned.
+    pub(crate) fn destroy(mut self, m: &mut Machine) {
         let starts: Vec<Vpn> = self.vads.iter().map(|v| v.range.start).collect();
         for start in starts {
-            let released = self.release_vad(phys, start);
-            commit.uncharge(released);
+            let released = self.release_vad(m, start);
+            m.commit.uncharge(released);
         }
         let tables = self.tables.table_count();
-        let freed = self.tables.destroy(phys);
+        let freed = self.tables.destroy(&mut m.phys);
         debug_assert_eq!(tables, freed, "table count out of step with the tables");
-        commit.uncharge(freed);
+        m.commit.uncharge(freed);
     }
 }

@@ -78,6 +78,7 @@ impl AddressSpace {
                 phys.pfn_mut(pfn).protection = new;
                 Pte::Transition { pfn, protection: new }
             }
+            Pte::PageFile { file, slot, .. } => Pte::PageFile { file, slot, protection: new },
         };
         self.set_pte(phys, at, vpn, next);
     }

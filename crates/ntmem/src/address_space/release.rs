@@ -6,16 +6,14 @@
 //! own (F62, F63, F64).
 
 use super::{AddressSpace, VadKind, VmError};
-use crate::commit_charge::CommitCharge;
-use crate::phys::PhysicalMemory;
+use crate::machine::Machine;
 use crate::units::{PageRange, Vpn, PAGE_SHIFT};
 
 impl AddressSpace {
     /// Releases `[addr, addr + size)`, or the whole allocation when `size` is 0.
     pub fn release(
         &mut self,
-        phys: &mut PhysicalMemory,
-        commit: &mut CommitCharge,
+        m: &mut Machine,
         addr: u64,
         size: u64,
     ) -> Result<PageRange, VmError> {
@@ -41,8 +39,8 @@ impl AddressSpace {
             range
         };
         if range == whole {
-            let charge = self.release_vad(phys, whole.start);
-            commit.uncharge(charge);
+            let charge = self.release_vad(m, whole.start);
+            m.commit.uncharge(charge);
             return Ok(range);
         }
         let mut middle = self.vads.remove(whole.start).ok_or(VmError::NotAllocated)?;
@@ -56,16 +54,16 @@ impl AddressSpace {
         if let Some(tail) = tail {
             self.vads.insert(tail);
         }
-        let charge = self.drop_range(phys, range);
-        commit.uncharge(charge);
+        let charge = self.drop_range(m, range);
+        m.commit.uncharge(charge);
         self.note_freed(range.start);
         Ok(range)
     }
 
     /// Removes the VAD starting at `start` with all its pages; returns the charge freed.
-    pub(crate) fn release_vad(&mut self, phys: &mut PhysicalMemory, start: Vpn) -> u64 {
+    pub(crate) fn release_vad(&mut self, m: &mut Machine, start: Vpn) -> u64 {
         let Some(vad) = self.vads.remove(start) else { return 0 };
         self.note_freed(start);
-        self.drop_range(phys, vad.range)
+        self.drop_range(m, vad.range)
     }
 }

@@ -5,9 +5,9 @@
 //! (F17). A system-chosen base is 64 KiB aligned and the size rounds to pages (F9, F10).
 
 use super::{AddressSpace, Placement, Vad, VadKind, VmError};
-use crate::commit_charge::CommitCharge;
-use crate::paging::{Protection, Pte, ValidPte};
+use crate::machine::Machine;
 use crate::phys::PhysicalMemory;
+use crate::paging::{Protection, Pte, ValidPte};
 use crate::units::{
     align_down, align_up, PageRange, Vpn, ALLOCATION_GRANULARITY, LARGE_PAGE_SIZE, PAGES_PER_LARGE_PAGE, PAGE_SHIFT,
     PAGE_SIZE, USER_END,
@@ -62,8 +62,7 @@ impl AddressSpace {
     /// them too when asked. Returns the range reserved.
     pub fn reserve(
         &mut self,
-        phys: &mut PhysicalMemory,
-        commit: &mut CommitCharge,
+        m: &mut Machine,
         at: Option<u64>,
         size: u64,
         opts: &ReserveOptions,
@@ -102,13 +101,16 @@ impl AddressSpace {
             ReserveKind::Physical => VadKind::Physical,
         };
         if large {
-            self.commit_large(phys, commit, range, opts.protection)?;
+            self.commit_large(m, range, opts.protection)?;
         } else if opts.commit {
-            let charge = range.len() + self.tables.missing_tables(phys, range);
-            commit.charge(charge).map_err(|_| VmError::CommitLimit)?;
+            let tables = self.tables.missing_tables(&m.phys, range);
+            if !m.make_free(tables) {
+                return Err(VmError::OutOfFrames(tables));
+            }
+            m.charge(range.len() + tables).map_err(|_| VmError::CommitLimit)?;
             for vpn in range.iter() {
-                let at = self.tables.ensure(phys, vpn, false).ok_or(VmError::CommitLimit)?;
-                self.set_pte(phys, at, vpn, Pte::DemandZero(opts.protection));
+                let at = self.tables.ensure(&mut m.phys, vpn, false).ok_or(VmError::OutOfFrames(tables))?;
+                self.set_pte(&mut m.phys, at, vpn, Pte::DemandZero(opts.protection));
             }
             self.add_committed(range.len());
         }
@@ -118,17 +120,15 @@ impl AddressSpace {
     }
 
     /// Commits a large-page range whole: contiguous, zeroed, resident frames (F48).
-    fn commit_large(
-        &mut self,
-        phys: &mut PhysicalMemory,
-        commit: &mut CommitCharge,
-        range: PageRange,
-        protection: Protection,
-    ) -> Result<(), VmError> {
+    fn commit_large(&mut self, m: &mut Machine, range: PageRange, protection: Protection) -> Result<(), VmError> {
         let chunks = range.len() / PAGES_PER_LARGE_PAGE;
         // The range is free, so no page table exists under it; only PDPTs and PDs may be new.
-        let tables = self.tables.missing_tables(phys, range) - chunks;
-        commit.charge(range.len() + tables).map_err(|_| VmError::CommitLimit)?;
+        let tables = self.tables.missing_tables(&m.phys, range) - chunks;
+        if !m.make_free(tables) {
+            return Err(VmError::OutOfFrames(tables));
+        }
+        m.charge(range.len() + tables).map_err(|_| VmError::CommitLimit)?;
+        let phys = &mut m.phys;
         let mut done = 0;
         for c in 0..chunks {
             let vpn = range.start.add(c * PAGES_PER_LARGE_PAGE);
@@ -149,7 +149,7 @@ impl AddressSpace {
                 self.drop_large(phys, built);
             }
             let freed = self.tables.prune(phys, range);
-            commit.uncharge(range.len() + tables);
+            m.commit.uncharge(range.len() + tables);
             debug_assert!(freed <= tables);
             return Err(VmError::InsufficientResources);
         }

@@ -1,15 +1,18 @@
 //! `MEM_RESET` and `MEM_RESET_UNDO`: the caller no longer needs a range's contents, or needs
 //! them again.
 //!
-//! Reset marks resident pages clean and discardable (the PFN's reset flag), so a page trimmed
-//! later may be dropped instead of written; until then the data is still there, which Windows
-//! allows (F41, V17). Undo clears the mark; it succeeds when no
-//! page lost its contents, which holds while nothing is paged out (F45). The range must lie in
-//! one allocation (F42, F43).
+//! Reset marks resident pages clean and discardable (the PFN's reset flag, the modified bit and
+//! the PTE's dirty bit cleared), so a page trimmed later goes to standby without being written
+//! and its frame may be reused, the page then reading zero; until then the data is still there.
+//! Both are what Windows allows (F41, V17). A write after the reset makes the page dirty and
+//! so kept. Undo marks the pages modified again; it cannot tell a page whose contents were
+//! dropped from one never written, and succeeds (F45 leaves that case undefined). The range
+//! must lie in one allocation (F42, F43).
 
 use super::{AddressSpace, VadKind, VmError};
 use crate::paging::{Leaf, Pte};
-use crate::phys::{PfnFlags, PhysicalMemory};
+use crate::machine::Machine;
+use crate::phys::{ListKind, PfnFlags, PfnState};
 use crate::units::PageRange;
 
 impl AddressSpace {
@@ -22,26 +25,58 @@ impl AddressSpace {
     }
 
     /// `MEM_RESET` of `[addr, addr + size)`.
-    pub fn reset(&mut self, phys: &mut PhysicalMemory, addr: u64, size: u64) -> Result<PageRange, VmError> {
+    pub fn reset(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let range = self.reset_range(addr, size)?;
         for vpn in range.iter() {
-            let Leaf::Pte(at) = self.tables.leaf(phys, vpn) else { continue };
-            if let Pte::Valid(v) = Pte::decode(phys.read_u64(at)) {
-                self.capture_dirty(vpn, v);
-                phys.pfn_mut(v.pfn()).flags.set(PfnFlags::RESET, true);
-                self.set_pte(phys, at, vpn, Pte::Valid(v.clean()));
+            let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) else { continue };
+            match Pte::decode(m.phys.read_u64(at)) {
+                Pte::Valid(v) => {
+                    self.capture_dirty(vpn, v);
+                    let e = m.phys.pfn_mut(v.pfn());
+                    e.flags.set(PfnFlags::RESET, true);
+                    e.flags.set(PfnFlags::MODIFIED, false);
+                    if let Some((file, slot)) = e.backing() {
+                        e.set_backing(None);
+                        m.files.free(file, slot);
+                    }
+                    self.set_pte(&mut m.phys, at, vpn, Pte::Valid(v.clean()));
+                }
+                Pte::Transition { pfn, .. } if m.phys.pfn(pfn).state() != PfnState::Active => {
+                    let e = m.phys.pfn_mut(pfn);
+                    e.flags.set(PfnFlags::RESET, true);
+                    e.flags.set(PfnFlags::MODIFIED, false);
+                    if let Some((file, slot)) = e.backing() {
+                        e.set_backing(None);
+                        m.files.free(file, slot);
+                    }
+                    m.phys.unpark(pfn);
+                    m.phys.park(pfn, ListKind::Standby);
+                }
+                Pte::PageFile { file, slot, protection } => {
+                    // NT gives the slot back: the page reads zero from now on.
+                    m.files.free(file, slot);
+                    self.set_pte(&mut m.phys, at, vpn, Pte::DemandZero(protection));
+                }
+                _ => {}
             }
         }
         Ok(range)
     }
 
     /// `MEM_RESET_UNDO` of `[addr, addr + size)`.
-    pub fn reset_undo(&mut self, phys: &mut PhysicalMemory, addr: u64, size: u64) -> Result<PageRange, VmError> {
+    pub fn reset_undo(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let range = self.reset_range(addr, size)?;
         for vpn in range.iter() {
-            let Leaf::Pte(at) = self.tables.leaf(phys, vpn) else { continue };
-            if let Pte::Valid(v) = Pte::decode(phys.read_u64(at)) {
-                phys.pfn_mut(v.pfn()).flags.set(PfnFlags::RESET, false);
+            let Some(pfn) = self.pte(&m.phys, vpn).frame() else { continue };
+            let e = m.phys.pfn_mut(pfn);
+            if !e.flags.has(PfnFlags::RESET) {
+                continue;
+            }
+            e.flags.set(PfnFlags::RESET, false);
+            e.flags.set(PfnFlags::MODIFIED, true);
+            if m.phys.pfn(pfn).state() == PfnState::Standby {
+                m.phys.unpark(pfn);
+                m.phys.park(pfn, ListKind::Modified);
             }
         }
         Ok(range)

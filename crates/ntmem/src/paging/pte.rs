@@ -5,10 +5,11 @@
 //! |---|---|
 //! | zero | all clear: nothing committed here |
 //! | demand-zero | protection in 9..5, all else clear: committed, never touched |
-//! | transition | bit 11 set, protection in 9..5, frame in 51..12: the page is in memory but the PTE is invalid (a guard or no-access page that was resident) |
+//! | transition | bit 11 set, protection in 9..5, frame in 51..12: the page is in memory but the PTE is invalid (trimmed to the standby or modified list, or a resident guard / no-access page) |
+//! | page file | protection in 9..5, file in 15..12 (`PageFileLow`), slot in 63..32 (`PageFileHigh`): the page is on disk |
 //!
-//! The page-file format (`PageFileLow`/`PageFileHigh`) and the prototype format (bit 10) have
-//! their bits reserved here and arrive with paging and sections.
+//! Slot 0 is never used, so a page-file PTE is never all-zero but for its protection. The
+//! prototype format (bit 10) has its bit reserved here and arrives with sections.
 
 use super::protection::Protection;
 use crate::arch::x86_64::{self as hw, entry_frame};
@@ -18,6 +19,10 @@ const PROTECTION_SHIFT: u32 = 5;
 const PROTECTION_BITS: u64 = 0x1F << PROTECTION_SHIFT;
 /// NT's `Transition` bit of an invalid PTE.
 const TRANSITION: u64 = 1 << 11;
+/// `PageFileLow`: the page file's number.
+const FILE_SHIFT: u32 = 12;
+/// `PageFileHigh`: the slot in it.
+const SLOT_SHIFT: u32 = 32;
 
 /// A decoded PTE.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -32,6 +37,15 @@ pub enum Pte {
     Transition {
         /// The frame holding the page.
         pfn: Pfn,
+        /// The page's protection.
+        protection: Protection,
+    },
+    /// The page is in a page file.
+    PageFile {
+        /// Which page file.
+        file: u8,
+        /// Which slot of it (never 0).
+        slot: u32,
         /// The page's protection.
         protection: Protection,
     },
@@ -116,9 +130,15 @@ impl Pte {
         }
         let protection = protection_of(raw);
         if raw & TRANSITION != 0 {
-            Pte::Transition { pfn: entry_frame(raw), protection }
-        } else {
+            return Pte::Transition { pfn: entry_frame(raw), protection };
+        }
+        // The masks keep both within their fields' widths.
+        #[allow(clippy::cast_possible_truncation)]
+        let (file, slot) = (((raw >> FILE_SHIFT) & 0xF) as u8, (raw >> SLOT_SHIFT) as u32);
+        if slot == 0 {
             Pte::DemandZero(protection)
+        } else {
+            Pte::PageFile { file, slot, protection }
         }
     }
 
@@ -132,6 +152,11 @@ impl Pte {
             Pte::Transition { pfn, protection } => {
                 TRANSITION | (u64::from(protection.mask()) << PROTECTION_SHIFT) | (pfn.phys().as_u64() & hw::FRAME_MASK)
             }
+            Pte::PageFile { file, slot, protection } => {
+                (u64::from(slot) << SLOT_SHIFT)
+                    | (u64::from(file & 0xF) << FILE_SHIFT)
+                    | (u64::from(protection.mask()) << PROTECTION_SHIFT)
+            }
         }
     }
 
@@ -141,7 +166,7 @@ impl Pte {
         match self {
             Pte::Valid(v) => Some(v.pfn()),
             Pte::Transition { pfn, .. } => Some(pfn),
-            Pte::Zero | Pte::DemandZero(_) => None,
+            Pte::Zero | Pte::DemandZero(_) | Pte::PageFile { .. } => None,
         }
     }
 
@@ -153,6 +178,7 @@ impl Pte {
             Pte::Valid(_) => "valid (hardware)",
             Pte::DemandZero(_) => "demand-zero (software)",
             Pte::Transition { .. } => "transition (software)",
+            Pte::PageFile { .. } => "page file (software)",
         }
     }
 }
@@ -175,6 +201,8 @@ mod tests {
             Pte::DemandZero(Protection::READ_WRITE),
             Pte::DemandZero(Protection::NO_ACCESS),
             Pte::Transition { pfn: Pfn(0x1234), protection: Protection::READ_ONLY },
+            Pte::PageFile { file: 15, slot: 0xFFFF_FFFF, protection: Protection::READ_WRITE },
+            Pte::PageFile { file: 0, slot: 1, protection: Protection::NO_ACCESS },
             Pte::Valid(ValidPte::new(Pfn(7), Protection::READ_WRITE)),
         ] {
             assert_eq!(Pte::decode(pte.encode()), pte);

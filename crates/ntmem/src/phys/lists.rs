@@ -13,16 +13,27 @@ pub enum ListKind {
     Zeroed,
     /// Released frames, zeroed on their next use.
     Free,
+    /// Trimmed pages whose contents are safe in a page file (or need not be kept): a soft
+    /// fault takes them back, a new use repurposes them.
+    Standby,
+    /// Trimmed pages that must be written to a page file before their frame can be reused.
+    Modified,
+    /// Frames that failed (kept out of use).
+    Bad,
 }
 
 impl ListKind {
     /// Every list.
-    pub const ALL: [ListKind; 2] = [ListKind::Zeroed, ListKind::Free];
+    pub const ALL: [ListKind; 5] =
+        [ListKind::Zeroed, ListKind::Free, ListKind::Standby, ListKind::Modified, ListKind::Bad];
 
     fn slot(self) -> usize {
         match self {
             ListKind::Zeroed => 0,
             ListKind::Free => 1,
+            ListKind::Standby => 2,
+            ListKind::Modified => 3,
+            ListKind::Bad => 4,
         }
     }
 
@@ -30,6 +41,9 @@ impl ListKind {
         match self {
             ListKind::Zeroed => PfnState::Zeroed,
             ListKind::Free => PfnState::Free,
+            ListKind::Standby => PfnState::Standby,
+            ListKind::Modified => PfnState::Modified,
+            ListKind::Bad => PfnState::Bad,
         }
     }
 
@@ -39,6 +53,9 @@ impl ListKind {
         match self {
             ListKind::Zeroed => "zeroed",
             ListKind::Free => "free",
+            ListKind::Standby => "standby",
+            ListKind::Modified => "modified",
+            ListKind::Bad => "bad",
         }
     }
 }
@@ -58,7 +75,7 @@ impl Default for Head {
 
 #[derive(Default)]
 pub(super) struct PageLists {
-    heads: [Head; 2],
+    heads: [Head; 5],
 }
 
 impl PageLists {

@@ -15,7 +15,7 @@ mod pfn;
 
 pub use frame_store::FrameStore;
 pub use lists::ListKind;
-pub use pfn::{FrameUse, PfnEntry, PfnFlags, PfnState};
+pub use pfn::{FrameUse, PfnEntry, PfnFlags, PfnState, NO_SLOT};
 
 use crate::units::{Pfn, PhysAddr, PAGES_PER_LARGE_PAGE, PAGE_SIZE};
 use lists::PageLists;
@@ -92,10 +92,11 @@ impl PhysicalMemory {
         self.active
     }
 
-    /// Frames that can be handed out at once: the zeroed and free lists.
+    /// Frames that can be handed out without writing anything: the zeroed, free and standby
+    /// lists (Windows' "available" memory).
     #[must_use]
     pub fn available(&self) -> u64 {
-        self.lists.len(ListKind::Zeroed) + self.lists.len(ListKind::Free)
+        self.lists.len(ListKind::Zeroed) + self.lists.len(ListKind::Free) + self.lists.len(ListKind::Standby)
     }
 
     /// Counters.
@@ -148,8 +149,62 @@ impl PhysicalMemory {
         self.active += 1;
     }
 
-    /// Gives a frame back: it goes to the free list, to be zeroed before its next use.
+    /// Takes a frame for a page that is about to be read in whole: no zeroing needed. Free
+    /// frames first (their old bytes are about to be overwritten), then zeroed ones.
+    #[must_use]
+    pub(crate) fn allocate_for_read(&mut self, usage: FrameUse, pte: Option<PhysAddr>) -> Option<Pfn> {
+        let pfn = self
+            .lists
+            .pop_front(&mut self.pfns, ListKind::Free)
+            .or_else(|| self.lists.pop_front(&mut self.pfns, ListKind::Zeroed))?;
+        self.activate(pfn, usage, pte);
+        Some(pfn)
+    }
+
+    /// The oldest standby frame, taken off its list but still describing its old page: the
+    /// caller rewrites that page's PTE, then [`PhysicalMemory::reuse`]s the frame.
+    #[must_use]
+    pub(crate) fn take_standby(&mut self) -> Option<Pfn> {
+        let pfn = self.lists.pop_front(&mut self.pfns, ListKind::Standby)?;
+        self.pfns[pfn.index()].state = PfnState::Active;
+        self.active += 1;
+        Some(pfn)
+    }
+
+    /// Gives a frame taken with [`PhysicalMemory::take_standby`] its new use, zeroed if asked.
+    pub(crate) fn reuse(&mut self, pfn: Pfn, usage: FrameUse, pte: Option<PhysAddr>, zero: bool) {
+        if zero {
+            self.zero(pfn);
+        }
+        self.active -= 1;
+        self.activate(pfn, usage, pte);
+    }
+
+    /// Puts an in-use frame on the standby or modified list; it stays the page's.
+    pub(crate) fn park(&mut self, pfn: Pfn, list: ListKind) {
+        debug_assert_eq!(self.pfns[pfn.index()].state, PfnState::Active);
+        self.active -= 1;
+        self.lists.push_back(&mut self.pfns, list, pfn);
+    }
+
+    /// Takes a parked frame back off its list into use (a soft fault).
+    pub(crate) fn unpark(&mut self, pfn: Pfn) {
+        if let Some(list) = self.pfns[pfn.index()].state.list() {
+            self.lists.remove(&mut self.pfns, list, pfn);
+            self.pfns[pfn.index()].state = PfnState::Active;
+            self.active += 1;
+        }
+    }
+
+    /// The frames of a list, head first, up to `n` of them (for the modified page writer).
+    pub(crate) fn list_head(&self, list: ListKind, n: usize) -> Vec<Pfn> {
+        self.lists.iter(&self.pfns, list).take(n).collect()
+    }
+
+    /// Gives a frame back — in use or parked on a list: it goes to the free list, to be zeroed
+    /// before its next use.
     pub(crate) fn release(&mut self, pfn: Pfn) {
+        self.unpark(pfn);
         let e = &mut self.pfns[pfn.index()];
         debug_assert_eq!(e.state, PfnState::Active, "releasing a frame that is not in use");
         *e = PfnEntry::default();

@@ -1,7 +1,7 @@
 //! One PFN database entry per frame: its state, what it is used for, how many PTEs share it
 //! and which PTE maps it (Windows Internals, 7th ed., ch. 5, "PFN data structures").
 //!
-//! The entry is 24 bytes: well under the 1% of RAM DESIGN.md allows.
+//! The entry is 32 bytes: 0.8% of RAM, the size DESIGN.md aims at.
 
 use crate::paging::Protection;
 use crate::units::PhysAddr;
@@ -15,6 +15,12 @@ pub enum PfnState {
     Zeroed,
     /// On the free list: released, holding old bytes, zeroed before reuse.
     Free,
+    /// On the standby list: a trimmed page, still the page's, its contents safe.
+    Standby,
+    /// On the modified list: a trimmed page waiting to be written to a page file.
+    Modified,
+    /// On the bad list.
+    Bad,
     /// In use: mapped by a PTE, a page table, or kept by the firmware.
     Active,
 }
@@ -26,6 +32,9 @@ impl PfnState {
         match self {
             PfnState::Zeroed => Some(super::ListKind::Zeroed),
             PfnState::Free => Some(super::ListKind::Free),
+            PfnState::Standby => Some(super::ListKind::Standby),
+            PfnState::Modified => Some(super::ListKind::Modified),
+            PfnState::Bad => Some(super::ListKind::Bad),
             PfnState::Active => None,
         }
     }
@@ -59,6 +68,9 @@ impl PfnFlags {
     pub const LOCKED: u8 = 1 << 0;
     /// The page was MEM_RESET: its contents may be discarded instead of written out.
     pub const RESET: u8 = 1 << 1;
+    /// The page's contents differ from its page-file copy, or it has none: it must be written
+    /// before its frame is reused (NT's PFN `Modified` bit).
+    pub const MODIFIED: u8 = 1 << 2;
 
     /// True when `flag` is set.
     #[must_use]
@@ -90,11 +102,18 @@ pub struct PfnEntry {
     pub(crate) usage: FrameUse,
     /// The protection the mapping was made with (NT keeps it in `OriginalPte`).
     pub(crate) protection: Protection,
-    /// Locked, reset.
+    /// Locked, reset, modified.
     pub(crate) flags: PfnFlags,
+    /// The page file holding a copy of this page (with `backing_slot`).
+    pub(crate) backing_file: u8,
+    /// The slot holding a copy of this page; [`NO_SLOT`] when none.
+    pub(crate) backing_slot: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<PfnEntry>() <= 24);
+/// No page-file copy.
+pub const NO_SLOT: u32 = 0;
+
+const _: () = assert!(core::mem::size_of::<PfnEntry>() <= 32);
 
 impl PfnEntry {
     /// Where the frame is in its life.
@@ -131,9 +150,21 @@ impl PfnEntry {
         self.protection
     }
 
-    /// Locked, reset.
+    /// Locked, reset, modified.
     #[must_use]
     pub fn flags(&self) -> PfnFlags {
         self.flags
+    }
+
+    /// The page-file copy of this page (file, slot), if it has one.
+    #[must_use]
+    pub fn backing(&self) -> Option<(u8, u32)> {
+        (self.backing_slot != NO_SLOT).then_some((self.backing_file, self.backing_slot))
+    }
+
+    pub(crate) fn set_backing(&mut self, backing: Option<(u8, u32)>) {
+        let (file, slot) = backing.unwrap_or((0, NO_SLOT));
+        self.backing_file = file;
+        self.backing_slot = slot;
     }
 }

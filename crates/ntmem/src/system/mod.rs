@@ -1,5 +1,5 @@
-//! The system: the machine's RAM, its processes and the commit charge; the core's public
-//! entry point.
+//! The system: the machine (RAM, commit charge, page files), its processes, and the figures;
+//! the core's public entry point.
 //!
 //! Key types: [`System`], [`Config`], [`ProcessId`], [`Vm`] (the memory manager as one process
 //! sees it), [`SystemStats`]. Processes live in a vector indexed by their id, so finding the
@@ -10,13 +10,15 @@ mod handles;
 mod process;
 mod vm;
 
-pub use config::{Config, ConfigError, MAX_RAM_BYTES, MIN_RAM_BYTES};
+pub use config::{Config, ConfigError, DEFAULT_PAGE_IN_CLUSTER, MAX_PAGE_IN_CLUSTER, MAX_RAM_BYTES, MIN_RAM_BYTES};
 pub use handles::{Handle, HandleEntry, HandleTable, Object};
 pub use process::{Process, ProcessId};
 pub use vm::Vm;
 
-use crate::address_space::{AddressSpace, FaultCounts, SHARED_USER_DATA};
-use crate::commit_charge::CommitCharge;
+use crate::address_space::{AddressSpace, FaultCounts, VmError, SHARED_USER_DATA};
+use crate::balancer;
+use crate::machine::Machine;
+use crate::page_file::{FaultPlan, PageFiles};
 use crate::phys::{FrameUse, ListKind, PhysicalMemory};
 use crate::units::Pfn;
 
@@ -29,13 +31,16 @@ pub enum SystemError {
     /// The configuration cannot be built.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A page file could not be created on the host.
+    #[error("a page file could not be created: {0}")]
+    PageFileCreation(std::io::ErrorKind),
     /// No process has that id.
     #[error("no such process")]
     NoSuchProcess,
     /// The process has terminated.
     #[error("the process has terminated")]
     ProcessTerminated,
-    /// Not enough commit for a new process's page tables.
+    /// Not enough commit (or frames) for a new process's page tables.
     #[error("the commit limit would be exceeded")]
     CommitLimit,
 }
@@ -43,24 +48,50 @@ pub enum SystemError {
 /// System-wide figures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SystemStats {
-    /// Faults of every process, living or gone, by kind.
-    pub faults: FaultCounts,
+    /// First touches of committed pages (a zeroed frame taken).
+    pub demand_zero_faults: u64,
+    /// Faults resolved from memory (transition PTEs: standby, modified, resident guard pages).
+    pub soft_faults: u64,
+    /// Faults that read from a page file.
+    pub hard_faults: u64,
+    /// Guard-page exceptions raised.
+    pub guard_faults: u64,
+    /// Access violations raised.
+    pub access_violations: u64,
+    /// Page-file read operations.
+    pub page_read_ios: u64,
+    /// Pages read from page files.
+    pub pages_read: u64,
+    /// Page-file write operations.
+    pub page_write_ios: u64,
+    /// Pages written to page files.
+    pub pages_written: u64,
     /// Frames on the zeroed list.
     pub zeroed_pages: u64,
     /// Frames on the free list.
     pub free_pages: u64,
+    /// Frames on the standby list.
+    pub standby_pages: u64,
+    /// Frames on the modified list.
+    pub modified_pages: u64,
+    /// Frames on the bad list.
+    pub bad_pages: u64,
     /// Frames in use.
     pub active_pages: u64,
-    /// Frames that can be handed out now.
+    /// Frames that can be handed out without writing (zeroed + free + standby).
     pub available_pages: u64,
     /// Frames zeroed before being handed out.
     pub pages_zeroed: u64,
     /// Commit charge, in pages.
     pub commit_total: u64,
-    /// Commit limit, in pages.
+    /// Commit limit (RAM + page files now), in pages.
     pub commit_limit: u64,
     /// Highest commit charge seen, in pages.
     pub commit_peak: u64,
+    /// Page-file slots in use.
+    pub page_file_used: u64,
+    /// Page-file slots in all (current sizes).
+    pub page_file_capacity: u64,
     /// Running processes.
     pub processes: u64,
 }
@@ -68,39 +99,38 @@ pub struct SystemStats {
 /// A simulated machine running the Windows memory manager.
 pub struct System {
     config: Config,
-    phys: PhysicalMemory,
-    commit: CommitCharge,
+    machine: Machine,
     processes: Vec<Process>,
     shared_user_data: Pfn,
     gone_faults: FaultCounts,
 }
 
 impl System {
-    /// Boots a machine: RAM, the PFN database with every frame zeroed, and the shared user
-    /// data page (F6). The commit limit is the RAM (no page files).
+    /// Boots a machine: RAM, the PFN database with every frame zeroed, the page files, and
+    /// the shared user data page (F6). The commit limit is the RAM plus the page files.
     pub fn new(config: Config) -> Result<System, SystemError> {
         let frames = config.validate()?;
         let mut phys = PhysicalMemory::new(frames);
-        let mut commit = CommitCharge::new(u64::from(frames) - 1);
-        commit.charge(1).map_err(|_| SystemError::CommitLimit)?;
         let shared = phys.allocate(FrameUse::SharedUserData, None).ok_or(SystemError::CommitLimit)?;
         phys.pfn_mut(shared).share_count = 0;
         phys.pfn_mut(shared).protection = crate::paging::Protection::READ_ONLY;
         fill_shared_user_data(phys.frame_mut(shared), frames);
-        Ok(System {
-            config,
-            phys,
-            commit,
-            processes: Vec::new(),
-            shared_user_data: shared,
-            gone_faults: FaultCounts::default(),
-        })
+        let files = PageFiles::create(config.page_files()).map_err(|e| SystemError::PageFileCreation(e.kind()))?;
+        let mut machine = Machine::new(phys, files, config.page_in_cluster());
+        machine.charge(1).map_err(|_| SystemError::CommitLimit)?;
+        Ok(System { config, machine, processes: Vec::new(), shared_user_data: shared, gone_faults: FaultCounts::default() })
     }
 
     /// Creates a process with an empty address space (but for the shared user data page).
     pub fn create_process(&mut self, name: &str) -> Result<ProcessId, SystemError> {
-        let space = AddressSpace::create(&mut self.phys, &mut self.commit, self.shared_user_data)
-            .map_err(|_| SystemError::CommitLimit)?;
+        let space = match AddressSpace::create(&mut self.machine, self.shared_user_data) {
+            Err(VmError::OutOfFrames(n)) => {
+                self.balance(n);
+                AddressSpace::create(&mut self.machine, self.shared_user_data)
+            }
+            other => other,
+        }
+        .map_err(|_| SystemError::CommitLimit)?;
         let raw = u32::try_from(self.processes.len())
             .ok()
             .and_then(|n| n.checked_mul(4))
@@ -118,8 +148,9 @@ impl System {
         Ok(id)
     }
 
-    /// Terminates a process: every page, frame and page table goes back, its commit charge is
-    /// returned and its handles are closed. The process object remains for handles to it.
+    /// Terminates a process: every page, frame, slot and page table goes back, its commit
+    /// charge is returned and its handles are closed. The process object remains for handles
+    /// to it.
     pub fn terminate_process(&mut self, pid: ProcessId, exit_code: u32) -> Result<(), SystemError> {
         let slot = self.slot(pid).ok_or(SystemError::NoSuchProcess)?;
         let process = &mut self.processes[slot];
@@ -127,12 +158,8 @@ impl System {
         process.final_counters = space.counters();
         process.exit_code = Some(exit_code);
         process.handles.clear();
-        let f = space.counters().faults;
-        self.gone_faults.demand_zero += f.demand_zero;
-        self.gone_faults.soft += f.soft;
-        self.gone_faults.guard += f.guard;
-        self.gone_faults.access_violation += f.access_violation;
-        space.destroy(&mut self.phys, &mut self.commit);
+        self.gone_faults.add(&space.counters().faults);
+        space.destroy(&mut self.machine);
         Ok(())
     }
 
@@ -175,8 +202,26 @@ impl System {
     #[inline]
     pub fn vm(&mut self, pid: ProcessId) -> Result<Vm<'_>, SystemError> {
         let slot = self.slot(pid).ok_or(SystemError::NoSuchProcess)?;
-        let space = self.processes[slot].space.as_mut().ok_or(SystemError::ProcessTerminated)?;
-        Ok(Vm::new(space, &mut self.phys, &mut self.commit, self.config.lock_memory_privilege))
+        if self.processes[slot].space.is_none() {
+            return Err(SystemError::ProcessTerminated);
+        }
+        Ok(Vm::new(&mut self.machine, &mut self.processes, slot, self.config.lock_memory_privilege))
+    }
+
+    /// Trims and writes until `needed` frames are available, or nothing more can be done.
+    pub fn balance(&mut self, needed: u64) -> bool {
+        let mut spaces: Vec<&mut AddressSpace> = self.processes.iter_mut().filter_map(|p| p.space.as_mut()).collect();
+        balancer::balance(&mut self.machine, &mut spaces, needed)
+    }
+
+    /// Runs the modified page writer over the whole modified list; returns the pages written.
+    pub fn write_modified_pages(&mut self) -> u64 {
+        balancer::write_modified(&mut self.machine, u64::MAX)
+    }
+
+    /// Arms page-file I/O failures (for tests): the next reads / writes fail as a disk would.
+    pub fn set_page_file_faults(&mut self, plan: FaultPlan) {
+        self.machine.files.set_fault_plan(plan);
     }
 
     /// The configuration.
@@ -185,16 +230,28 @@ impl System {
         &self.config
     }
 
+    /// RAM, commit and page files.
+    #[must_use]
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
     /// RAM and the PFN database.
     #[must_use]
     pub fn phys(&self) -> &PhysicalMemory {
-        &self.phys
+        &self.machine.phys
     }
 
     /// The commit charge.
     #[must_use]
-    pub fn commit(&self) -> &CommitCharge {
-        &self.commit
+    pub fn commit(&self) -> &crate::commit_charge::CommitCharge {
+        &self.machine.commit
+    }
+
+    /// The page files.
+    #[must_use]
+    pub fn page_files(&self) -> &PageFiles {
+        &self.machine.files
     }
 
     /// The frame of the shared user data page.
@@ -203,27 +260,45 @@ impl System {
         self.shared_user_data
     }
 
+    /// Faults of every process, living or gone, by kind.
+    #[must_use]
+    pub fn faults(&self) -> FaultCounts {
+        let mut faults = self.gone_faults;
+        for p in self.processes.iter().filter_map(|p| p.space.as_ref()) {
+            faults.add(&p.counters().faults);
+        }
+        faults
+    }
+
     /// System-wide figures.
     #[must_use]
     pub fn stats(&self) -> SystemStats {
-        let mut faults = self.gone_faults;
-        for p in self.processes.iter().filter_map(|p| p.space.as_ref()) {
-            let f = p.counters().faults;
-            faults.demand_zero += f.demand_zero;
-            faults.soft += f.soft;
-            faults.guard += f.guard;
-            faults.access_violation += f.access_violation;
-        }
+        let faults = self.faults();
+        let phys = &self.machine.phys;
+        let io = self.machine.files.counters();
         SystemStats {
-            faults,
-            zeroed_pages: self.phys.list_len(ListKind::Zeroed),
-            free_pages: self.phys.list_len(ListKind::Free),
-            active_pages: self.phys.active_count(),
-            available_pages: self.phys.available(),
-            pages_zeroed: self.phys.stats().pages_zeroed,
-            commit_total: self.commit.total(),
-            commit_limit: self.commit.limit(),
-            commit_peak: self.commit.peak(),
+            demand_zero_faults: faults.demand_zero,
+            soft_faults: faults.soft,
+            hard_faults: faults.hard,
+            guard_faults: faults.guard,
+            access_violations: faults.access_violation,
+            page_read_ios: io.read_ios,
+            pages_read: io.pages_read,
+            page_write_ios: io.write_ios,
+            pages_written: io.pages_written,
+            zeroed_pages: phys.list_len(ListKind::Zeroed),
+            free_pages: phys.list_len(ListKind::Free),
+            standby_pages: phys.list_len(ListKind::Standby),
+            modified_pages: phys.list_len(ListKind::Modified),
+            bad_pages: phys.list_len(ListKind::Bad),
+            active_pages: phys.active_count(),
+            available_pages: phys.available(),
+            pages_zeroed: phys.stats().pages_zeroed,
+            commit_total: self.machine.commit.total(),
+            commit_limit: self.machine.commit.limit(),
+            commit_peak: self.machine.commit.peak(),
+            page_file_used: self.machine.files.used(),
+            page_file_capacity: self.machine.files.capacity(),
             processes: self.processes.iter().filter(|p| p.space.is_some()).count() as u64,
         }
     }

@@ -1,31 +1,79 @@
 //! [`Vm`]: the memory manager as one process sees it — its address space together with the
-//! machine's RAM and commit charge, for the length of one call.
+//! machine, for the length of one call.
+//!
+//! Every operation that may need frames is retried once memory has been balanced across all
+//! processes when the first try found none; and when an operation leaves memory low or the
+//! modified list long, the balancer runs before the call returns. A TLB hit does neither.
 
-use crate::address_space::{AccessFault, AddressSpace, Region, ReserveKind, ReserveOptions, SpaceCounters, VmError};
-use crate::commit_charge::CommitCharge;
+use super::process::Process;
+use crate::address_space::access::FaultKind;
+use crate::address_space::{AccessFault, AddressSpace, Region, ReserveOptions, SpaceCounters, VmError};
+use crate::balancer;
+use crate::machine::Machine;
 use crate::paging::{Protection, Pte};
 use crate::phys::PhysicalMemory;
 use crate::units::{PageRange, PhysAddr, Vpn, PAGE_SHIFT, PAGE_SIZE};
 
 /// One process's view of the memory manager.
 pub struct Vm<'a> {
-    space: &'a mut AddressSpace,
-    phys: &'a mut PhysicalMemory,
-    commit: &'a mut CommitCharge,
+    machine: &'a mut Machine,
+    processes: &'a mut [Process],
+    slot: usize,
     lock_memory_privilege: bool,
 }
 
-/// The result of a `Vm` operation.
 type VmResult<T> = Result<T, VmError>;
 
 impl<'a> Vm<'a> {
+    /// `processes[slot]` must be running.
     pub(crate) fn new(
-        space: &'a mut AddressSpace,
-        phys: &'a mut PhysicalMemory,
-        commit: &'a mut CommitCharge,
+        machine: &'a mut Machine,
+        processes: &'a mut [Process],
+        slot: usize,
         lock_memory_privilege: bool,
     ) -> Vm<'a> {
-        Vm { space, phys, commit, lock_memory_privilege }
+        debug_assert!(processes[slot].space.is_some());
+        Vm { machine, processes, slot, lock_memory_privilege }
+    }
+
+    #[inline(always)]
+    fn parts(&mut self) -> (&mut AddressSpace, &mut Machine) {
+        let space = self.processes[self.slot].space.as_mut().expect("a Vm is made for a running process only");
+        (space, self.machine)
+    }
+
+    fn space_ref(&self) -> &AddressSpace {
+        self.processes[self.slot].space.as_ref().expect("a Vm is made for a running process only")
+    }
+
+    /// Balances memory across every running process; true when `needed` frames are available.
+    fn balance(&mut self, needed: u64) -> bool {
+        let mut spaces: Vec<&mut AddressSpace> = self.processes.iter_mut().filter_map(|p| p.space.as_mut()).collect();
+        balancer::balance(self.machine, &mut spaces, needed)
+    }
+
+    /// Runs `op`; when it found no frames, balances and runs it again; balances afterwards
+    /// when memory is low.
+    fn with_frames<T>(&mut self, mut op: impl FnMut(&mut AddressSpace, &mut Machine) -> VmResult<T>) -> VmResult<T> {
+        let mut result = {
+            let (space, m) = self.parts();
+            op(space, m)
+        };
+        if let Err(VmError::OutOfFrames(n)) = result {
+            if self.balance(n) {
+                let (space, m) = self.parts();
+                result = op(space, m);
+            }
+        }
+        self.settle();
+        result
+    }
+
+    /// Balances when memory is low or the modified list is long.
+    fn settle(&mut self) {
+        if balancer::wanted(self.machine) {
+            self.balance(0);
+        }
     }
 
     /// True when the process holds SeLockMemoryPrivilege (large pages).
@@ -36,81 +84,149 @@ impl<'a> Vm<'a> {
 
     /// Reserves (and optionally commits) address space. See [`AddressSpace::reserve`].
     pub fn reserve(&mut self, at: Option<u64>, size: u64, opts: &ReserveOptions) -> VmResult<PageRange> {
-        debug_assert!(opts.kind != ReserveKind::LargePages || self.lock_memory_privilege);
-        self.space.reserve(self.phys, self.commit, at, size, opts)
+        self.with_frames(|s, m| s.reserve(m, at, size, opts))
     }
 
     /// Commits pages of a reservation.
     pub fn commit(&mut self, addr: u64, size: u64, protection: Protection) -> VmResult<PageRange> {
-        self.space.commit(self.phys, self.commit, addr, size, protection)
+        self.with_frames(|s, m| s.commit(m, addr, size, protection))
     }
 
     /// Decommits pages.
     pub fn decommit(&mut self, addr: u64, size: u64) -> VmResult<PageRange> {
-        self.space.decommit(self.phys, self.commit, addr, size)
+        let (space, m) = self.parts();
+        space.decommit(m, addr, size)
     }
 
     /// Releases address space.
     pub fn release(&mut self, addr: u64, size: u64) -> VmResult<PageRange> {
-        self.space.release(self.phys, self.commit, addr, size)
+        let (space, m) = self.parts();
+        space.release(m, addr, size)
     }
 
     /// Changes protection; returns the first page's old protection.
     pub fn protect(&mut self, addr: u64, size: u64, protection: Protection) -> VmResult<(PageRange, Protection)> {
-        self.space.protect(self.phys, addr, size, protection)
+        let (space, m) = self.parts();
+        space.protect(&mut m.phys, addr, size, protection)
     }
 
     /// Describes the region holding `addr`.
     #[must_use]
     pub fn query(&self, addr: u64) -> Region {
-        self.space.query(self.phys, addr)
+        self.space_ref().query(&self.machine.phys, addr)
     }
 
     /// Locks pages in the working set.
     pub fn lock(&mut self, addr: u64, size: u64) -> VmResult<PageRange> {
-        self.space.lock(self.phys, addr, size)
+        self.with_frames(|s, m| s.lock(m, addr, size))
     }
 
     /// Unlocks pages.
     pub fn unlock(&mut self, addr: u64, size: u64) -> VmResult<PageRange> {
-        self.space.unlock(self.phys, addr, size)
+        let (space, m) = self.parts();
+        space.unlock(m, addr, size)
     }
 
     /// `MEM_RESET`.
     pub fn reset(&mut self, addr: u64, size: u64) -> VmResult<PageRange> {
-        self.space.reset(self.phys, addr, size)
+        let (space, m) = self.parts();
+        space.reset(m, addr, size)
     }
 
     /// `MEM_RESET_UNDO`.
     pub fn reset_undo(&mut self, addr: u64, size: u64) -> VmResult<PageRange> {
-        self.space.reset_undo(self.phys, addr, size)
+        let (space, m) = self.parts();
+        space.reset_undo(m, addr, size)
     }
 
     /// Written pages of a write-watch range.
     pub fn get_write_watch(&mut self, addr: u64, size: u64, out: &mut [u64], reset: bool) -> VmResult<usize> {
-        self.space.get_write_watch(self.phys, addr, size, out, reset)
+        let (space, m) = self.parts();
+        space.get_write_watch(&mut m.phys, addr, size, out, reset)
     }
 
     /// Forgets the writes to a write-watch range.
     pub fn reset_write_watch(&mut self, addr: u64, size: u64) -> VmResult<()> {
-        self.space.reset_write_watch(self.phys, addr, size)
+        let (space, m) = self.parts();
+        space.reset_write_watch(&mut m.phys, addr, size)
+    }
+
+    /// Trims every page it can from the working set (EmptyWorkingSet); returns how many.
+    pub fn empty_working_set(&mut self) -> u64 {
+        let (space, m) = self.parts();
+        let n = space.empty(m);
+        self.settle();
+        n
+    }
+
+    /// Sets the working-set limits (already validated by the caller).
+    pub fn set_working_set_limits(&mut self, limits: crate::address_space::WorkingSetLimits) {
+        let (space, m) = self.parts();
+        space.ws.set_limits(limits);
+        if limits.hard_maximum && space.ws.len() > limits.maximum {
+            let over = space.ws.len() - limits.maximum;
+            space.age(m);
+            space.trim(m, over, limits.maximum);
+        }
+        self.settle();
     }
 
     /// The program reads `buf.len()` bytes at `addr`.
     #[inline]
     pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
-        self.space.read(self.phys, addr, buf)
+        let (space, m) = self.parts();
+        let r = space.read(m, addr, buf);
+        if m.wants_balance || matches!(r, Err(AccessFault { kind: FaultKind::OutOfFrames, .. })) {
+            return self.after_access(r, |s, m| s.read(m, addr, buf));
+        }
+        r
     }
 
     /// The program writes `data` at `addr`.
     #[inline]
     pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
-        self.space.write(self.phys, addr, data)
+        let (space, m) = self.parts();
+        let r = space.write(m, addr, data);
+        if m.wants_balance || matches!(r, Err(AccessFault { kind: FaultKind::OutOfFrames, .. })) {
+            return self.after_access(r, |s, m| s.write(m, addr, data));
+        }
+        r
     }
 
     /// The program fetches the instruction byte at `addr`.
     pub fn execute(&mut self, addr: u64) -> Result<u8, AccessFault> {
-        self.space.execute(self.phys, addr)
+        let (space, m) = self.parts();
+        let r = space.execute(m, addr);
+        if m.wants_balance || matches!(r, Err(AccessFault { kind: FaultKind::OutOfFrames, .. })) {
+            return self.after_access(r, |s, m| s.execute(m, addr));
+        }
+        r
+    }
+
+    #[inline(never)]
+    fn after_access<T>(
+        &mut self,
+        first: Result<T, AccessFault>,
+        mut again: impl FnMut(&mut AddressSpace, &mut Machine) -> Result<T, AccessFault>,
+    ) -> Result<T, AccessFault> {
+        let mut r = first;
+        // Each retry makes progress (a page came in); the bound is the number of pages an
+        // access can touch plus the balancing rounds.
+        for _ in 0..64 {
+            match r {
+                Err(AccessFault { kind: FaultKind::OutOfFrames, .. }) => {
+                    if !self.balance(2) {
+                        break;
+                    }
+                    let (space, m) = self.parts();
+                    r = again(space, m);
+                }
+                _ => break,
+            }
+        }
+        self.machine.wants_balance = false;
+        self.settle();
+        r
     }
 
     /// The physical address `addr` maps to now, if its page is resident (never faults).
@@ -119,7 +235,7 @@ impl<'a> Vm<'a> {
         if addr > crate::units::MAX_USER_ADDRESS {
             return None;
         }
-        match self.space.pte(self.phys, Vpn(addr >> PAGE_SHIFT)) {
+        match self.space_ref().pte(&self.machine.phys, Vpn(addr >> PAGE_SHIFT)) {
             Pte::Valid(v) => Some(PhysAddr(v.pfn().phys().as_u64() + (addr & (PAGE_SIZE - 1)))),
             _ => None,
         }
@@ -128,18 +244,18 @@ impl<'a> Vm<'a> {
     /// The address space's figures.
     #[must_use]
     pub fn counters(&self) -> SpaceCounters {
-        self.space.counters()
+        self.space_ref().counters()
     }
 
     /// The address space.
     #[must_use]
     pub fn space(&self) -> &AddressSpace {
-        self.space
+        self.space_ref()
     }
 
     /// RAM.
     #[must_use]
     pub fn phys(&self) -> &PhysicalMemory {
-        self.phys
+        &self.machine.phys
     }
 }

@@ -1,0 +1,106 @@
+//! Trimming: taking resident pages out of the working set onto the standby or modified list.
+//!
+//! A trimmed page keeps its frame behind a transition PTE, so touching it again is a soft
+//! fault. The PTE's dirty bit folds into the PFN's modified bit; a page whose contents differ
+//! from its page-file copy (or that has none) goes to the modified list and loses its stale
+//! slot, a clean one to standby. Locked pages are never trimmed.
+
+use super::AddressSpace;
+use crate::arch::x86_64 as hw;
+use crate::machine::Machine;
+use crate::paging::{Leaf, Pte};
+use crate::phys::{ListKind, PfnFlags};
+use crate::units::Vpn;
+
+const MAX_AGE: u8 = 7;
+
+impl AddressSpace {
+    /// One aging pass: accessed pages become young (their accessed bit cleared, and their TLB
+    /// entry dropped so the next access sets it again), the others age.
+    pub(crate) fn age(&mut self, m: &mut Machine) {
+        let pages: Vec<Vpn> = self.ws.iter().map(|(v, _)| v).collect();
+        for vpn in pages {
+            let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) else { continue };
+            let raw = m.phys.read_u64(at);
+            if raw & hw::P == 0 {
+                continue;
+            }
+            if raw & hw::A != 0 {
+                m.phys.write_u64(at, raw & !hw::A);
+                crate::paging::TlbFlush::range(crate::units::PageRange { start: vpn, end: vpn.add(1) })
+                    .apply(&mut self.tlb);
+                self.ws.set_age(vpn, 0);
+            } else {
+                let age = self.ws.iter().find(|(v, _)| *v == vpn).map_or(0, |(_, a)| a);
+                self.ws.set_age(vpn, (age + 1).min(MAX_AGE));
+            }
+        }
+    }
+
+    /// Trims up to `n` pages, oldest first, never below `floor` pages; returns how many.
+    pub(crate) fn trim(&mut self, m: &mut Machine, n: u64, floor: u64) -> u64 {
+        let mut trimmed = 0;
+        for vpn in self.ws.oldest_first() {
+            if trimmed == n || self.ws.len() <= floor {
+                break;
+            }
+            trimmed += self.trim_page(m, vpn);
+        }
+        trimmed
+    }
+
+    /// Trims one resident page; returns 1 when it was trimmed (0 when locked or not resident).
+    pub(crate) fn trim_page(&mut self, m: &mut Machine, vpn: Vpn) -> u64 {
+        let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) else { return 0 };
+        let Pte::Valid(v) = Pte::decode(m.phys.read_u64(at)) else { return 0 };
+        let pfn = v.pfn();
+        let e = *m.phys.pfn(pfn);
+        if e.flags().has(PfnFlags::LOCKED) {
+            return 0;
+        }
+        self.capture_dirty(vpn, v);
+        let protection = e.protection();
+        self.set_pte(&mut m.phys, at, vpn, Pte::Transition { pfn, protection });
+        let entry = m.phys.pfn_mut(pfn);
+        if v.dirty() {
+            // Written since it was last clean (or since MEM_RESET): its contents matter.
+            entry.flags.set(PfnFlags::MODIFIED, true);
+            entry.flags.set(PfnFlags::RESET, false);
+        }
+        let modified = entry.flags.has(PfnFlags::MODIFIED);
+        if modified {
+            if let Some((file, slot)) = entry.backing() {
+                // The copy on disk is stale now.
+                entry.set_backing(None);
+                m.files.free(file, slot);
+            }
+        }
+        // A clean page with a copy, or a MEM_RESET page nobody wrote since, can be dropped
+        // from memory without I/O.
+        let list = if modified { ListKind::Modified } else { ListKind::Standby };
+        m.phys.park(pfn, list);
+        1
+    }
+
+    /// Keeps a hard working-set maximum: trims the oldest pages but `keep` (the page just
+    /// faulted in) until the working set is back at its maximum.
+    pub(crate) fn enforce_hard_maximum(&mut self, m: &mut Machine, keep: Vpn) {
+        let limits = self.ws.limits();
+        if !limits.hard_maximum || self.ws.len() <= limits.maximum {
+            return;
+        }
+        for vpn in self.ws.oldest_first() {
+            if self.ws.len() <= limits.maximum {
+                break;
+            }
+            if vpn != keep {
+                self.trim_page(m, vpn);
+            }
+        }
+    }
+
+    /// Trims every page it can (EmptyWorkingSet); returns how many.
+    pub(crate) fn empty(&mut self, m: &mut Machine) -> u64 {
+        self.trim(m, u64::MAX, 0)
+    }
+}

@@ -1,0 +1,145 @@
+//! One page file: a host file, its current and maximum size, and the bitmap of its slots.
+
+use super::PageFileSpec;
+use crate::units::{PAGE_BYTES, PAGE_SIZE};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Grow at least this many slots at a time (4 MiB), as Windows grows page files in steps.
+const GROWTH_STEP: u64 = 1024;
+
+/// One page file.
+pub struct PageFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    maximum: u64,
+    bits: Vec<u64>,
+    used: u64,
+    hint: u32,
+}
+
+impl PageFile {
+    pub(super) fn create(spec: &PageFileSpec) -> io::Result<PageFile> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&spec.path)?;
+        let size = (spec.initial_bytes / PAGE_SIZE).max(1);
+        let maximum = (spec.maximum_bytes / PAGE_SIZE).max(size);
+        file.set_len(size * PAGE_SIZE)?;
+        let mut f = PageFile { path: spec.path.clone(), file, size, maximum, bits: Vec::new(), used: 0, hint: 1 };
+        f.bits.resize(words(maximum), 0);
+        f.bits[0] |= 1; // slot 0 is never used
+        Ok(f)
+    }
+
+    /// Its path on the host.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Current size in slots.
+    #[must_use]
+    pub fn size_slots(&self) -> u64 {
+        self.size
+    }
+
+    /// Maximum size in slots.
+    #[must_use]
+    pub fn maximum_slots(&self) -> u64 {
+        self.maximum
+    }
+
+    /// Slots that can hold pages now (slot 0 excluded).
+    #[must_use]
+    pub fn usable_slots(&self) -> u64 {
+        self.size - 1
+    }
+
+    /// Slots in use.
+    #[must_use]
+    pub fn used_slots(&self) -> u64 {
+        self.used
+    }
+
+    /// True when `slot` is allocated.
+    #[must_use]
+    pub fn is_allocated(&self, slot: u32) -> bool {
+        slot != 0 && u64::from(slot) < self.size && self.bit(slot)
+    }
+
+    fn bit(&self, slot: u32) -> bool {
+        self.bits[(slot / 64) as usize] & (1 << (slot % 64)) != 0
+    }
+
+    fn set(&mut self, slot: u32, on: bool) {
+        let w = &mut self.bits[(slot / 64) as usize];
+        if on {
+            *w |= 1 << (slot % 64);
+        } else {
+            *w &= !(1 << (slot % 64));
+        }
+    }
+
+    pub(super) fn grow(&mut self, pages: u64) -> u64 {
+        let target = (self.size + pages.max(GROWTH_STEP)).min(self.maximum);
+        if target <= self.size || self.file.set_len(target * PAGE_SIZE).is_err() {
+            return 0;
+        }
+        let added = target - self.size;
+        self.size = target;
+        added
+    }
+
+    /// The first run of free slots from the hint on (wrapping once), up to `count` long.
+    pub(super) fn allocate_run(&mut self, count: u32) -> Option<(u32, u32)> {
+        let size = u32::try_from(self.size).unwrap_or(u32::MAX);
+        for start in (self.hint..size).chain(1..self.hint.min(size)) {
+            if self.bit(start) {
+                continue;
+            }
+            let mut n = 1;
+            while n < count && start + n < size && !self.bit(start + n) {
+                n += 1;
+            }
+            for s in start..start + n {
+                self.set(s, true);
+            }
+            self.used += u64::from(n);
+            self.hint = start + n;
+            return Some((start, n));
+        }
+        None
+    }
+
+    pub(super) fn free(&mut self, slot: u32) {
+        if self.is_allocated(slot) {
+            self.set(slot, false);
+            self.used -= 1;
+            self.hint = self.hint.min(slot);
+        }
+    }
+
+    pub(super) fn write_at(&self, first: u32, data: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(data, u64::from(first) * PAGE_SIZE)
+    }
+
+    pub(super) fn read_at(&self, first: u32, data: &mut [u8]) -> io::Result<()> {
+        self.file.read_exact_at(data, u64::from(first) * PAGE_SIZE)
+    }
+}
+
+impl Drop for PageFile {
+    /// A page file's contents mean nothing once the machine is gone: remove it, as Windows
+    /// may clear pagefile.sys at shutdown.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn words(slots: u64) -> usize {
+    usize::try_from(slots.div_ceil(64)).unwrap_or(usize::MAX)
+}
+
+const _: () = assert!(PAGE_BYTES as u64 == PAGE_SIZE);
