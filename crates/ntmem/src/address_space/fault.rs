@@ -7,6 +7,7 @@
 //! - demand-zero → take a zeroed frame (F13);
 //! - transition → the frame is still here: make the PTE valid again (a soft fault);
 //! - valid but not permitting the access → access violation.
+//!
 //! Page-file and prototype PTEs join with paging and sections.
 
 use super::access::{AccessFault, FaultKind};

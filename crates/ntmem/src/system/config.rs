@@ -73,7 +73,7 @@ impl Config {
 
     pub(crate) fn validate(&self) -> Result<u32, ConfigError> {
         let b = self.ram_bytes;
-        if !(MIN_RAM_BYTES..=MAX_RAM_BYTES).contains(&b) || b % PAGE_SIZE != 0 {
+        if !(MIN_RAM_BYTES..=MAX_RAM_BYTES).contains(&b) || !b.is_multiple_of(PAGE_SIZE) {
             return Err(ConfigError::RamSize(b));
         }
         u32::try_from(b / PAGE_SIZE).map_err(|_| ConfigError::RamSize(b))
