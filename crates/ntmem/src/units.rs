@@ -10,6 +10,8 @@ use core::fmt;
 
 /// Bytes in a page and a frame (F1: `dwPageSize`).
 pub const PAGE_SIZE: u64 = 0x1000;
+/// [`PAGE_SIZE`] as a host size, for indexing bytes.
+pub const PAGE_BYTES: usize = 0x1000;
 /// log2 of [`PAGE_SIZE`].
 pub const PAGE_SHIFT: u32 = 12;
 /// Bytes in a 2 MiB large page (`GetLargePageMinimum`).
@@ -25,9 +27,9 @@ pub const MAX_USER_ADDRESS: u64 = 0x7FFF_FFFE_FFFF;
 /// One past the highest page a VAD may cover.
 pub const USER_END: u64 = MAX_USER_ADDRESS + 1;
 
-const _: () = assert!(PAGE_SIZE == 1 << PAGE_SHIFT);
-const _: () = assert!(ALLOCATION_GRANULARITY % PAGE_SIZE == 0);
-const _: () = assert!(USER_END % ALLOCATION_GRANULARITY == 0);
+const _: () = assert!(PAGE_SIZE == 1 << PAGE_SHIFT && PAGE_BYTES as u64 == PAGE_SIZE);
+const _: () = assert!(ALLOCATION_GRANULARITY.is_multiple_of(PAGE_SIZE));
+const _: () = assert!(USER_END.is_multiple_of(ALLOCATION_GRANULARITY));
 
 /// Rounds `value` down to a multiple of `align` (a power of two).
 #[must_use]

@@ -19,6 +19,8 @@ fn bytes(pages: u64) -> usize {
 #[allow(non_snake_case)]
 impl Kernel32<'_> {
     /// The machine's geometry (F1): one x64 processor, 4 KiB pages, 64 KiB granularity.
+    // The geometry constants fit their 32-bit fields; user addresses fit a 64-bit host's usize.
+    #[allow(clippy::cast_possible_truncation)]
     pub fn GetSystemInfo(&self, lpSystemInfo: &mut SYSTEM_INFO) {
         let mut si = SYSTEM_INFO::default();
         si.Anonymous.Anonymous.wProcessorArchitecture = PROCESSOR_ARCHITECTURE_AMD64;
@@ -49,7 +51,7 @@ impl Kernel32<'_> {
         let c = process.counters();
         let running = process.space().is_some();
         *ppsmemCounters = PROCESS_MEMORY_COUNTERS_EX {
-            cb: core::mem::size_of::<PROCESS_MEMORY_COUNTERS_EX>() as u32,
+            cb: u32::try_from(core::mem::size_of::<PROCESS_MEMORY_COUNTERS_EX>()).expect("a small structure"),
             PageFaultCount: u32::try_from(c.faults.resolved()).unwrap_or(u32::MAX),
             PeakWorkingSetSize: bytes(c.peak_working_set),
             WorkingSetSize: if running { bytes(c.working_set) } else { 0 },

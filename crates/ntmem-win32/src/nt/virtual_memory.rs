@@ -60,6 +60,8 @@ fn check_allocation_type(t: u32) -> Result<(), NTSTATUS> {
 }
 
 /// `NtAllocateVirtualMemory`: on success `base` and `size` hold the range allocated.
+// NT's six parameters, plus the system and the calling process.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn allocate_virtual_memory(
     sys: &mut System,
     caller: ProcessId,
@@ -82,7 +84,7 @@ pub(crate) fn allocate_virtual_memory(
     if len == 0 {
         return STATUS_INVALID_PARAMETER_4; // F7
     }
-    if addr != 0 && (addr > MAX_USER_ADDRESS || addr < MIN_USER_ADDRESS) {
+    if addr != 0 && !(MIN_USER_ADDRESS..=MAX_USER_ADDRESS).contains(&addr) {
         return STATUS_INVALID_PARAMETER_2; // F3, F4
     }
     let room = USER_END - addr.max(MIN_USER_ADDRESS);

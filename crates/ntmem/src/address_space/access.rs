@@ -9,7 +9,7 @@ use super::AddressSpace;
 use crate::paging::tlb::{EXEC, READ, WRITE};
 use crate::paging::{AccessKind, Translation};
 use crate::machine::Machine;
-use crate::units::{Vpn, MAX_USER_ADDRESS, PAGE_SHIFT, PAGE_SIZE};
+use crate::units::{Vpn, MAX_USER_ADDRESS, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
 
 /// Why an access did not complete.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -46,7 +46,7 @@ impl AddressSpace {
         // Both values are below 4096 here and in the slow path's pieces.
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
-        if off + buf.len() <= PAGE_SIZE as usize {
+        if off + buf.len() <= PAGE_BYTES {
             if let Some(frame) = self.tlb.lookup(addr >> PAGE_SHIFT, READ) {
                 buf.copy_from_slice(m.phys.store().slice(frame as usize, off, buf.len()));
                 return Ok(());
@@ -60,7 +60,7 @@ impl AddressSpace {
     pub fn write(&mut self, m: &mut Machine, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
-        if off + data.len() <= PAGE_SIZE as usize {
+        if off + data.len() <= PAGE_BYTES {
             if let Some(frame) = self.tlb.lookup(addr >> PAGE_SHIFT, WRITE) {
                 m.phys.store_mut().slice_mut(frame as usize, off, data.len()).copy_from_slice(data);
                 return Ok(());
@@ -84,7 +84,7 @@ impl AddressSpace {
             let at = piece_start(addr, done, AccessKind::Read)?;
             #[allow(clippy::cast_possible_truncation)]
             let off = (at & OFFSET_MASK) as usize;
-            let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+            let n = (PAGE_BYTES - off).min(buf.len() - done);
             let frame = self.resolve(m, at, AccessKind::Read)?;
             buf[done..done + n].copy_from_slice(m.phys.store().slice(frame as usize, off, n));
             done += n;
@@ -99,14 +99,16 @@ impl AddressSpace {
         while done < data.len() {
             let at = piece_start(addr, done, AccessKind::Write)?;
             self.resolve(m, at, AccessKind::Write)?;
-            done += PAGE_SIZE as usize - (at & OFFSET_MASK) as usize;
+            #[allow(clippy::cast_possible_truncation)]
+            let off = (at & OFFSET_MASK) as usize;
+            done += PAGE_BYTES - off;
         }
         let mut done = 0;
         while done < data.len() {
             let at = piece_start(addr, done, AccessKind::Write)?;
             #[allow(clippy::cast_possible_truncation)]
             let off = (at & OFFSET_MASK) as usize;
-            let n = (PAGE_SIZE as usize - off).min(data.len() - done);
+            let n = (PAGE_BYTES - off).min(data.len() - done);
             let frame = self.resolve(m, at, AccessKind::Write)?;
             m.phys.store_mut().slice_mut(frame as usize, off, n).copy_from_slice(&data[done..done + n]);
             done += n;

@@ -210,14 +210,12 @@ impl PageTables {
 
     /// Writes a leaf entry (PTE or large PDE) and keeps its table's entry count. Returns the
     /// TLB invalidation the caller owes.
-    #[must_use]
     pub(crate) fn write(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, pte: Pte) -> TlbFlush {
         self.set_entry(phys, at, pte.encode());
         TlbFlush::page(vpn)
     }
 
     /// Writes a large-page PDE mapping `first` (512 frames) for the 2 MiB at `vpn`.
-    #[must_use]
     pub(crate) fn write_large(
         &mut self,
         phys: &mut PhysicalMemory,

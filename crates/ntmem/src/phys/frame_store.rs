@@ -5,7 +5,7 @@
 //! written, so a 1 GiB machine that touched ten frames costs about ten pages of host memory.
 //! Frames are addressed by [`Pfn`]; nothing outside this type indexes the bytes.
 
-use crate::units::{Pfn, PhysAddr, PAGE_SIZE};
+use crate::units::{Pfn, PhysAddr, PAGE_BYTES};
 
 /// RAM: `frames` frames of 4 KiB.
 pub struct FrameStore {
@@ -13,7 +13,7 @@ pub struct FrameStore {
     frames: u32,
 }
 
-const FRAME: usize = PAGE_SIZE as usize;
+const FRAME: usize = PAGE_BYTES;
 
 impl FrameStore {
     pub(crate) fn new(frames: u32) -> FrameStore {

@@ -125,7 +125,7 @@ impl PhysicalMemory {
     /// is free (fragmentation), as `STATUS_INSUFFICIENT_RESOURCES` on Windows.
     #[must_use]
     pub(crate) fn allocate_large(&mut self, pde: PhysAddr) -> Option<Pfn> {
-        let per = PAGES_PER_LARGE_PAGE as u32;
+        let per = u32::try_from(PAGES_PER_LARGE_PAGE).expect("512 fits");
         let blocks = self.frame_count() / per;
         let first = (0..blocks).rev().map(|b| b * per).find(|&start| {
             (start..start + per).all(|f| matches!(self.pfns[f as usize].state, PfnState::Zeroed | PfnState::Free))

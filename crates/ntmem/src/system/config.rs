@@ -123,7 +123,7 @@ impl Config {
 
     pub(crate) fn validate(&self) -> Result<u32, ConfigError> {
         let b = self.ram_bytes;
-        if !(MIN_RAM_BYTES..=MAX_RAM_BYTES).contains(&b) || b % PAGE_SIZE != 0 {
+        if !(MIN_RAM_BYTES..=MAX_RAM_BYTES).contains(&b) || !b.is_multiple_of(PAGE_SIZE) {
             return Err(ConfigError::RamSize(b));
         }
         if self.page_files.len() > MAX_PAGE_FILES {
