@@ -21,6 +21,8 @@ pub fn status_of(e: VmError) -> NTSTATUS {
         VmError::NotLocked => STATUS_NOT_LOCKED,
         VmError::WorkingSetQuota => STATUS_WORKING_SET_QUOTA,
         VmError::GuardPage(_) => STATUS_GUARD_PAGE_VIOLATION,
+        VmError::OutOfFrames(_) => STATUS_INSUFFICIENT_RESOURCES,
+        VmError::InPageError(_) => STATUS_IN_PAGE_ERROR,
         VmError::AccessViolation(..) => STATUS_ACCESS_VIOLATION,
     }
 }
@@ -32,7 +34,7 @@ pub(crate) fn status_of_system(e: SystemError) -> NTSTATUS {
         SystemError::NoSuchProcess => STATUS_INVALID_HANDLE,
         SystemError::ProcessTerminated => STATUS_PROCESS_IS_TERMINATING,
         SystemError::CommitLimit => STATUS_COMMITMENT_LIMIT,
-        SystemError::Config(_) => STATUS_INVALID_PARAMETER,
+        SystemError::Config(_) | SystemError::PageFileCreation(_) => STATUS_INVALID_PARAMETER,
     }
 }
 

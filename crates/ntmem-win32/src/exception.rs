@@ -2,7 +2,9 @@
 
 use ntmem::address_space::access::FaultKind;
 use ntmem::{AccessFault, AccessKind};
-use windows_sys::Win32::Foundation::{NTSTATUS, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION};
+use windows_sys::Win32::Foundation::{
+    NTSTATUS, STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION, STATUS_IN_PAGE_ERROR, STATUS_NO_MEMORY,
+};
 use windows_sys::Win32::System::SystemServices::{
     EXCEPTION_EXECUTE_FAULT, EXCEPTION_READ_FAULT, EXCEPTION_WRITE_FAULT,
 };
@@ -10,7 +12,8 @@ use windows_sys::Win32::System::SystemServices::{
 /// An exception raised by an access of the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exception {
-    /// `STATUS_ACCESS_VIOLATION` or `STATUS_GUARD_PAGE_VIOLATION`.
+    /// `STATUS_ACCESS_VIOLATION`, `STATUS_GUARD_PAGE_VIOLATION`, or `STATUS_IN_PAGE_ERROR` when
+    /// the page could not be read from its page file.
     pub code: NTSTATUS,
     /// The first byte that faulted.
     pub address: u64,
@@ -31,6 +34,8 @@ impl From<AccessFault> for Exception {
             code: match f.kind {
                 FaultKind::AccessViolation => STATUS_ACCESS_VIOLATION,
                 FaultKind::GuardPage => STATUS_GUARD_PAGE_VIOLATION,
+                FaultKind::InPageError => STATUS_IN_PAGE_ERROR,
+                FaultKind::OutOfFrames => STATUS_NO_MEMORY,
             },
             address: f.address,
             number_parameters: 2,

@@ -7,7 +7,9 @@
 //!
 //! `use ntmem_win32::*` brings both façades, [`Exception`], and the `windows-sys` constants and
 //! structures the functions use.
-#![forbid(unsafe_code)]
+//!
+//! Unsafe code is denied but for one fenced read of a Win32 union ([`working_set_ex_flags`]).
+#![deny(unsafe_code)]
 
 mod errors;
 mod exception;
@@ -33,6 +35,16 @@ pub use windows_sys::Win32::System::Threading::*;
 
 /// `AT_ROUND_TO_PAGE`: not an allocation flag on x64 (F29).
 pub const AT_ROUND_TO_PAGE: u32 = 0x4000_0000;
+
+/// The `Flags` of a `QueryWorkingSetEx` result (the union's one integer view).
+#[must_use]
+#[allow(unsafe_code)]
+pub fn working_set_ex_flags(info: &PSAPI_WORKING_SET_EX_INFORMATION) -> usize {
+    // SAFETY: PSAPI_WORKING_SET_EX_BLOCK is a #[repr(C)] union of `Flags: usize` and a struct
+    // holding a single usize bitfield; both views are a plain usize, every bit pattern is
+    // valid for it, and the value is always initialised (Default zeroes it).
+    unsafe { info.VirtualAttributes.Flags }
+}
 
 /// Runs the invariant checker when the system was configured for it; a violation is a bug in
 /// ntmem, so it panics with the report (tests only turn this on).

@@ -6,8 +6,14 @@
 //! - every frame on a list is in that list's state, and the list lengths count them all;
 //! - every table frame is an active page table whose share count is its non-zero entries and
 //!   whose back-pointer is the entry that maps it;
-//! - every valid or transition PTE maps an active frame that points back at it; every private
-//!   frame is mapped exactly once; the shared user data frame once per process;
+//! - every valid or transition PTE maps a frame that points back at it (valid: in use;
+//!   transition: on the standby or modified list, or a resident guard / no-access page); every
+//!   private frame is mapped exactly once; the shared user data frame once per process;
+//! - a frame on the modified list is modified and has no page-file copy; one on standby is
+//!   clean and has a copy (or was MEM_RESET); no frame is parked without a PTE pointing at it;
+//! - every allocated page-file slot belongs to exactly one page (a page-file PTE, or the copy
+//!   of a frame), and every slot a page names is allocated;
+//! - the working set holds exactly the valid private pages;
 //! - non-zero PTEs lie only inside allocations; committed pages, working set and locked pages
 //!   match the counters;
 //! - every TLB entry agrees with its PTE and grants nothing more;
@@ -41,12 +47,13 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
     let phys = sys.phys();
     check_lists(phys)?;
     let mut mapped: HashMap<Pfn, u32> = HashMap::new();
+    let mut slots: HashMap<(u8, u32), u32> = HashMap::new();
     let mut expected_commit = 1; // the shared user data page
     let mut live = 0;
     for process in sys.processes() {
         let Some(space) = process.space() else { continue };
         live += 1;
-        expected_commit += check_space(phys, space, sys.shared_user_data(), &mut mapped)
+        expected_commit += check_space(phys, space, sys.shared_user_data(), &mut mapped, &mut slots)
             .map_err(|e| InvariantViolation(format!("process {:#x}: {}", u32::from(process.id()), e.0)))?;
     }
     let shared = sys.shared_user_data();
@@ -63,6 +70,28 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
             ensure!(*n == 1, "private frame {pfn:?} mapped {n} times");
         }
     }
+    for list in [ListKind::Standby, ListKind::Modified] {
+        for pfn in phys.list_iter(list) {
+            ensure!(mapped.contains_key(&pfn), "frame {pfn:?} on the {} list belongs to no PTE", list.name());
+            let e = phys.pfn(pfn);
+            let modified = e.flags().has(PfnFlags::MODIFIED);
+            match list {
+                ListKind::Modified => ensure!(modified && e.backing().is_none(), "modified-list frame {pfn:?} is {e:?}"),
+                _ => ensure!(
+                    !modified && (e.backing().is_some() || e.flags().has(PfnFlags::RESET)),
+                    "standby frame {pfn:?} is {e:?}"
+                ),
+            }
+        }
+    }
+    let files = sys.page_files();
+    for (&(file, slot), &owners) in &slots {
+        ensure!(owners == 1, "page-file slot {file}:{slot} belongs to {owners} pages");
+        ensure!(files.is_allocated(file, slot), "page-file slot {file}:{slot} is named but not allocated");
+    }
+    ensure!(slots.len() as u64 == files.used(), "{} slots in use but {} belong to pages", files.used(), slots.len());
+    let limit = u64::from(phys.frame_count()) - 1 + files.capacity();
+    ensure!(sys.commit().limit() == limit, "commit limit {} but RAM and page files make {limit}", sys.commit().limit());
     let commit = sys.commit();
     ensure!(
         commit.total() == expected_commit,
@@ -99,11 +128,7 @@ fn check_lists(phys: &PhysicalMemory) -> Result<(), InvariantViolation> {
     }
     let mut active = 0;
     for raw in 0..phys.frame_count() {
-        let e = phys.pfn(Pfn(raw));
-        match e.state() {
-            PfnState::Active => active += 1,
-            PfnState::Zeroed | PfnState::Free => {}
-        }
+        active += u64::from(phys.pfn(Pfn(raw)).state() == PfnState::Active);
     }
     ensure!(active == phys.active_count(), "{active} active frames, counter says {}", phys.active_count());
     ensure!(
@@ -120,6 +145,7 @@ fn check_space(
     space: &AddressSpace,
     shared: Pfn,
     mapped: &mut HashMap<Pfn, u32>,
+    slots: &mut HashMap<(u8, u32), u32>,
 ) -> Result<u64, InvariantViolation> {
     let mut prev_end = MIN_USER_ADDRESS;
     for vad in space.vads().iter() {
@@ -131,7 +157,7 @@ fn check_space(
         );
         prev_end = vad.range.end_addr();
     }
-    let mut walk = Walk { phys, space, shared, mapped, tables: 0, committed: 0, valid: 0, locked: 0 };
+    let mut walk = Walk { phys, space, shared, mapped, slots, tables: 0, committed: 0, valid: 0, locked: 0, private_valid: 0 };
     walk.table(space.page_tables().root(), None, 0, 0)?;
     let counters = space.counters();
     ensure!(
@@ -153,6 +179,12 @@ fn check_space(
         walk.locked,
         counters.locked_pages
     );
+    ensure!(
+        walk.private_valid == space.working_set().len(),
+        "{} valid private pages, the working set lists {}",
+        walk.private_valid,
+        space.working_set().len()
+    );
     for (vpn, pfn, perms) in space.tlb().entries() {
         let pte = space.pte(phys, vpn);
         let Pte::Valid(v) = pte else {
@@ -162,7 +194,7 @@ fn check_space(
         ensure!(perms & 2 == 0 || (v.writable() && v.dirty()), "TLB allows writes to {vpn:?} beyond its PTE");
         ensure!(perms & 4 == 0 || v.executable(), "TLB allows execution of {vpn:?} beyond its PTE");
     }
-    Ok(walk.committed - u64::from(false) + walk.tables)
+    Ok(walk.committed + walk.tables)
 }
 
 struct Walk<'a> {
@@ -170,7 +202,9 @@ struct Walk<'a> {
     space: &'a AddressSpace,
     shared: Pfn,
     mapped: &'a mut HashMap<Pfn, u32>,
+    slots: &'a mut HashMap<(u8, u32), u32>,
     tables: u64,
+    private_valid: u64,
     committed: u64,
     valid: u64,
     locked: u64,
@@ -258,21 +292,34 @@ impl Walk<'_> {
         match pte {
             Pte::Zero => unreachable!("zero entries are skipped"),
             Pte::DemandZero(p) => ensure!(!p.is_none(), "demand-zero PTE for {vpn:?} without protection"),
+            Pte::PageFile { file, slot, protection } => {
+                ensure!(!protection.is_none(), "page-file PTE for {vpn:?} without protection");
+                *self.slots.entry((file, slot)).or_default() += 1;
+            }
             Pte::Valid(_) | Pte::Transition { .. } => {
                 let pfn = pte.frame().expect("valid and transition PTEs hold a frame");
                 let e = self.phys.pfn(pfn);
+                let state_ok = match pte {
+                    Pte::Valid(_) => e.state() == PfnState::Active,
+                    _ => matches!(e.state(), PfnState::Active | PfnState::Standby | PfnState::Modified),
+                };
                 ensure!(
-                    e.state() == PfnState::Active && e.usage() == FrameUse::Private,
-                    "{vpn:?} maps frame {pfn:?} which is {:?}/{:?}",
+                    state_ok && e.usage() == FrameUse::Private,
+                    "{vpn:?} ({pte:?}) maps frame {pfn:?} which is {:?}/{:?}",
                     e.state(),
                     e.usage()
                 );
+                if let Some(backing) = e.backing() {
+                    *self.slots.entry(backing).or_default() += 1;
+                }
                 ensure!(e.pte() == Some(at), "frame {pfn:?} points back at {:?}, mapped from {at:?}", e.pte());
                 ensure!(e.share_count() == 1, "private frame {pfn:?} share count {}", e.share_count());
                 *self.mapped.entry(pfn).or_default() += 1;
                 self.locked += u64::from(e.flags().has(PfnFlags::LOCKED));
                 if let Pte::Valid(v) = pte {
                     self.valid += 1;
+                    self.private_valid += 1;
+                    ensure!(self.space.working_set().contains(vpn), "valid {vpn:?} is not in the working set");
                     ensure!(e.protection().maps_present(), "{vpn:?} is valid with protection {:?}", e.protection());
                     ensure!(
                         v.writable() == e.protection().can_write(),

@@ -88,13 +88,13 @@ fn example_one(out: &mut impl Write, sys: &mut System, pid: ntmem::ProcessId) ->
         "    Committed but not touched: no frame yet, MmGetPhysicalAddress(p) = {:#x}.",
         k.MmGetPhysicalAddress(p)
     )?;
-    let before = k.system().stats().faults.demand_zero;
+    let before = k.system().stats().demand_zero_faults;
     k.write(p, b"1337").map_err(|e| anyhow!("write faulted: {e:?}"))?;
     writeln!(out, "  write(p, \"1337\"): the MMU finds the PTE invalid and raises a page fault; the memory")?;
     writeln!(
         out,
         "    manager sees a demand-zero PTE, takes a zeroed frame, and retries ({} demand-zero fault).",
-        k.system().stats().faults.demand_zero - before
+        k.system().stats().demand_zero_faults - before
     )?;
     let mut data = [0u8; 8];
     k.read(p, &mut data).map_err(|e| anyhow!("read faulted: {e:?}"))?;

@@ -44,6 +44,9 @@ pub(super) fn pte_of(sys: &System, pid: ProcessId, addr: u64) -> String {
             if v.accessed() { ", accessed" } else { "" },
             if v.dirty() { ", dirty" } else { "" }
         ),
+        Pte::PageFile { file, slot, protection } => {
+            format!(", page file {file}, slot {slot:#x}, protection mask {:#x}", protection.mask())
+        }
         Pte::Transition { pfn, protection } => {
             format!(", frame {:#x}, protection mask {:#x}", pfn.as_u64(), protection.mask())
         }
@@ -103,7 +106,7 @@ pub(super) fn figures(out: &mut impl Write, sys: &mut System, pid: ProcessId) ->
     writeln!(
         out,
         "  Faults: {} demand-zero, {} soft, {} guard, {} access violations",
-        s.faults.demand_zero, s.faults.soft, s.faults.guard, s.faults.access_violation
+        s.demand_zero_faults, s.soft_faults, s.guard_faults, s.access_violations
     )?;
     writeln!(
         out,

@@ -3,12 +3,14 @@
 //! thread's last error through the one table in `errors.rs`.
 //!
 //! Split by concern: `memory.rs` (Virtual*), `process.rs` (handles, processes, cross-process
-//! copies), `info.rs` (figures), `access.rs` (the program's own accesses).
+//! copies), `info.rs` (figures), `access.rs` (the program's own accesses), `working_set.rs`
+//! (working-set limits, trimming and queries).
 
 mod access;
 mod info;
 mod memory;
 mod process;
+mod working_set;
 
 use crate::errors::win32_error_of;
 use ntmem::{ProcessId, System};

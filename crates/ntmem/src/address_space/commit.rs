@@ -28,10 +28,11 @@ impl AddressSpace {
         self.tables.for_each_leaf(&m.phys, range, |_, _, raw| committed += u64::from(raw != 0));
         let new_pages = range.len() - committed;
         let tables = self.tables.missing_tables(&m.phys, range);
+        m.charge(new_pages + tables).map_err(|_| VmError::CommitLimit)?;
         if !m.make_free(tables) {
+            m.commit.uncharge(new_pages + tables);
             return Err(VmError::OutOfFrames(tables));
         }
-        m.charge(new_pages + tables).map_err(|_| VmError::CommitLimit)?;
         for vpn in range.iter() {
             let at = self.tables.ensure(&mut m.phys, vpn, false).ok_or(VmError::OutOfFrames(tables))?;
             match Pte::decode(m.phys.read_u64(at)) {

@@ -39,7 +39,9 @@ pub use placement::Placement;
 pub use query::{Region, RegionState};
 pub use reserve::{ReserveKind, ReserveOptions};
 pub use vad::{Vad, VadKind, VadTree};
-pub use working_set::{WorkingSet, WorkingSetLimits};
+pub use working_set::{
+    WorkingSet, WorkingSetLimits, DEFAULT_MAXIMUM, DEFAULT_MINIMUM, SMALLEST_MAXIMUM, SMALLEST_MINIMUM,
+};
 
 use crate::machine::Machine;
 use crate::paging::{PageTables, Protection, Pte, Tlb};

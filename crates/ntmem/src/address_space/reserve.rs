@@ -104,10 +104,11 @@ impl AddressSpace {
             self.commit_large(m, range, opts.protection)?;
         } else if opts.commit {
             let tables = self.tables.missing_tables(&m.phys, range);
+            m.charge(range.len() + tables).map_err(|_| VmError::CommitLimit)?;
             if !m.make_free(tables) {
+                m.commit.uncharge(range.len() + tables);
                 return Err(VmError::OutOfFrames(tables));
             }
-            m.charge(range.len() + tables).map_err(|_| VmError::CommitLimit)?;
             for vpn in range.iter() {
                 let at = self.tables.ensure(&mut m.phys, vpn, false).ok_or(VmError::OutOfFrames(tables))?;
                 self.set_pte(&mut m.phys, at, vpn, Pte::DemandZero(opts.protection));
@@ -124,10 +125,11 @@ impl AddressSpace {
         let chunks = range.len() / PAGES_PER_LARGE_PAGE;
         // The range is free, so no page table exists under it; only PDPTs and PDs may be new.
         let tables = self.tables.missing_tables(&m.phys, range) - chunks;
+        m.charge(range.len() + tables).map_err(|_| VmError::CommitLimit)?;
         if !m.make_free(tables) {
+            m.commit.uncharge(range.len() + tables);
             return Err(VmError::OutOfFrames(tables));
         }
-        m.charge(range.len() + tables).map_err(|_| VmError::CommitLimit)?;
         let phys = &mut m.phys;
         let mut done = 0;
         for c in 0..chunks {

@@ -13,7 +13,7 @@ mod vm;
 pub use config::{Config, ConfigError, DEFAULT_PAGE_IN_CLUSTER, MAX_PAGE_IN_CLUSTER, MAX_RAM_BYTES, MIN_RAM_BYTES};
 pub use handles::{Handle, HandleEntry, HandleTable, Object};
 pub use process::{Process, ProcessId};
-pub use vm::Vm;
+pub use vm::{Vm, WorkingSetEntry};
 
 use crate::address_space::{AddressSpace, FaultCounts, VmError, SHARED_USER_DATA};
 use crate::balancer;

@@ -11,8 +11,8 @@ use crate::address_space::{AccessFault, AddressSpace, Region, ReserveOptions, Sp
 use crate::balancer;
 use crate::machine::Machine;
 use crate::paging::{Protection, Pte};
-use crate::phys::PhysicalMemory;
-use crate::units::{PageRange, PhysAddr, Vpn, PAGE_SHIFT, PAGE_SIZE};
+use crate::phys::{FrameUse, PfnFlags, PhysicalMemory};
+use crate::units::{PageRange, PhysAddr, Vpn, MAX_USER_ADDRESS, PAGE_SHIFT, PAGE_SIZE};
 
 /// One process's view of the memory manager.
 pub struct Vm<'a> {
@@ -23,6 +23,21 @@ pub struct Vm<'a> {
 }
 
 type VmResult<T> = Result<T, VmError>;
+
+/// A resident page as `QueryWorkingSetEx` describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkingSetEntry {
+    /// Its protection.
+    pub protection: Protection,
+    /// Processes mapping its frame.
+    pub share_count: u16,
+    /// Shared between processes.
+    pub shared: bool,
+    /// Locked with VirtualLock.
+    pub locked: bool,
+    /// Part of a large page.
+    pub large_page: bool,
+}
 
 impl<'a> Vm<'a> {
     /// `processes[slot]` must be running.
@@ -232,13 +247,32 @@ impl<'a> Vm<'a> {
     /// The physical address `addr` maps to now, if its page is resident (never faults).
     #[must_use]
     pub fn physical_address(&self, addr: u64) -> Option<PhysAddr> {
-        if addr > crate::units::MAX_USER_ADDRESS {
+        if addr > MAX_USER_ADDRESS {
             return None;
         }
         match self.space_ref().pte(&self.machine.phys, Vpn(addr >> PAGE_SHIFT)) {
             Pte::Valid(v) => Some(PhysAddr(v.pfn().phys().as_u64() + (addr & (PAGE_SIZE - 1)))),
             _ => None,
         }
+    }
+
+    /// What `QueryWorkingSetEx` reports of a resident page; `None` when `addr` is not resident.
+    #[must_use]
+    pub fn working_set_entry(&self, addr: u64) -> Option<WorkingSetEntry> {
+        let Pte::Valid(v) = self.space_ref().pte(&self.machine.phys, Vpn(addr.min(MAX_USER_ADDRESS) >> PAGE_SHIFT)) else {
+            return None;
+        };
+        if addr > MAX_USER_ADDRESS {
+            return None;
+        }
+        let e = self.machine.phys.pfn(v.pfn());
+        Some(WorkingSetEntry {
+            protection: e.protection(),
+            share_count: e.share_count(),
+            shared: e.usage() == FrameUse::SharedUserData,
+            locked: e.flags().has(PfnFlags::LOCKED),
+            large_page: e.usage() == FrameUse::LargePage,
+        })
     }
 
     /// The address space's figures.
