@@ -1,0 +1,326 @@
+//! The ntmem measurements, each beside its baseline: one function per figure builds a simulated
+//! machine, drives it through `Kernel32` only (no invariant checks: they are for tests), and
+//! takes its samples in turn with the host baseline's from `native.rs`, or, for the scaling
+//! figures, with the same operation at a small scale.
+
+use super::native::{self, ProtectTarget};
+use super::timing::{ops_within_budget, paired_medians, per_op, XorShift};
+use super::Figure;
+use anyhow::{anyhow, bail, Context, Result};
+use ntmem::{Config, ProcessId, System};
+use ntmem_win32::{
+    Exception, Kernel32, MEMORY_BASIC_INFORMATION64, MEM_COMMIT, MEM_RELEASE, MEM_RESERVE, PAGE_READONLY,
+    PAGE_READWRITE,
+};
+use std::hint::black_box;
+
+const PAGE: u64 = 4096;
+const GRANULE: u64 = 64 << 10;
+const TIB: u64 = 1 << 40;
+
+/// A fresh machine with one process.
+fn machine(config: Config) -> Result<(System, ProcessId)> {
+    let mut sys = System::new(config).context("building the machine")?;
+    let pid = sys.create_process("bench").context("creating the process")?;
+    Ok((sys, pid))
+}
+
+/// `VirtualAlloc`, failing with the last error.
+fn alloc(k: &mut Kernel32<'_>, addr: u64, size: u64, alloc_type: u32, protect: u32) -> Result<u64> {
+    match k.VirtualAlloc(addr, size, alloc_type, protect) {
+        0 => bail!(
+            "VirtualAlloc({addr:#x}, {size:#x}, {alloc_type:#x}, {protect:#x}) failed: error {}",
+            k.GetLastError()
+        ),
+        base => Ok(base),
+    }
+}
+
+/// `VirtualFree(base, 0, MEM_RELEASE)`, failing with the last error.
+fn release(k: &mut Kernel32<'_>, base: u64) -> Result<()> {
+    if k.VirtualFree(base, 0, MEM_RELEASE) == 0 {
+        bail!("VirtualFree({base:#x}, 0, MEM_RELEASE) failed: error {}", k.GetLastError());
+    }
+    Ok(())
+}
+
+/// An access that raised an exception, as an error.
+fn raised(e: Exception) -> anyhow::Error {
+    anyhow!("access at {:#x} raised exception {:#x}", e.address, e.code)
+}
+
+/// The program writes one byte at `addr`.
+fn touch(k: &mut Kernel32<'_>, addr: u64) -> Result<()> {
+    k.write(addr, &[1]).map_err(raised)
+}
+
+/// 8-byte reads that hit the TLB: four touched pages, 64 offsets spread over them.
+pub(super) fn tlb_hit_read() -> Result<Figure> {
+    const PAGES: u64 = 4;
+    const READS: usize = 5_000_000;
+    let (mut sys, pid) = machine(Config::default())?;
+    let mut k = Kernel32::new(&mut sys, pid);
+    let base = alloc(&mut k, 0, PAGES * PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)?;
+    for page in 0..PAGES {
+        touch(&mut k, base + page * PAGE)?;
+    }
+    let span = usize::try_from(PAGES * PAGE)?;
+    let host = vec![1u8; span];
+    let mut rng = XorShift::new();
+    // Below PAGES * PAGE = 16 KiB.
+    #[allow(clippy::cast_possible_truncation)]
+    let offsets: [usize; 64] = std::array::from_fn(|_| ((rng.next_u64() % (PAGES * PAGE)) & !7) as usize);
+    let (ntmem_ns, baseline_ns) = paired_medians(
+        || {
+            per_op(READS, || {
+                for i in 0..READS {
+                    let off = offsets[i % offsets.len()];
+                    let mut b = [0u8; 8];
+                    k.read(base + off as u64, &mut b).map_err(raised)?;
+                    black_box(u64::from_ne_bytes(b));
+                }
+                Ok(())
+            })
+        },
+        || native::loads_at(&host, &offsets, READS),
+    )?;
+    Ok(Figure {
+        name: "tlb_hit_read",
+        ntmem_ns,
+        baseline_ns,
+        baseline: "host 8-byte load from a Vec, same offsets and loop",
+        goal: 2.5,
+    })
+}
+
+/// Random 8-byte reads over 1 GiB of touched memory: almost every one misses the software TLB
+/// (1024 entries, 4 MiB) and walks the page tables.
+pub(super) fn tlb_miss_read() -> Result<Figure> {
+    const SPAN: u64 = 1 << 30;
+    const READS: usize = 2_000_000;
+    let (mut sys, pid) = machine(Config::default().with_ram_bytes(2 << 30))?;
+    let mut k = Kernel32::new(&mut sys, pid);
+    let base = alloc(&mut k, 0, SPAN, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)?;
+    for page in 0..SPAN / PAGE {
+        touch(&mut k, base + page * PAGE)?;
+    }
+    let mut host = vec![0u8; usize::try_from(SPAN)?];
+    for byte in host.iter_mut().step_by(usize::try_from(PAGE)?) {
+        *byte = 1;
+    }
+    let (ntmem_ns, baseline_ns) = paired_medians(
+        || {
+            let mut rng = XorShift::new();
+            let mut sum = 0u64;
+            let ns = per_op(READS, || {
+                for _ in 0..READS {
+                    let off = rng.next_u64() & (SPAN - 1) & !7;
+                    let mut b = [0u8; 8];
+                    k.read(base + off, &mut b).map_err(raised)?;
+                    sum = sum.wrapping_add(u64::from_ne_bytes(b));
+                }
+                Ok::<(), anyhow::Error>(())
+            })?;
+            black_box(sum);
+            Ok(ns)
+        },
+        || native::random_loads(&host, XorShift::new(), READS),
+    )?;
+    Ok(Figure {
+        name: "tlb_miss_read",
+        ntmem_ns,
+        baseline_ns,
+        baseline: "host 8-byte loads over a touched 1 GiB Vec, same random sequence",
+        goal: 3.0,
+    })
+}
+
+/// The first touch of a committed page: a demand-zero fault, in the steady state (see
+/// [`warm_machine`]): frames come from the free list and are zeroed in the fault.
+pub(super) fn demand_zero_fault() -> Result<Figure> {
+    const PAGES: u64 = 16 * 1024;
+    let (mut sys, pid) = warm_machine(256 << 20)?;
+    let mut k = Kernel32::new(&mut sys, pid);
+    let pages = usize::try_from(PAGES)?;
+    let (ntmem_ns, baseline_ns) = paired_medians(
+        || {
+            let base = alloc(&mut k, 0, PAGES * PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)?;
+            let ns = per_op(pages, || (0..PAGES).try_for_each(|page| touch(&mut k, base + page * PAGE)))?;
+            release(&mut k, base)?;
+            Ok(ns)
+        },
+        || native::first_touches(pages),
+    )?;
+    Ok(Figure {
+        name: "demand_zero_fault",
+        ntmem_ns,
+        baseline_ns,
+        baseline: "Linux first touch of an anonymous mmap page (4 KiB pages: MADV_NOHUGEPAGE)",
+        goal: 0.5,
+    })
+}
+
+/// A machine of `ram_bytes` whose every frame has been used once and sits on the free list, as
+/// after a while of running. A fresh machine hands out frames from its zeroed list, never yet
+/// written, so the host backs each on first use: its figures would be the host's page faults on
+/// the simulated RAM's own memory (several microseconds a frame), not ntmem's work.
+fn warm_machine(ram_bytes: u64) -> Result<(System, ProcessId)> {
+    let (mut sys, pid) = machine(Config::default().with_ram_bytes(ram_bytes))?;
+    let mut k = Kernel32::new(&mut sys, pid);
+    let mut blocks = Vec::new();
+    // 1 MiB blocks while they fit under the commit limit, then single pages.
+    for block in [1 << 20, PAGE] {
+        loop {
+            let base = k.VirtualAlloc(0, block, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+            if base == 0 {
+                break;
+            }
+            blocks.push(base);
+            for page in 0..block / PAGE {
+                touch(&mut k, base + page * PAGE)?;
+            }
+        }
+    }
+    blocks.into_iter().try_for_each(|base| release(&mut k, base))?;
+    Ok((sys, pid))
+}
+
+/// `VirtualAlloc` of 64 KiB committed, then `VirtualFree` of it, in the steady state (see
+/// [`warm_machine`]): the page-table pages the commit needs come from the free list.
+pub(super) fn alloc_free_pair() -> Result<Figure> {
+    const PAIRS: usize = 20_000;
+    let (mut sys, pid) = warm_machine(64 << 20)?;
+    let mut k = Kernel32::new(&mut sys, pid);
+    let (ntmem_ns, baseline_ns) = paired_medians(
+        || {
+            per_op(PAIRS, || {
+                for _ in 0..PAIRS {
+                    let base = alloc(&mut k, 0, GRANULE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)?;
+                    release(&mut k, base)?;
+                }
+                Ok(())
+            })
+        },
+        || native::map_unmap_pairs(PAIRS),
+    )?;
+    Ok(Figure { name: "alloc_free_pair", ntmem_ns, baseline_ns, baseline: "Linux mmap + munmap of 64 KiB", goal: 0.5 })
+}
+
+/// `VirtualProtect` of one touched committed page, alternately read-only and read-write.
+pub(super) fn protect_page() -> Result<Figure> {
+    const CALLS: usize = 100_000;
+    let (mut sys, pid) = machine(Config::default())?;
+    let mut k = Kernel32::new(&mut sys, pid);
+    let base = alloc(&mut k, 0, PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)?;
+    touch(&mut k, base)?;
+    let mut host = ProtectTarget::new()?;
+    let (ntmem_ns, baseline_ns) = paired_medians(
+        || {
+            per_op(CALLS, || {
+                for i in 0..CALLS {
+                    let new = if i % 2 == 0 { PAGE_READONLY } else { PAGE_READWRITE };
+                    let mut old = 0;
+                    if k.VirtualProtect(base, PAGE, new, Some(&mut old)) == 0 {
+                        bail!("VirtualProtect({base:#x}) failed: error {}", k.GetLastError());
+                    }
+                }
+                Ok(())
+            })
+        },
+        || host.flips(CALLS),
+    )?;
+    Ok(Figure { name: "protect_page", ntmem_ns, baseline_ns, baseline: "Linux mprotect of one page", goal: 0.5 })
+}
+
+/// `VirtualQuery` at random pages of a process holding 100 000 allocations, against one
+/// holding 100.
+pub(super) fn query_scaling() -> Result<Figure> {
+    let mut many = QueryTarget::new(100_000)?;
+    let mut few = QueryTarget::new(100)?;
+    let (ntmem_ns, baseline_ns) = paired_medians(|| many.queries(), || few.queries())?;
+    Ok(Figure {
+        name: "query_scaling",
+        ntmem_ns,
+        baseline_ns,
+        baseline: "ntmem VirtualQuery among 100 allocations",
+        goal: 3.0,
+    })
+}
+
+/// A process with `count` 64 KiB reservations side by side from 4 GiB up.
+struct QueryTarget {
+    sys: System,
+    pid: ProcessId,
+    count: u64,
+}
+
+impl QueryTarget {
+    const FIRST: u64 = 1 << 32;
+    const QUERIES: usize = 200_000;
+
+    fn new(count: u64) -> Result<QueryTarget> {
+        let (mut sys, pid) = machine(Config::default())?;
+        let mut k = Kernel32::new(&mut sys, pid);
+        for i in 0..count {
+            let at = Self::FIRST + i * GRANULE;
+            let base = alloc(&mut k, at, GRANULE, MEM_RESERVE, PAGE_READWRITE)?;
+            if base != at {
+                bail!("VirtualAlloc at {at:#x} gave {base:#x}");
+            }
+        }
+        Ok(QueryTarget { sys, pid, count })
+    }
+
+    /// One sample: queries at pages drawn from a fixed sequence.
+    fn queries(&mut self) -> Result<f64> {
+        let mut k = Kernel32::new(&mut self.sys, self.pid);
+        let mut rng = XorShift::new();
+        let count = self.count;
+        per_op(Self::QUERIES, || {
+            for _ in 0..Self::QUERIES {
+                let r = rng.next_u64();
+                let addr = Self::FIRST + (r % count) * GRANULE + (r >> 60) * PAGE;
+                let mut mbi = MEMORY_BASIC_INFORMATION64::default();
+                if k.VirtualQuery(addr, &mut mbi) == 0 {
+                    bail!("VirtualQuery({addr:#x}) failed: error {}", k.GetLastError());
+                }
+                black_box(&mbi);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Reserving (and releasing) 1 TiB against 64 KiB: a reservation costs a VAD, whatever its
+/// size.
+pub(super) fn reserve_scaling() -> Result<Figure> {
+    const MAX_PAIRS: usize = 20_000;
+    let (mut big_sys, big_pid) = machine(Config::default())?;
+    let (mut small_sys, small_pid) = machine(Config::default())?;
+    // A slow reservation would make a fixed count take minutes: time one of each first.
+    let big_pairs = ops_within_budget(reserve_release(&mut Kernel32::new(&mut big_sys, big_pid), TIB, 1)?, MAX_PAIRS);
+    let small_pairs =
+        ops_within_budget(reserve_release(&mut Kernel32::new(&mut small_sys, small_pid), GRANULE, 1)?, MAX_PAIRS);
+    let (ntmem_ns, baseline_ns) = paired_medians(
+        || reserve_release(&mut Kernel32::new(&mut big_sys, big_pid), TIB, big_pairs),
+        || reserve_release(&mut Kernel32::new(&mut small_sys, small_pid), GRANULE, small_pairs),
+    )?;
+    Ok(Figure {
+        name: "reserve_scaling",
+        ntmem_ns,
+        baseline_ns,
+        baseline: "ntmem MEM_RESERVE + MEM_RELEASE of 64 KiB",
+        goal: 2.0,
+    })
+}
+
+/// `pairs` times: reserve `size` bytes anywhere, release them.
+fn reserve_release(k: &mut Kernel32<'_>, size: u64, pairs: usize) -> Result<f64> {
+    per_op(pairs, || {
+        for _ in 0..pairs {
+            let base = alloc(k, 0, size, MEM_RESERVE, PAGE_READWRITE)?;
+            release(k, base)?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,184 @@
+//! The host baselines: what each figure's operation costs done natively on this machine —
+//! plain loads from a `Vec`, and Linux's `mmap`/`munmap`/`mprotect` with real page faults.
+//!
+//! The only unsafe code of the benchmarks lives here, around [`Mapping`]: a private anonymous
+//! mapping of the host, unmapped on drop. Each function returns one sample in nanoseconds per
+//! operation (see `timing.rs`); `figures.rs` takes them in turn with its ntmem samples.
+
+use super::timing::{per_op, XorShift};
+use anyhow::Context;
+use std::hint::black_box;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+
+/// The host's page size on x86-64 Linux, as on Windows.
+const PAGE: usize = 4096;
+
+/// A private anonymous mapping of the host.
+struct Mapping {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+impl Mapping {
+    /// Maps `len` bytes (a multiple of the page size) with protection `prot`.
+    fn new(len: usize, prot: libc::c_int) -> io::Result<Mapping> {
+        // SAFETY: a fresh anonymous private mapping at an address the kernel chooses aliases
+        // nothing of this program; the result is checked before it is used.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        Ok(Mapping { base, len })
+    }
+
+    /// Asks for 4 KiB pages only, so that a first touch is one 4 KiB demand-zero fault as in
+    /// ntmem (with transparent huge pages a touch may fault in 2 MiB at once).
+    fn no_huge_pages(&self) -> io::Result<()> {
+        // SAFETY: the range is exactly this mapping; MADV_NOHUGEPAGE changes no contents.
+        let r = unsafe { libc::madvise(self.base.as_ptr().cast(), self.len, libc::MADV_NOHUGEPAGE) };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Sets the protection of the pages `first..first + count` of the mapping.
+    fn protect(&self, first: usize, count: usize, prot: libc::c_int) -> io::Result<()> {
+        assert!(first + count <= self.len / PAGE, "pages beyond the mapping");
+        // SAFETY: the range lies inside this mapping (checked above), which no Rust reference
+        // points into: only `touch_page` writes it, through raw pointers.
+        let r = unsafe { libc::mprotect(self.base.as_ptr().add(first * PAGE).cast(), count * PAGE, prot) };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Writes one byte to page `page` of the mapping (which must be writable).
+    #[inline(always)]
+    fn touch_page(&self, page: usize) {
+        assert!(page < self.len / PAGE, "page beyond the mapping");
+        // SAFETY: the byte lies inside this live mapping (checked above) and the callers keep
+        // it writable; no reference aliases it. Volatile so that the fault really happens.
+        unsafe { self.base.as_ptr().add(page * PAGE).write_volatile(1) };
+    }
+
+    /// Unmaps now, reporting failure (dropping unmaps too, silently).
+    fn unmap(self) -> io::Result<()> {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is forgotten, so the mapping is unmapped once and never used after.
+        let r = unsafe { libc::munmap(this.base.as_ptr().cast(), this.len) };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours and is not used after drop. An error cannot be reported
+        // from here; the address range is then merely leaked.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// 8-byte loads from `memory` at `offsets[i % N]`, `reads` times: the host's counterpart of
+/// TLB-hit reads (the same offsets, the same loop).
+pub(super) fn loads_at<const N: usize>(memory: &[u8], offsets: &[usize; N], reads: usize) -> anyhow::Result<f64> {
+    per_op(reads, || {
+        for i in 0..reads {
+            let off = offsets[i % N];
+            black_box(load_u64(black_box(memory), off));
+        }
+        Ok(())
+    })
+}
+
+/// `reads` 8-byte loads from `memory` (a power of two long) at offsets drawn from `rng`: the
+/// host's counterpart of random reads over touched memory.
+pub(super) fn random_loads(memory: &[u8], rng: XorShift, reads: usize) -> anyhow::Result<f64> {
+    anyhow::ensure!(memory.len().is_power_of_two(), "the span of random loads must be a power of two");
+    let mask = memory.len() as u64 - 1;
+    let mut rng = rng;
+    let mut sum = 0u64;
+    let ns = per_op(reads, || {
+        for _ in 0..reads {
+            // Below memory.len(), a usize.
+            #[allow(clippy::cast_possible_truncation)]
+            let off = (rng.next_u64() & mask & !7) as usize;
+            sum = sum.wrapping_add(load_u64(memory, off));
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    black_box(sum);
+    Ok(ns)
+}
+
+/// The 8 bytes at `off`.
+#[inline(always)]
+fn load_u64(memory: &[u8], off: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&memory[off..off + 8]);
+    u64::from_ne_bytes(b)
+}
+
+/// First touches of `pages` fresh 4 KiB pages of an anonymous mapping: one demand-zero page
+/// fault each (the kernel's trap, zeroing and PTE fill). The mapping and unmapping are not
+/// timed.
+pub(super) fn first_touches(pages: usize) -> anyhow::Result<f64> {
+    let m = Mapping::new(pages * PAGE, libc::PROT_READ | libc::PROT_WRITE).context("mmap")?;
+    m.no_huge_pages().context("madvise")?;
+    let ns = per_op(pages, || {
+        for page in 0..pages {
+            m.touch_page(page);
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    m.unmap().context("munmap")?;
+    Ok(ns)
+}
+
+/// `pairs` times: map 64 KiB read-write, unmap it.
+pub(super) fn map_unmap_pairs(pairs: usize) -> anyhow::Result<f64> {
+    per_op(pairs, || {
+        for _ in 0..pairs {
+            Mapping::new(16 * PAGE, libc::PROT_READ | libc::PROT_WRITE).context("mmap")?.unmap().context("munmap")?;
+        }
+        Ok(())
+    })
+}
+
+/// One touched read-write page between two inaccessible ones, whose protection the figure
+/// flips. The neighbours keep the kernel from merging it with other mappings, so every
+/// `mprotect` changes one page of one VMA.
+pub(super) struct ProtectTarget {
+    mapping: Mapping,
+}
+
+impl ProtectTarget {
+    /// Maps the three pages and touches the middle one.
+    pub(super) fn new() -> anyhow::Result<ProtectTarget> {
+        let mapping = Mapping::new(3 * PAGE, libc::PROT_NONE).context("mmap")?;
+        mapping.protect(1, 1, libc::PROT_READ | libc::PROT_WRITE).context("mprotect")?;
+        mapping.touch_page(1);
+        Ok(ProtectTarget { mapping })
+    }
+
+    /// `calls` calls of `mprotect` on the page, alternately read-only and read-write.
+    pub(super) fn flips(&mut self, calls: usize) -> anyhow::Result<f64> {
+        let ns = per_op(calls, || {
+            for i in 0..calls {
+                let prot = if i % 2 == 0 { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_WRITE };
+                self.mapping.protect(1, 1, prot).context("mprotect")?;
+            }
+            Ok::<(), anyhow::Error>(())
+        })?;
+        // An odd count would leave it read-only: every sample starts from read-write.
+        self.mapping.protect(1, 1, libc::PROT_READ | libc::PROT_WRITE).context("mprotect")?;
+        Ok(ns)
+    }
+}
