@@ -76,7 +76,9 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
             let e = phys.pfn(pfn);
             let modified = e.flags().has(PfnFlags::MODIFIED);
             match list {
-                ListKind::Modified => ensure!(modified && e.backing().is_none(), "modified-list frame {pfn:?} is {e:?}"),
+                ListKind::Modified => {
+                    ensure!(modified && e.backing().is_none(), "modified-list frame {pfn:?} is {e:?}")
+                }
                 _ => ensure!(
                     !modified && (e.backing().is_some() || e.flags().has(PfnFlags::RESET)),
                     "standby frame {pfn:?} is {e:?}"
@@ -157,7 +159,8 @@ fn check_space(
         );
         prev_end = vad.range.end_addr();
     }
-    let mut walk = Walk { phys, space, shared, mapped, slots, tables: 0, committed: 0, valid: 0, locked: 0, private_valid: 0 };
+    let mut walk =
+        Walk { phys, space, shared, mapped, slots, tables: 0, committed: 0, valid: 0, locked: 0, private_valid: 0 };
     walk.table(space.page_tables().root(), None, 0, 0)?;
     let counters = space.counters();
     ensure!(

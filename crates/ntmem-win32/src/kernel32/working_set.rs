@@ -30,7 +30,12 @@ fn to_usize(bytes: u64) -> usize {
 #[allow(non_snake_case)]
 impl Kernel32<'_> {
     /// Sets the working-set limits of a process (hard-limit settings unchanged).
-    pub fn SetProcessWorkingSetSize(&mut self, hProcess: HANDLE, dwMinimumWorkingSetSize: u64, dwMaximumWorkingSetSize: u64) -> BOOL {
+    pub fn SetProcessWorkingSetSize(
+        &mut self,
+        hProcess: HANDLE,
+        dwMinimumWorkingSetSize: u64,
+        dwMaximumWorkingSetSize: u64,
+    ) -> BOOL {
         self.SetProcessWorkingSetSizeEx(hProcess, dwMinimumWorkingSetSize, dwMaximumWorkingSetSize, 0)
     }
 
@@ -177,8 +182,7 @@ impl Kernel32<'_> {
         }
         let s = self.sys.stats();
         let frames = u64::from(self.sys.phys().frame_count());
-        let tables: u64 =
-            self.sys.processes().filter_map(|p| p.space()).map(|sp| sp.page_tables().table_count()).sum();
+        let tables: u64 = self.sys.processes().filter_map(|p| p.space()).map(|sp| sp.page_tables().table_count()).sum();
         let pfn_db_pages = (frames * core::mem::size_of::<ntmem::phys::PfnEntry>() as u64).div_ceil(PAGE_SIZE);
         let handles: usize = self.sys.processes().map(|p| p.handles().iter().count()).sum();
         let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);

@@ -6,9 +6,9 @@
 //! before any byte is written, so a failed access changes nothing.
 
 use super::AddressSpace;
+use crate::machine::Machine;
 use crate::paging::tlb::{EXEC, READ, WRITE};
 use crate::paging::{AccessKind, Translation};
-use crate::machine::Machine;
 use crate::units::{Vpn, MAX_USER_ADDRESS, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
 
 /// Why an access did not complete.
@@ -117,12 +117,7 @@ impl AddressSpace {
     }
 
     /// The frame behind `addr` for `access`, resolving page faults on the way. Fills the TLB.
-    pub(crate) fn resolve(
-        &mut self,
-        m: &mut Machine,
-        addr: u64,
-        access: AccessKind,
-    ) -> Result<u32, AccessFault> {
+    pub(crate) fn resolve(&mut self, m: &mut Machine, addr: u64, access: AccessKind) -> Result<u32, AccessFault> {
         let need = match access {
             AccessKind::Read => READ,
             AccessKind::Write => WRITE,

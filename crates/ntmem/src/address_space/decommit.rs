@@ -12,12 +12,7 @@ use crate::units::{PageRange, Vpn, PAGE_SHIFT};
 
 impl AddressSpace {
     /// Decommits `[addr, addr + size)`, or the whole allocation when `size` is 0.
-    pub fn decommit(
-        &mut self,
-        m: &mut Machine,
-        addr: u64,
-        size: u64,
-    ) -> Result<PageRange, VmError> {
+    pub fn decommit(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let page = Vpn(addr >> PAGE_SHIFT);
         let vad = self.vads.find(page).ok_or(VmError::NotAllocated)?;
         let range = if size == 0 {

@@ -2,8 +2,11 @@
 //!
 //! Classification (DESIGN.md, "An access, step by step"), from the PTE:
 //! - zero (free or reserved) → access violation (F91, F94);
-//! - guard protection → clear the guard, raise the guard-page exception once (F96, F97, F99);
-//! - protection forbids the access → access violation (F92, F93, F95);
+//! - a write the protection forbids → access violation, the guard (if any) left armed: NT's
+//!   `MiAccessCheck` returns the access violation when both could occur (F93);
+//! - guard protection → clear the guard, raise the guard-page exception once (F96, F97); an
+//!   instruction fetch meets the guard first and the no-execute check on the retry (F99);
+//! - protection forbids the access → access violation (F92, F95);
 //! - demand-zero → take a zeroed frame (F13);
 //! - transition → the frame is still in memory (on the standby or modified list, or a
 //!   resident guard / no-access page): take it back, no I/O — a soft fault;
@@ -52,6 +55,9 @@ impl AddressSpace {
         match pte {
             Pte::Zero | Pte::Valid(_) => Err(self.violation(addr, access)),
             Pte::DemandZero(p) => {
+                if access == AccessKind::Write && !p.can_write() {
+                    return Err(self.violation(addr, access));
+                }
                 if p.is_guard() {
                     self.set_pte(&mut m.phys, at, vpn, Pte::DemandZero(p.without_guard()));
                     return Err(self.guard_fired(addr, access));
@@ -71,6 +77,9 @@ impl AddressSpace {
                 Ok(())
             }
             Pte::Transition { pfn, protection } => {
+                if access == AccessKind::Write && !protection.can_write() {
+                    return Err(self.violation(addr, access));
+                }
                 if protection.is_guard() {
                     let cleared = protection.without_guard();
                     m.phys.pfn_mut(pfn).protection = cleared;
@@ -86,6 +95,9 @@ impl AddressSpace {
                 Ok(())
             }
             Pte::PageFile { file, slot, protection } => {
+                if access == AccessKind::Write && !protection.can_write() {
+                    return Err(self.violation(addr, access));
+                }
                 if protection.is_guard() {
                     let cleared = Pte::PageFile { file, slot, protection: protection.without_guard() };
                     self.set_pte(&mut m.phys, at, vpn, cleared);
@@ -94,8 +106,10 @@ impl AddressSpace {
                 if !permits(protection, access) {
                     return Err(self.violation(addr, access));
                 }
-                self.hard_fault(m, ClusterPage { vpn, at, protection }, file, slot).map_err(|kind| {
-                    AccessFault { kind, access, address: addr }
+                self.hard_fault(m, ClusterPage { vpn, at, protection }, file, slot).map_err(|kind| AccessFault {
+                    kind,
+                    access,
+                    address: addr,
                 })?;
                 self.counters.faults.hard += 1;
                 Ok(())
@@ -129,8 +143,14 @@ impl AddressSpace {
         }
         let mut before = Vec::new();
         let mut k = 1u32;
-        while 1 + ((after.len() + before.len()) as u64) < max && page.vpn.as_u64() >= range.start.as_u64() + u64::from(k) {
-            match slot.checked_sub(k).filter(|s| *s != 0).and_then(|s| neighbour(Vpn(page.vpn.as_u64() - u64::from(k)), s)) {
+        while 1 + ((after.len() + before.len()) as u64) < max
+            && page.vpn.as_u64() >= range.start.as_u64() + u64::from(k)
+        {
+            match slot
+                .checked_sub(k)
+                .filter(|s| *s != 0)
+                .and_then(|s| neighbour(Vpn(page.vpn.as_u64() - u64::from(k)), s))
+            {
                 Some(p) => before.push(p),
                 None => break,
             }
@@ -172,7 +192,11 @@ impl AddressSpace {
             lo -= 1;
         }
         let count = hi - lo;
-        let run = SlotRun { file, first: first_slot + u32::try_from(lo).unwrap_or(0), count: u32::try_from(count).unwrap_or(0) };
+        let run = SlotRun {
+            file,
+            first: first_slot + u32::try_from(lo).unwrap_or(0),
+            count: u32::try_from(count).unwrap_or(0),
+        };
         let mut buf = vec![0u8; count * PAGE_BYTES];
         if m.files.read(run, &mut buf).is_err() {
             for f in frames.iter().flatten() {

@@ -9,9 +9,9 @@
 
 use super::access::FaultKind;
 use super::{AddressSpace, VmError};
-use crate::paging::{AccessKind, Pte};
 use crate::machine::Machine;
-use crate::phys::PfnFlags;
+use crate::paging::{AccessKind, Pte};
+use crate::phys::{FrameUse, PfnFlags};
 use crate::units::{PageRange, Pfn, VirtAddr};
 
 impl AddressSpace {
@@ -29,13 +29,17 @@ impl AddressSpace {
                     FaultKind::OutOfFrames => VmError::OutOfFrames(1),
                 }
             })?;
-            newly += u64::from(!m.phys.pfn(Pfn(frame)).flags().has(PfnFlags::LOCKED));
+            let e = m.phys.pfn(Pfn(frame));
+            newly += u64::from(!e.flags().has(PfnFlags::LOCKED) && e.usage() != FrameUse::SharedUserData);
         }
         if self.counters.locked_pages + newly > self.lock_limit() {
             return Err(VmError::WorkingSetQuota);
         }
         for vpn in range.iter() {
             let Some(pfn) = self.pte(&m.phys, vpn).frame() else { continue };
+            if m.phys.pfn(pfn).usage() == FrameUse::SharedUserData {
+                continue;
+            }
             let e = m.phys.pfn_mut(pfn);
             e.flags.set(PfnFlags::LOCKED, true);
             // V18: a successful lock of a writable page counts as a write for write watch.
@@ -53,7 +57,13 @@ impl AddressSpace {
     pub fn unlock(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let range = PageRange::covering(addr, size).ok_or(VmError::InvalidParameter)?;
         let phys = &m.phys;
-        let locked = |pte: Pte| pte.frame().is_some_and(|pfn| phys.pfn(pfn).flags().has(PfnFlags::LOCKED));
+        // The shared user data page is always resident: it counts as locked.
+        let locked = |pte: Pte| {
+            pte.frame().is_some_and(|pfn| {
+                let e = phys.pfn(pfn);
+                e.flags().has(PfnFlags::LOCKED) || e.usage() == FrameUse::SharedUserData
+            })
+        };
         if !range.iter().all(|vpn| locked(self.pte(phys, vpn))) {
             // F105: the pages are also dropped from the working set.
             for vpn in range.iter() {
@@ -63,8 +73,10 @@ impl AddressSpace {
         }
         for vpn in range.iter() {
             if let Some(pfn) = self.pte(&m.phys, vpn).frame() {
-                m.phys.pfn_mut(pfn).flags.set(PfnFlags::LOCKED, false);
-                self.counters.locked_pages -= 1;
+                if m.phys.pfn(pfn).usage() != FrameUse::SharedUserData {
+                    m.phys.pfn_mut(pfn).flags.set(PfnFlags::LOCKED, false);
+                    self.counters.locked_pages -= 1;
+                }
             }
         }
         Ok(range)

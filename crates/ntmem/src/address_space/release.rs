@@ -11,12 +11,7 @@ use crate::units::{PageRange, Vpn, PAGE_SHIFT};
 
 impl AddressSpace {
     /// Releases `[addr, addr + size)`, or the whole allocation when `size` is 0.
-    pub fn release(
-        &mut self,
-        m: &mut Machine,
-        addr: u64,
-        size: u64,
-    ) -> Result<PageRange, VmError> {
+    pub fn release(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let page = Vpn(addr >> PAGE_SHIFT);
         let vad = self.vads.find(page).ok_or(VmError::NotAllocated)?;
         if vad.kind == VadKind::SharedUserData {

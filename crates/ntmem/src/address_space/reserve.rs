@@ -6,8 +6,8 @@
 
 use super::{AddressSpace, Placement, Vad, VadKind, VmError};
 use crate::machine::Machine;
-use crate::phys::PhysicalMemory;
 use crate::paging::{Protection, Pte, ValidPte};
+use crate::phys::PhysicalMemory;
 use crate::units::{
     align_down, align_up, PageRange, Vpn, ALLOCATION_GRANULARITY, LARGE_PAGE_SIZE, PAGES_PER_LARGE_PAGE, PAGE_SHIFT,
     PAGE_SIZE, USER_END,

@@ -10,8 +10,8 @@
 //! must lie in one allocation (F42, F43).
 
 use super::{AddressSpace, VadKind, VmError};
-use crate::paging::{Leaf, Pte};
 use crate::machine::Machine;
+use crate::paging::{Leaf, Pte};
 use crate::phys::{ListKind, PfnFlags, PfnState};
 use crate::units::PageRange;
 

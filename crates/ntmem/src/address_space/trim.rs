@@ -9,7 +9,7 @@ use super::AddressSpace;
 use crate::arch::x86_64 as hw;
 use crate::machine::Machine;
 use crate::paging::{Leaf, Pte};
-use crate::phys::{ListKind, PfnFlags};
+use crate::phys::{FrameUse, ListKind, PfnFlags};
 use crate::units::Vpn;
 
 const MAX_AGE: u8 = 7;
@@ -55,7 +55,8 @@ impl AddressSpace {
         let Pte::Valid(v) = Pte::decode(m.phys.read_u64(at)) else { return 0 };
         let pfn = v.pfn();
         let e = *m.phys.pfn(pfn);
-        if e.flags().has(PfnFlags::LOCKED) {
+        // Only private pages leave a working set; locked ones never do.
+        if e.usage() != FrameUse::Private || e.flags().has(PfnFlags::LOCKED) {
             return 0;
         }
         self.capture_dirty(vpn, v);

@@ -33,7 +33,12 @@ pub const SMALLEST_MAXIMUM: u64 = 13;
 
 impl Default for WorkingSetLimits {
     fn default() -> Self {
-        WorkingSetLimits { minimum: DEFAULT_MINIMUM, maximum: DEFAULT_MAXIMUM, hard_minimum: false, hard_maximum: false }
+        WorkingSetLimits {
+            minimum: DEFAULT_MINIMUM,
+            maximum: DEFAULT_MAXIMUM,
+            hard_minimum: false,
+            hard_maximum: false,
+        }
     }
 }
 

@@ -118,7 +118,13 @@ impl System {
         let files = PageFiles::create(config.page_files()).map_err(|e| SystemError::PageFileCreation(e.kind()))?;
         let mut machine = Machine::new(phys, files, config.page_in_cluster());
         machine.charge(1).map_err(|_| SystemError::CommitLimit)?;
-        Ok(System { config, machine, processes: Vec::new(), shared_user_data: shared, gone_faults: FaultCounts::default() })
+        Ok(System {
+            config,
+            machine,
+            processes: Vec::new(),
+            shared_user_data: shared,
+            gone_faults: FaultCounts::default(),
+        })
     }
 
     /// Creates a process with an empty address space (but for the shared user data page).

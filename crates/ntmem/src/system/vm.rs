@@ -259,7 +259,8 @@ impl<'a> Vm<'a> {
     /// What `QueryWorkingSetEx` reports of a resident page; `None` when `addr` is not resident.
     #[must_use]
     pub fn working_set_entry(&self, addr: u64) -> Option<WorkingSetEntry> {
-        let Pte::Valid(v) = self.space_ref().pte(&self.machine.phys, Vpn(addr.min(MAX_USER_ADDRESS) >> PAGE_SHIFT)) else {
+        let Pte::Valid(v) = self.space_ref().pte(&self.machine.phys, Vpn(addr.min(MAX_USER_ADDRESS) >> PAGE_SHIFT))
+        else {
             return None;
         };
         if addr > MAX_USER_ADDRESS {
