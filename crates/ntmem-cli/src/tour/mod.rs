@@ -1,9 +1,12 @@
 //! `ntmem tour`: the seed's two examples run on the simulated machine, then what happened
 //! inside — `VirtualQuery` before and after, the page going free → reserved → committed, the
-//! demand-zero fault of the first touch, the page-table walk of the address, and the figures.
+//! demand-zero fault of the first touch, the page-table walk of the address, and the figures —
+//! and a chapter on paging: a small machine under pressure, a page going valid → transition →
+//! page file → valid.
 //!
 //! Plain text, deterministic: the same run prints the same addresses, frames and figures.
 
+mod paging;
 mod show;
 
 use anyhow::{anyhow, Result};
@@ -32,9 +35,11 @@ pub(crate) fn run(out: &mut impl Write) -> Result<()> {
     }
     example_one(out, &mut sys, pid)?;
     example_two(out, &mut sys, pid)?;
-    writeln!(out, "Figures at the end")?;
-    writeln!(out, "------------------")?;
+    writeln!(out, "Figures of the 1 GiB machine")?;
+    writeln!(out, "----------------------------")?;
     figures(out, &mut sys, pid)?;
+    writeln!(out)?;
+    paging::run(out)?;
     Ok(())
 }
 
