@@ -3,6 +3,8 @@
 //!
 //! Facts stated at NT level (NTSTATUS, in/out base and size) go through `Ntdll`; Win32 facts go
 //! through `Kernel32`. Version choices follow §3 (bold = Windows 10 1803+).
+// Tests compute addresses and sizes on a 64-bit host; truncating casts cannot occur here.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 #![allow(clippy::unwrap_used)]
 #![allow(non_snake_case)]
 

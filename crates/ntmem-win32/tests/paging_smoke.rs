@@ -1,4 +1,6 @@
 //! Paging end to end: a 16 MiB machine writes four times its RAM and reads every byte back.
+// Tests compute addresses and sizes on a 64-bit host; truncating casts cannot occur here.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 use ntmem::{Config, System};
 use ntmem_win32::*;
 

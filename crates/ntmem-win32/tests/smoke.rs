@@ -1,4 +1,6 @@
 //! The seed's two examples, end to end through Kernel32 (F12, F13, F20, F53, F91).
+// Tests compute addresses and sizes on a 64-bit host; truncating casts cannot occur here.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 use ntmem::{Config, System};
 use ntmem_win32::*;
 

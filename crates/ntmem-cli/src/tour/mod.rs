@@ -58,7 +58,7 @@ fn machine(out: &mut impl Write, sys: &System) -> Result<()> {
         out,
         "  PFN database: one {}-byte entry per frame ({} KiB). Frame 0 is kept by the firmware;\n  one frame holds the shared user data page; the other {} are on the zeroed list.",
         core::mem::size_of::<ntmem::phys::PfnEntry>(),
-        frames * core::mem::size_of::<ntmem::phys::PfnEntry>() as u64 >> 10,
+        (frames * core::mem::size_of::<ntmem::phys::PfnEntry>() as u64) >> 10,
         sys.stats().zeroed_pages
     )?;
     writeln!(

@@ -47,7 +47,6 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
     writeln!(out, "  copy anywhere, so each goes to the modified list; the PTE becomes a transition PTE.")?;
     writeln!(out, "    PTE of p:  {}", pte_of(k.system(), app, p))?;
     state(out, &k, app, p, "trimmed")?;
-    drop(k);
 
     let written = sys.write_modified_pages();
     let s = sys.stats();
@@ -70,7 +69,6 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
         after.page_read_ios - before.page_read_ios
     )?;
     k.EmptyWorkingSet(h);
-    drop(k);
     let again = sys.write_modified_pages();
     writeln!(out, "  Trimmed again without a write: it goes straight to standby; the writer writes {again} pages")?;
     writeln!(out, "  (a clean page is never written twice).")?;
@@ -84,7 +82,6 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
         out,
         "\n  \"hog\" commits and touches 24 MiB, more than the RAM. Frames run short: the balancer trims\n  working sets, the modified page writer writes, and standby frames are repurposed. The\n  standby frame of p is given to \"hog\"; p's PTE now says where its bytes are:"
     )?;
-    drop(k);
     let mut k = Kernel32::new(&mut sys, app);
     writeln!(out, "    PTE of p:  {}", pte_of(k.system(), app, p))?;
     let before = k.system().stats();

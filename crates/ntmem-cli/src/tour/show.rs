@@ -92,7 +92,8 @@ pub(super) fn figures(out: &mut impl Write, sys: &mut System, pid: ProcessId) ->
         "  GetProcessMemoryInfo: PageFaultCount {}, WorkingSetSize {:#x} (peak {:#x}), PrivateUsage {:#x} (peak {:#x})",
         pmc.PageFaultCount, pmc.WorkingSetSize, pmc.PeakWorkingSetSize, pmc.PrivateUsage, pmc.PeakPagefileUsage
     )?;
-    let mut ms = MEMORYSTATUSEX { dwLength: core::mem::size_of::<MEMORYSTATUSEX>() as u32, ..Default::default() };
+    let length = u32::try_from(core::mem::size_of::<MEMORYSTATUSEX>()).expect("a small structure");
+    let mut ms = MEMORYSTATUSEX { dwLength: length, ..Default::default() };
     k.GlobalMemoryStatusEx(&mut ms);
     writeln!(
         out,
