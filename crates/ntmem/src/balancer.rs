@@ -67,7 +67,7 @@ fn trim_for(m: &mut Machine, spaces: &mut [&mut AddressSpace], pages: u64) {
     for s in spaces.iter_mut() {
         let max = s.working_set().limits().maximum;
         let over = s.working_set().len().saturating_sub(max);
-        left = left.saturating_sub(s.trim(m, over.min(left.max(over)), max));
+        left = left.saturating_sub(s.trim(m, over, max));
     }
     // Then down to each minimum, then below it (but for a hard minimum).
     for below_minimum in [false, true] {

@@ -10,7 +10,6 @@ mod paging;
 mod show;
 
 use anyhow::{anyhow, Result};
-use ntmem::units::Vpn;
 use ntmem::{Config, System};
 use ntmem_win32::*;
 use show::{figures, mbi, pte_of, walk};
@@ -181,6 +180,5 @@ fn example_two(out: &mut impl Write, sys: &mut System, pid: ntmem::ProcessId) ->
     k.VirtualQuery(p, &mut info);
     writeln!(out, "  VirtualFree(p, 0, MEM_RELEASE) = {ok}")?;
     writeln!(out, "    free again: {}\n", mbi(&info))?;
-    let _ = Vpn::default();
     Ok(())
 }
