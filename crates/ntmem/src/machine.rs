@@ -64,10 +64,13 @@ impl Machine {
         &self.files
     }
 
-    /// Charges `pages` of commit, growing the page files when the limit is in the way.
+    /// Charges `pages` of commit, growing the page files when the limit is in the way — but
+    /// only when growing them to their maxima would make the charge fit: a charge that fails
+    /// changes nothing.
     pub(crate) fn charge(&mut self, pages: u64) -> Result<(), CommitLimitExceeded> {
-        if pages > self.commit.available() {
-            self.grow_files(pages - self.commit.available());
+        let short = pages.saturating_sub(self.commit.available());
+        if short > 0 && short <= self.files.room() {
+            self.grow_files(short);
         }
         self.commit.charge(pages)
     }

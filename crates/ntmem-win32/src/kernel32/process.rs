@@ -9,7 +9,9 @@ use ntmem::ProcessId;
 use windows_sys::core::BOOL;
 use windows_sys::Win32::Foundation::*;
 use windows_sys::Win32::System::Memory::*;
-use windows_sys::Win32::System::Threading::{PROCESS_ALL_ACCESS, PROCESS_TERMINATE};
+use windows_sys::Win32::System::Threading::{
+    PROCESS_ALL_ACCESS, PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE,
+};
 
 #[allow(non_snake_case)]
 impl Kernel32<'_> {
@@ -25,7 +27,15 @@ impl Kernel32<'_> {
             // An unknown id, or a process that exited and whose last handle is closed.
             return self.fail(ERROR_INVALID_PARAMETER, core::ptr::null_mut());
         }
-        let access = if dwDesiredAccess == PROCESS_ALL_ACCESS { u32::MAX } else { dwDesiredAccess };
+        let access = if dwDesiredAccess == PROCESS_ALL_ACCESS {
+            u32::MAX
+        } else if dwDesiredAccess & PROCESS_QUERY_INFORMATION != 0 {
+            // "Process Security and Access Rights": a handle with PROCESS_QUERY_INFORMATION is
+            // granted PROCESS_QUERY_LIMITED_INFORMATION too.
+            dwDesiredAccess | PROCESS_QUERY_LIMITED_INFORMATION
+        } else {
+            dwDesiredAccess
+        };
         let entry = HandleEntry { object: Object::Process(target), access };
         let handle = match self.sys.process_mut(self.pid) {
             Some(me) => me.handles_mut().insert(entry),

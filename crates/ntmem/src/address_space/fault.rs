@@ -65,6 +65,7 @@ impl AddressSpace {
                 if !permits(p, access) {
                     return Err(self.violation(addr, access));
                 }
+                self.make_room_in_working_set(m, vpn);
                 let Some(pfn) = m.allocate(FrameUse::Private, Some(at), Fill::Zero) else {
                     return Err(AccessFault { kind: FaultKind::OutOfFrames, access, address: addr });
                 };
@@ -89,6 +90,7 @@ impl AddressSpace {
                 if !permits(protection, access) {
                     return Err(self.violation(addr, access));
                 }
+                self.make_room_in_working_set(m, vpn);
                 m.phys.unpark(pfn);
                 self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte::new(pfn, protection)));
                 self.counters.faults.soft += 1;
@@ -106,6 +108,7 @@ impl AddressSpace {
                 if !permits(protection, access) {
                     return Err(self.violation(addr, access));
                 }
+                self.make_room_in_working_set(m, vpn);
                 self.hard_fault(m, ClusterPage { vpn, at, protection }, file, slot).map_err(|kind| AccessFault {
                     kind,
                     access,

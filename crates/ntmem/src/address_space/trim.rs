@@ -87,11 +87,23 @@ impl AddressSpace {
     /// faulted in) until the working set is back at its maximum.
     pub(crate) fn enforce_hard_maximum(&mut self, m: &mut Machine, keep: Vpn) {
         let limits = self.ws.limits();
-        if !limits.hard_maximum || self.ws.len() <= limits.maximum {
-            return;
+        if limits.hard_maximum && self.ws.len() > limits.maximum {
+            self.enforce_hard_maximum_to(m, keep, limits.maximum);
         }
+    }
+
+    /// Before `incoming` becomes resident: with a hard maximum reached, trims the oldest page
+    /// first, so the working set never exceeds its maximum, not even for a moment.
+    pub(crate) fn make_room_in_working_set(&mut self, m: &mut Machine, incoming: Vpn) {
+        let limits = self.ws.limits();
+        if limits.hard_maximum && self.ws.len() >= limits.maximum {
+            self.enforce_hard_maximum_to(m, incoming, limits.maximum.saturating_sub(1));
+        }
+    }
+
+    fn enforce_hard_maximum_to(&mut self, m: &mut Machine, keep: Vpn, target: u64) {
         for vpn in self.ws.oldest_first() {
-            if self.ws.len() <= limits.maximum {
+            if self.ws.len() <= target {
                 break;
             }
             if vpn != keep {

@@ -94,6 +94,12 @@ impl PageFiles {
         self.files.iter().map(PageFile::usable_slots).sum()
     }
 
+    /// Slots the files may still grow by, up to their maxima.
+    #[must_use]
+    pub fn room(&self) -> u64 {
+        self.files.iter().map(|f| f.maximum_slots() - f.size_slots()).sum()
+    }
+
     /// Slots in use.
     #[must_use]
     pub fn used(&self) -> u64 {
