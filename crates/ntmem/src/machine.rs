@@ -23,6 +23,8 @@ pub struct Machine {
     /// Set when a frame was taken and available memory fell below the low-water mark: the
     /// balancer should run before the call returns.
     pub(crate) wants_balance: bool,
+    /// The buffer clustered page-file reads land in, kept between faults.
+    pub(crate) io_buffer: Vec<u8>,
 }
 
 /// Low-water mark: below this many available pages the balancer trims.
@@ -43,7 +45,7 @@ pub(crate) enum Fill {
 impl Machine {
     pub(crate) fn new(phys: PhysicalMemory, files: PageFiles, cluster: u32) -> Machine {
         let limit = u64::from(phys.frame_count()) - 1 + files.capacity();
-        Machine { phys, commit: CommitCharge::new(limit), files, cluster, wants_balance: false }
+        Machine { phys, commit: CommitCharge::new(limit), files, cluster, wants_balance: false, io_buffer: Vec::new() }
     }
 
     /// RAM and the PFN database.

@@ -1,15 +1,30 @@
 //! `ntmem bench`: the hot paths of the memory manager, each beside a baseline measured in the
 //! same run, as a table or as JSON (`{"results":[{"name", "ntmem_ns", "baseline_ns",
-//! "baseline", "ratio", "goal"}]}`), ratio = ntmem / baseline.
+//! "baseline", "ratio", "goal"}]}`). For a cost, ratio = ntmem / baseline (lower is better);
+//! for a throughput, both sides are timed per 4 KiB page moved and ratio = ntmem's throughput
+//! over the baseline's = baseline_ns / ntmem_ns (higher is better, goal `>= x`). The table
+//! then shows the paging cluster sweeps, which are not in the JSON.
 //!
-//! `figures.rs` measures ntmem through `Kernel32`, `native.rs` the host baselines (the only
-//! unsafe code), `timing.rs` says how a sample is timed and a figure chosen (the median).
+//! `figures.rs` measures ntmem through `Kernel32`, `paging.rs` its paging beside host file
+//! I/O, `native.rs` the host baselines (the only unsafe code), `timing.rs` says how a sample
+//! is timed and a figure chosen (the median).
 
 mod figures;
 mod native;
+mod paging;
 mod timing;
 
 use std::io::Write;
+
+/// Which way a figure's ratio goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// Time per operation: ratio = ntmem / baseline, met at or under the goal.
+    Cost,
+    /// Bytes per second, both sides timed per 4 KiB page: ratio = ntmem's throughput over the
+    /// baseline's (baseline_ns / ntmem_ns), met at or over the goal.
+    Throughput,
+}
 
 /// One figure: ntmem's cost of an operation beside its baseline's.
 struct Figure {
@@ -21,58 +36,75 @@ struct Figure {
     baseline_ns: f64,
     /// What the baseline is.
     baseline: &'static str,
-    /// The ratio to stay at or under.
+    /// The ratio to stay at or under (a cost) or at or over (a throughput).
     goal: f64,
 }
 
 impl Figure {
-    /// ntmem / baseline.
-    fn ratio(&self) -> f64 {
-        self.ntmem_ns / self.baseline_ns
+    /// ntmem / baseline for a cost; ntmem's throughput / the baseline's for a throughput.
+    fn ratio(&self, kind: Kind) -> f64 {
+        match kind {
+            Kind::Cost => self.ntmem_ns / self.baseline_ns,
+            Kind::Throughput => self.baseline_ns / self.ntmem_ns,
+        }
     }
 
-    fn goal_text(&self) -> String {
-        format!("<= {}", self.goal)
+    fn goal_text(&self, kind: Kind) -> String {
+        match kind {
+            Kind::Cost => format!("<= {}", self.goal),
+            Kind::Throughput => format!(">= {}", self.goal),
+        }
     }
 
-    fn met(&self) -> bool {
-        self.ratio() <= self.goal
+    fn met(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Cost => self.ratio(kind) <= self.goal,
+            Kind::Throughput => self.ratio(kind) >= self.goal,
+        }
     }
 }
 
+/// Measures one figure.
+type Measure = fn() -> anyhow::Result<Figure>;
+
 /// The figures, in the order they are measured and printed.
-const FIGURES: [fn() -> anyhow::Result<Figure>; 7] = [
-    figures::tlb_hit_read,
-    figures::tlb_miss_read,
-    figures::demand_zero_fault,
-    figures::alloc_free_pair,
-    figures::protect_page,
-    figures::query_scaling,
-    figures::reserve_scaling,
+const FIGURES: [(Kind, Measure); 11] = [
+    (Kind::Cost, figures::tlb_hit_read),
+    (Kind::Cost, figures::tlb_miss_read),
+    (Kind::Cost, figures::demand_zero_fault),
+    (Kind::Cost, figures::alloc_free_pair),
+    (Kind::Cost, figures::protect_page),
+    (Kind::Cost, figures::query_scaling),
+    (Kind::Cost, figures::reserve_scaling),
+    (Kind::Throughput, paging::page_out_throughput),
+    (Kind::Throughput, paging::sequential_page_in),
+    (Kind::Cost, paging::random_hard_fault),
+    (Kind::Cost, paging::soft_fault),
 ];
 
 /// Measures every figure and prints them, as JSON when `json`.
 pub(crate) fn run(json: bool) -> anyhow::Result<()> {
-    let results = FIGURES.iter().map(|measure| measure()).collect::<anyhow::Result<Vec<_>>>()?;
+    let results = FIGURES.iter().map(|&(kind, measure)| Ok((kind, measure()?))).collect::<anyhow::Result<Vec<_>>>()?;
     let mut out = std::io::stdout().lock();
     if json {
         print_json(&mut out, &results)
     } else {
-        print_table(&mut out, &results)
+        print_table(&mut out, &results)?;
+        paging::print_cluster_sweeps(&mut out)
     }
 }
 
-fn print_json(out: &mut impl Write, results: &[Figure]) -> anyhow::Result<()> {
+fn print_json(out: &mut impl Write, results: &[(Kind, Figure)]) -> anyhow::Result<()> {
     let rows: Vec<serde_json::Value> = results
         .iter()
-        .map(|f| {
+        .map(|&(kind, ref f)| {
             serde_json::json!({
                 "name": f.name,
                 "ntmem_ns": round(f.ntmem_ns, 1),
                 "baseline_ns": round(f.baseline_ns, 1),
                 "baseline": f.baseline,
-                "ratio": round(f.ratio(), 3),
-                "goal": f.goal_text(),
+                "ratio": round(f.ratio(kind), 3),
+                "goal": f.goal_text(kind),
             })
         })
         .collect();
@@ -81,27 +113,39 @@ fn print_json(out: &mut impl Write, results: &[Figure]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_table(out: &mut impl Write, results: &[Figure]) -> anyhow::Result<()> {
-    let width = results.iter().map(|f| f.name.len()).max().unwrap_or(0).max("name".len());
-    writeln!(out, "{:<width$}  {:>10}  {:>10}  {:>7}  {:<6}  met?", "name", "ntmem", "baseline", "ratio", "goal")?;
-    for f in results {
+fn print_table(out: &mut impl Write, results: &[(Kind, Figure)]) -> anyhow::Result<()> {
+    let width = results.iter().map(|(_, f)| f.name.len()).max().unwrap_or(0).max("name".len());
+    writeln!(out, "{:<width$}  {:>11}  {:>11}  {:>7}  {:<6}  met?", "name", "ntmem", "baseline", "ratio", "goal")?;
+    for (kind, f) in results {
         writeln!(
             out,
-            "{:<width$}  {:>10}  {:>10}  {:>7.2}  {:<6}  {}",
+            "{:<width$}  {:>11}  {:>11}  {:>7.2}  {:<6}  {}",
             f.name,
-            duration(f.ntmem_ns),
-            duration(f.baseline_ns),
-            f.ratio(),
-            f.goal_text(),
-            if f.met() { "yes" } else { "no" },
+            shown(*kind, f.ntmem_ns),
+            shown(*kind, f.baseline_ns),
+            f.ratio(*kind),
+            f.goal_text(*kind),
+            if f.met(*kind) { "yes" } else { "no" },
         )?;
     }
     writeln!(out)?;
+    writeln!(out, "ratio: ntmem / baseline for times (lower is better); ntmem's throughput / the baseline's")?;
+    writeln!(out, "for MiB/s rows (higher is better)")?;
+    writeln!(out)?;
     writeln!(out, "baselines:")?;
-    for f in results {
+    for (_, f) in results {
         writeln!(out, "  {:<width$}  {}", f.name, f.baseline)?;
     }
     Ok(())
+}
+
+/// A figure's `ns` per operation as the table shows it: a time, or for a throughput (`ns`
+/// per 4 KiB page) MiB/s.
+fn shown(kind: Kind, ns: f64) -> String {
+    match kind {
+        Kind::Cost => duration(ns),
+        Kind::Throughput => format!("{:.0} MiB/s", 4096.0 * 1e9 / ns / f64::from(1u32 << 20)),
+    }
 }
 
 /// `ns` nanoseconds, in the unit that reads best.
@@ -132,21 +176,34 @@ mod tests {
     #[test]
     fn ratio_is_ntmem_over_baseline_and_met_at_the_goal() {
         let f = figure(5.0, 2.0, 2.5);
-        assert_eq!(f.ratio(), 2.5);
-        assert!(f.met());
-        assert!(!figure(5.1, 2.0, 2.5).met());
-        assert_eq!(f.goal_text(), "<= 2.5");
-        assert_eq!(figure(1.0, 1.0, 3.0).goal_text(), "<= 3");
+        assert_eq!(f.ratio(Kind::Cost), 2.5);
+        assert!(f.met(Kind::Cost));
+        assert!(!figure(5.1, 2.0, 2.5).met(Kind::Cost));
+        assert_eq!(f.goal_text(Kind::Cost), "<= 2.5");
+        assert_eq!(figure(1.0, 1.0, 3.0).goal_text(Kind::Cost), "<= 3");
+    }
+
+    #[test]
+    fn throughput_ratio_is_baseline_time_over_ntmem_time_and_met_above_the_goal() {
+        // ntmem takes 4 ns a page where the baseline takes 2: half the throughput.
+        let f = figure(4.0, 2.0, 0.5);
+        assert_eq!(f.ratio(Kind::Throughput), 0.5);
+        assert!(f.met(Kind::Throughput));
+        assert!(!figure(4.1, 2.0, 0.5).met(Kind::Throughput));
+        assert_eq!(f.goal_text(Kind::Throughput), ">= 0.5");
+        assert_eq!(shown(Kind::Throughput, 4096.0), "954 MiB/s");
     }
 
     #[test]
     fn json_has_the_documented_shape() {
         let mut out = Vec::new();
-        print_json(&mut out, &[figure(5.0, 2.0, 2.5)]).expect("writing to a Vec cannot fail");
+        print_json(&mut out, &[(Kind::Cost, figure(5.0, 2.0, 2.5)), (Kind::Throughput, figure(4.0, 2.0, 0.5))])
+            .expect("writing to a Vec cannot fail");
         assert_eq!(
             String::from_utf8(out).expect("serde_json writes UTF-8"),
             "{\"results\":[{\"name\":\"f\",\"ntmem_ns\":5.0,\"baseline_ns\":2.0,\"baseline\":\"b\",\
-             \"ratio\":2.5,\"goal\":\"<= 2.5\"}]}\n"
+             \"ratio\":2.5,\"goal\":\"<= 2.5\"},{\"name\":\"f\",\"ntmem_ns\":4.0,\"baseline_ns\":2.0,\
+             \"baseline\":\"b\",\"ratio\":0.5,\"goal\":\">= 0.5\"}]}\n"
         );
     }
 

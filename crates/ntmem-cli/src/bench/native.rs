@@ -1,5 +1,6 @@
 //! The host baselines: what each figure's operation costs done natively on this machine —
-//! plain loads from a `Vec`, and Linux's `mmap`/`munmap`/`mprotect` with real page faults.
+//! plain loads from a `Vec`, Linux's `mmap`/`munmap`/`mprotect` with real page faults, and
+//! file I/O through [`HostFile`] beside the paging figures' page files.
 //!
 //! The only unsafe code of the benchmarks lives here, around [`Mapping`]: a private anonymous
 //! mapping of the host, unmapped on drop. Each function returns one sample in nanoseconds per
@@ -7,9 +8,12 @@
 
 use super::timing::{per_op, XorShift};
 use anyhow::Context;
+use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 use std::io;
 use std::mem::ManuallyDrop;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::ptr::NonNull;
 
 /// The host's page size on x86-64 Linux, as on Windows.
@@ -179,6 +183,84 @@ impl ProtectTarget {
         })?;
         // An odd count would leave it read-only: every sample starts from read-write.
         self.mapping.protect(1, 1, libc::PROT_READ | libc::PROT_WRITE).context("mprotect")?;
+        Ok(ns)
+    }
+}
+
+/// A host file for the paging figures' baselines, in the directory of ntmem's page file: its
+/// bytes are written when it is made (not sparse, and in the host's page cache, as the page
+/// file's are by the time ntmem reads it). Each sample returns nanoseconds per 4 KiB page.
+pub(super) struct HostFile {
+    file: File,
+    len: usize,
+}
+
+impl HostFile {
+    /// Creates (or truncates) the file at `path` and writes `len` bytes (a multiple of the
+    /// page size): each page holds its index in its first 8 bytes, as the paged-out regions do.
+    pub(super) fn create(path: &Path, len: usize) -> anyhow::Result<HostFile> {
+        anyhow::ensure!(len.is_multiple_of(PAGE), "a host file is whole pages");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        let mut page = vec![0u8; PAGE];
+        for (index, offset) in (0..len).step_by(PAGE).enumerate() {
+            page[..8].copy_from_slice(&(index as u64).to_ne_bytes());
+            file.write_all_at(&page, offset as u64).context("writing a host file")?;
+        }
+        Ok(HostFile { file, len })
+    }
+
+    /// Overwrites the whole file front to back, `chunk` bytes per `pwrite`, then `fsync`s it
+    /// (in the timing): the bytes are on the disk when it returns.
+    pub(super) fn write_sequential_fsync(&self, chunk: usize) -> anyhow::Result<f64> {
+        let data = vec![0x5au8; chunk];
+        per_op(self.len / PAGE, || {
+            for offset in (0..self.len).step_by(chunk) {
+                let n = chunk.min(self.len - offset);
+                self.file.write_all_at(&data[..n], offset as u64).context("pwrite")?;
+            }
+            self.file.sync_all().context("fsync")
+        })
+    }
+
+    /// Reads the whole file front to back, `chunk` bytes per `pread`, and loads the first
+    /// 8 bytes of every page read (checking each holds its page's index).
+    pub(super) fn read_sequential(&self, chunk: usize) -> anyhow::Result<f64> {
+        anyhow::ensure!(chunk.is_multiple_of(PAGE), "reads are whole pages");
+        let mut buf = vec![0u8; chunk];
+        let mut sum = 0u64;
+        let ns = per_op(self.len / PAGE, || {
+            for offset in (0..self.len).step_by(chunk) {
+                let n = chunk.min(self.len - offset);
+                self.file.read_exact_at(&mut buf[..n], offset as u64).context("pread")?;
+                for page in (0..n).step_by(PAGE) {
+                    sum = sum.wrapping_add(load_u64(black_box(&buf), page));
+                }
+            }
+            Ok::<(), anyhow::Error>(())
+        })?;
+        let pages = (self.len / PAGE) as u64;
+        anyhow::ensure!(sum == pages * (pages - 1) / 2, "the host file does not hold its page indices");
+        Ok(ns)
+    }
+
+    /// One 4 KiB `pread` at each of `pages` (page indices), loading the first 8 bytes of each.
+    pub(super) fn read_pages(&self, pages: &[u64]) -> anyhow::Result<f64> {
+        let mut buf = vec![0u8; PAGE];
+        let mut sum = 0u64;
+        let ns = per_op(pages.len(), || {
+            for &page in pages {
+                self.file.read_exact_at(&mut buf, page * PAGE as u64).context("pread")?;
+                sum = sum.wrapping_add(load_u64(black_box(&buf), 0));
+            }
+            Ok::<(), anyhow::Error>(())
+        })?;
+        anyhow::ensure!(sum == pages.iter().sum::<u64>(), "the host file does not hold its page indices");
         Ok(ns)
     }
 }

@@ -200,8 +200,18 @@ impl AddressSpace {
             first: first_slot + u32::try_from(lo).unwrap_or(0),
             count: u32::try_from(count).unwrap_or(0),
         };
-        let mut buf = vec![0u8; count * PAGE_BYTES];
-        if m.files.read(run, &mut buf).is_err() {
+        // One page reads straight into its frame; a cluster through the machine's I/O buffer.
+        let read = if count == 1 {
+            let pfn = frames[target].expect("the faulting page's frame was allocated");
+            m.files.read(run, m.phys.frame_mut(pfn))
+        } else {
+            let mut buf = std::mem::take(&mut m.io_buffer);
+            buf.resize(count * PAGE_BYTES, 0);
+            let r = m.files.read(run, &mut buf);
+            m.io_buffer = buf;
+            r
+        };
+        if read.is_err() {
             for f in frames.iter().flatten() {
                 m.phys.release(*f);
             }
@@ -209,7 +219,10 @@ impl AddressSpace {
         }
         for (i, page) in pages.iter().enumerate().take(hi).skip(lo) {
             let pfn = frames[i].expect("frames lo..hi were allocated");
-            m.phys.frame_mut(pfn).copy_from_slice(&buf[(i - lo) * PAGE_BYTES..(i - lo + 1) * PAGE_BYTES]);
+            if count > 1 {
+                let at = (i - lo) * PAGE_BYTES;
+                m.phys.frame_mut(pfn).copy_from_slice(&m.io_buffer[at..at + PAGE_BYTES]);
+            }
             let e = m.phys.pfn_mut(pfn);
             e.protection = page.protection;
             e.set_backing(Some((file, run.first + u32::try_from(i - lo).unwrap_or(0))));
