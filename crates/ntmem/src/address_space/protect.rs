@@ -8,7 +8,7 @@
 
 use super::{AddressSpace, PageState, VadKind, VmError};
 use crate::paging::{Access, Protection, Pte, ValidPte};
-use crate::phys::PhysicalMemory;
+use crate::phys::{PfnFlags, PhysicalMemory};
 use crate::units::{PageRange, PhysAddr, Vpn};
 
 impl AddressSpace {
@@ -65,7 +65,7 @@ impl AddressSpace {
             Pte::Zero => return,
             Pte::DemandZero(_) => Pte::DemandZero(new),
             Pte::Valid(v) => {
-                self.capture_dirty(vpn, v);
+                self.capture_dirty(phys, vpn, v);
                 let pfn = v.pfn();
                 phys.pfn_mut(pfn).protection = new;
                 if new.maps_present() {
@@ -83,10 +83,13 @@ impl AddressSpace {
         self.set_pte(phys, at, vpn, next);
     }
 
-    /// Moves a valid PTE's dirty bit into its allocation's write-watch bitmap, as NT does
-    /// whenever it rewrites a valid PTE (F115, F118).
-    pub(crate) fn capture_dirty(&mut self, vpn: Vpn, pte: ValidPte) {
+    /// Captures a valid PTE's dirty bit before the PTE is rewritten without it, as NT does
+    /// whenever it rewrites a valid PTE: into the frame's modified bit (so the write is not
+    /// lost when the page is next trimmed, its page-file copy being stale now) and into the
+    /// allocation's write-watch bitmap (F115, F118).
+    pub(crate) fn capture_dirty(&mut self, phys: &mut PhysicalMemory, vpn: Vpn, pte: ValidPte) {
         if pte.dirty() {
+            phys.pfn_mut(pte.pfn()).flags.set(PfnFlags::MODIFIED, true);
             if let Some(vad) = self.vads.find_mut(vpn) {
                 vad.set_watch_bit(vpn, true);
             }

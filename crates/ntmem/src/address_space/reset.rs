@@ -31,7 +31,7 @@ impl AddressSpace {
             let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) else { continue };
             match Pte::decode(m.phys.read_u64(at)) {
                 Pte::Valid(v) => {
-                    self.capture_dirty(vpn, v);
+                    self.capture_dirty(&mut m.phys, vpn, v);
                     let e = m.phys.pfn_mut(v.pfn());
                     e.flags.set(PfnFlags::RESET, true);
                     e.flags.set(PfnFlags::MODIFIED, false);

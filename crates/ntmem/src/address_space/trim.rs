@@ -31,7 +31,7 @@ impl AddressSpace {
                     .apply(&mut self.tlb);
                 self.ws.set_age(vpn, 0);
             } else {
-                let age = self.ws.iter().find(|(v, _)| *v == vpn).map_or(0, |(_, a)| a);
+                let age = self.ws.age(vpn);
                 self.ws.set_age(vpn, (age + 1).min(MAX_AGE));
             }
         }
@@ -59,7 +59,7 @@ impl AddressSpace {
         if e.usage() != FrameUse::Private || e.flags().has(PfnFlags::LOCKED) {
             return 0;
         }
-        self.capture_dirty(vpn, v);
+        self.capture_dirty(&mut m.phys, vpn, v);
         let protection = e.protection();
         self.set_pte(&mut m.phys, at, vpn, Pte::Transition { pfn, protection });
         let entry = m.phys.pfn_mut(pfn);

@@ -91,6 +91,10 @@ impl WorkingSet {
         self.pages.remove(&vpn.as_u64());
     }
 
+    pub(crate) fn age(&self, vpn: Vpn) -> u8 {
+        self.pages.get(&vpn.as_u64()).copied().unwrap_or(0)
+    }
+
     pub(crate) fn set_age(&mut self, vpn: Vpn, age: u8) {
         if let Some(a) = self.pages.get_mut(&vpn.as_u64()) {
             *a = age;

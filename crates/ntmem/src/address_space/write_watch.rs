@@ -7,7 +7,7 @@
 
 use super::{AddressSpace, VmError};
 use crate::paging::{Leaf, Pte};
-use crate::phys::PhysicalMemory;
+use crate::phys::{PfnFlags, PhysicalMemory};
 use crate::units::{PageRange, Vpn};
 
 impl AddressSpace {
@@ -31,6 +31,8 @@ impl AddressSpace {
         if let Leaf::Pte(at) = self.tables.leaf(phys, vpn) {
             if let Pte::Valid(v) = Pte::decode(phys.read_u64(at)) {
                 if v.dirty() {
+                    // The write still has to reach the page file: keep it in the frame.
+                    phys.pfn_mut(v.pfn()).flags.set(PfnFlags::MODIFIED, true);
                     self.set_pte(phys, at, vpn, Pte::Valid(v.clean()));
                 }
             }
