@@ -8,7 +8,6 @@
 //! exactly that set; otherwise it asserts the one result Windows shows.
 // Tests compute addresses and sizes on a 64-bit host; truncating casts cannot occur here.
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
-
 #![allow(non_snake_case)]
 
 use std::fmt;

@@ -7,8 +7,7 @@ use ntmem_win32::*;
 #[test]
 fn four_times_ram_round_trips_through_the_page_file() {
     let path = std::env::temp_dir().join(format!("ntmem-smoke-{}.sys", std::process::id()));
-    let cfg =
-        Config::default().with_ram_bytes(16 << 20).with_page_file(&path, 8 << 20, 128 << 20);
+    let cfg = Config::default().with_ram_bytes(16 << 20).with_page_file(&path, 8 << 20, 128 << 20);
     let mut sys = System::new(cfg).expect("boots");
     let pid = sys.create_process("big").expect("process");
     let size = 64u64 << 20;

@@ -348,7 +348,12 @@ fn hard_limit_flags_are_reported_back() {
     assert_eq!(k.SetProcessWorkingSetSizeEx(h, 20 * P, 40 * P, QUOTA_LIMITS_HARDWS_MAX_ENABLE), TRUE);
     assert_eq!(limits(&mut k), (20 * P, 40 * P, QUOTA_LIMITS_HARDWS_MIN_DISABLE | QUOTA_LIMITS_HARDWS_MAX_ENABLE));
     assert_eq!(
-        k.SetProcessWorkingSetSizeEx(h, 30 * P, 60 * P, QUOTA_LIMITS_HARDWS_MIN_ENABLE | QUOTA_LIMITS_HARDWS_MAX_ENABLE),
+        k.SetProcessWorkingSetSizeEx(
+            h,
+            30 * P,
+            60 * P,
+            QUOTA_LIMITS_HARDWS_MIN_ENABLE | QUOTA_LIMITS_HARDWS_MAX_ENABLE
+        ),
         TRUE
     );
     assert_eq!(limits(&mut k), (30 * P, 60 * P, QUOTA_LIMITS_HARDWS_MIN_ENABLE | QUOTA_LIMITS_HARDWS_MAX_ENABLE));
@@ -422,7 +427,8 @@ fn hard_working_set_maximum_is_never_exceeded() {
 #[test]
 fn locked_pages_keep_their_frame_under_pressure() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::default().with_ram_bytes(16 * MIB).with_page_file(dir.path().join("pagefile.sys"), 32 * MIB, 64 * MIB);
+    let cfg =
+        Config::default().with_ram_bytes(16 * MIB).with_page_file(dir.path().join("pagefile.sys"), 32 * MIB, 64 * MIB);
     let mut sys = system(cfg);
     let locker = new_process(&mut sys);
     let hog = new_process(&mut sys);
@@ -443,7 +449,10 @@ fn locked_pages_keep_their_frame_under_pressure() {
     let before = sys.stats();
     apply_pressure(&mut sys, hog, 32 * MIB);
     let after = sys.stats();
-    assert!(after.pages_written > before.pages_written && after.hard_faults > before.hard_faults, "pressure: {after:?}");
+    assert!(
+        after.pages_written > before.pages_written && after.hard_faults > before.hard_faults,
+        "pressure: {after:?}"
+    );
     let mut k = Kernel32::new(&mut sys, locker);
     let h = k.GetCurrentProcess();
     assert_eq!(k.EmptyWorkingSet(h), TRUE, "EmptyWorkingSet: error {}", k.GetLastError());
@@ -821,7 +830,8 @@ fn pagefile_usage_follows_commit_and_decommit() {
 #[test]
 fn reset_pages_read_old_data_or_zero_and_later_writes_survive_pressure() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::default().with_ram_bytes(16 * MIB).with_page_file(dir.path().join("pagefile.sys"), 32 * MIB, 64 * MIB);
+    let cfg =
+        Config::default().with_ram_bytes(16 * MIB).with_page_file(dir.path().join("pagefile.sys"), 32 * MIB, 64 * MIB);
     let mut sys = system(cfg);
     let owner = new_process(&mut sys);
     let hog = new_process(&mut sys);
@@ -849,7 +859,10 @@ fn reset_pages_read_old_data_or_zero_and_later_writes_survive_pressure() {
         assert_eq!(k.VirtualAlloc(p, n * P, MEM_RESET, PAGE_NOACCESS), p, "MEM_RESET: error {}", k.GetLastError());
         let mut mbi = MEMORY_BASIC_INFORMATION64::default();
         assert_ne!(k.VirtualQuery(p, &mut mbi), 0);
-        assert_eq!((mbi.State, mbi.Protect, mbi.RegionSize, mbi.Type), (MEM_COMMIT, PAGE_READWRITE, n * P, MEM_PRIVATE));
+        assert_eq!(
+            (mbi.State, mbi.Protect, mbi.RegionSize, mbi.Type),
+            (MEM_COMMIT, PAGE_READWRITE, n * P, MEM_PRIVATE)
+        );
         // Every third page is written again after the reset.
         for i in (0..n).step_by(3) {
             ok(k.write(p + i * P, &pattern(i, 2)), "write after reset");

@@ -17,6 +17,8 @@
 //! - non-zero PTEs lie only inside allocations; committed pages, working set and locked pages
 //!   match the counters;
 //! - every TLB entry agrees with its PTE and grants nothing more;
+//! - the VAD index is well formed, and the paging-structure cache names the page tables the
+//!   PDEs point to;
 //! - VADs do not overlap and stay in the user range;
 //! - commit total = the shared page + every process's committed pages and table pages, and
 //!   frames in use never exceed it.
@@ -108,6 +110,11 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
         phys.active_count() - 1,
         commit.total()
     );
+    for process in sys.processes() {
+        let Some(space) = process.space() else { continue };
+        check_lookup_structures(phys, space)
+            .map_err(|e| InvariantViolation(format!("process {:#x}: {}", u32::from(process.id()), e.0)))?;
+    }
     Ok(())
 }
 
@@ -339,4 +346,19 @@ impl Walk<'_> {
         }
         Ok(())
     }
+}
+
+/// The structures that speed look-ups up agree with what they stand for: the VAD index is
+/// well formed, and every entry of the paging-structure cache names the page table its
+/// region's PDE points to.
+fn check_lookup_structures(phys: &PhysicalMemory, space: &AddressSpace) -> Result<(), InvariantViolation> {
+    space.vads().check().map_err(|e| InvariantViolation(format!("VAD index: {e}")))?;
+    for (vpn, table) in space.page_tables().cached_tables() {
+        let leaf = space.page_tables().leaf(phys, vpn);
+        ensure!(
+            matches!(leaf, crate::paging::Leaf::Pte(at) if at.pfn() == table),
+            "the paging-structure cache maps {vpn:?} to table {table:?}, the tables say {leaf:?}"
+        );
+    }
+    Ok(())
 }

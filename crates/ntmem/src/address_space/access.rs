@@ -1,7 +1,9 @@
 //! The program's own accesses: reads, writes and instruction fetches through the MMU.
 //!
 //! The hot path is a TLB hit: one index, one compare, one copy; no allocation, no map, no lock.
-//! Anything else walks the tables and, on a page fault, asks `fault.rs` to resolve it. An
+//! A miss inside one page walks the tables (one PTE read when the paging-structure cache knows
+//! the page table) on the same fast path (`read_fast`, `write_fast`); anything else takes
+//! the full path, which on a page fault asks `fault.rs` to resolve it. An
 //! access crossing a page boundary is an access to each page; a write is checked on every page
 //! before any byte is written, so a failed access changes nothing.
 
@@ -9,6 +11,7 @@ use super::AddressSpace;
 use crate::machine::Machine;
 use crate::paging::tlb::{EXEC, READ, WRITE};
 use crate::paging::{AccessKind, Translation};
+use crate::phys::PhysicalMemory;
 use crate::units::{Vpn, MAX_USER_ADDRESS, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
 
 /// Why an access did not complete.
@@ -23,6 +26,20 @@ pub enum FaultKind {
     /// No frame could be had; `Vm` balances memory and retries, so this reaches a caller only
     /// when nothing can be trimmed or written.
     OutOfFrames,
+}
+
+/// How far the fast path (`AddressSpace::read_fast`, `AddressSpace::write_fast`) took an
+/// access.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FastAccess {
+    /// The TLB had the page: done, nothing changed but the bytes written.
+    Hit,
+    /// One walk of the page tables found the page: done; the PTE's accessed (and dirty) bit
+    /// and the TLB changed, and perhaps the paging-structure cache.
+    Walked,
+    /// Neither: the access needs the full path (faults, crossings); nothing changed that the
+    /// full path would not change the same way.
+    Missed,
 }
 
 /// An access the memory manager could not complete: what, how, and the first byte it could
@@ -43,30 +60,65 @@ impl AddressSpace {
     /// Reads `buf.len()` bytes at `addr`.
     #[inline]
     pub fn read(&mut self, m: &mut Machine, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
-        // Both values are below 4096 here and in the slow path's pieces.
-        #[allow(clippy::cast_possible_truncation)]
-        let off = (addr & OFFSET_MASK) as usize;
-        if off + buf.len() <= PAGE_BYTES {
-            if let Some(frame) = self.tlb.lookup(addr >> PAGE_SHIFT, READ) {
-                buf.copy_from_slice(m.phys.store().slice(frame as usize, off, buf.len()));
-                return Ok(());
-            }
+        match self.read_fast(&mut m.phys, addr, buf) {
+            FastAccess::Hit | FastAccess::Walked => Ok(()),
+            FastAccess::Missed => self.read_slow(m, addr, buf),
         }
-        self.read_slow(m, addr, buf)
     }
 
     /// Writes `data` at `addr`.
     #[inline]
     pub fn write(&mut self, m: &mut Machine, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
+        match self.write_fast(&mut m.phys, addr, data) {
+            FastAccess::Hit | FastAccess::Walked => Ok(()),
+            FastAccess::Missed => self.write_slow(m, addr, data),
+        }
+    }
+
+    /// The read as the TLB, else one walk of the page tables, completes it: the bytes are in
+    /// `buf` unless the result is [`FastAccess::Missed`] (a page fault, a page crossing, an
+    /// address beyond user space), which has changed only what the full path's own walk
+    /// changes too. A hit changes nothing (the walk that filled the entry set the accessed
+    /// bit); a walk sets the PTE's accessed bit and fills the TLB, as [`Self::resolve`] does.
+    ///
+    /// The hit and the walk end in the same copy, so the hit is the straight path.
+    #[inline(always)]
+    pub(crate) fn read_fast(&mut self, phys: &mut PhysicalMemory, addr: u64, buf: &mut [u8]) -> FastAccess {
+        // Below 4096.
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
-        if off + data.len() <= PAGE_BYTES {
-            if let Some(frame) = self.tlb.lookup(addr >> PAGE_SHIFT, WRITE) {
-                m.phys.store_mut().slice_mut(frame as usize, off, data.len()).copy_from_slice(data);
-                return Ok(());
-            }
+        if off + buf.len() > PAGE_BYTES {
+            return FastAccess::Missed;
         }
-        self.write_slow(m, addr, data)
+        let (frame, how) = match self.tlb.lookup(addr >> PAGE_SHIFT, READ) {
+            Some(frame) => (frame, FastAccess::Hit),
+            None => match self.walk_one(phys, addr, AccessKind::Read) {
+                Some(frame) => (frame, FastAccess::Walked),
+                None => return FastAccess::Missed,
+            },
+        };
+        phys.store().read_into(frame, off, buf);
+        how
+    }
+
+    /// The write as the TLB, else one walk, completes it (see [`Self::read_fast`]). A TLB
+    /// entry takes writes only once the PTE is dirty; a walk sets the accessed and dirty bits.
+    #[inline(always)]
+    pub(crate) fn write_fast(&mut self, phys: &mut PhysicalMemory, addr: u64, data: &[u8]) -> FastAccess {
+        #[allow(clippy::cast_possible_truncation)]
+        let off = (addr & OFFSET_MASK) as usize;
+        if off + data.len() > PAGE_BYTES {
+            return FastAccess::Missed;
+        }
+        let (frame, how) = match self.tlb.lookup(addr >> PAGE_SHIFT, WRITE) {
+            Some(frame) => (frame, FastAccess::Hit),
+            None => match self.walk_one(phys, addr, AccessKind::Write) {
+                Some(frame) => (frame, FastAccess::Walked),
+                None => return FastAccess::Missed,
+            },
+        };
+        phys.store_mut().write_from(frame, off, data);
+        how
     }
 
     /// Fetches the instruction byte at `addr`.
@@ -75,6 +127,23 @@ impl AddressSpace {
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
         Ok(m.phys.store().slice(frame as usize, off, 1)[0])
+    }
+
+    /// Translates `addr` (a page of which the access does not leave) for `access`, filling
+    /// the TLB: the frame; `None` for a page fault or a non-user address.
+    #[inline(always)]
+    fn walk_one(&mut self, phys: &mut PhysicalMemory, addr: u64, access: AccessKind) -> Option<u32> {
+        if addr > MAX_USER_ADDRESS {
+            return None;
+        }
+        let vpn = Vpn(addr >> PAGE_SHIFT);
+        match self.tables.translate(phys, vpn, access) {
+            Translation::Mapped { pfn, write_ready, executable } => {
+                self.tlb.fill(vpn, pfn, perms(write_ready, executable));
+                Some(pfn.0)
+            }
+            Translation::Fault(_) => None,
+        }
     }
 
     #[inline(never)]
@@ -86,7 +155,7 @@ impl AddressSpace {
             let off = (at & OFFSET_MASK) as usize;
             let n = (PAGE_BYTES - off).min(buf.len() - done);
             let frame = self.resolve(m, at, AccessKind::Read)?;
-            buf[done..done + n].copy_from_slice(m.phys.store().slice(frame as usize, off, n));
+            m.phys.store().read_into(frame, off, &mut buf[done..done + n]);
             done += n;
         }
         Ok(())
@@ -110,7 +179,7 @@ impl AddressSpace {
             let off = (at & OFFSET_MASK) as usize;
             let n = (PAGE_BYTES - off).min(data.len() - done);
             let frame = self.resolve(m, at, AccessKind::Write)?;
-            m.phys.store_mut().slice_mut(frame as usize, off, n).copy_from_slice(&data[done..done + n]);
+            m.phys.store_mut().write_from(frame, off, &data[done..done + n]);
             done += n;
         }
         Ok(())
@@ -134,8 +203,7 @@ impl AddressSpace {
             }
             match self.tables.translate(&mut m.phys, Vpn(vpn), access) {
                 Translation::Mapped { pfn, write_ready, executable } => {
-                    let perms = READ | if write_ready { WRITE } else { 0 } | if executable { EXEC } else { 0 };
-                    self.tlb.fill(Vpn(vpn), pfn, perms);
+                    self.tlb.fill(Vpn(vpn), pfn, perms(write_ready, executable));
                 }
                 Translation::Fault(pte) => {
                     self.resolve_fault(m, Vpn(vpn), access, pte, addr)?;
@@ -145,6 +213,12 @@ impl AddressSpace {
         }
         Err(self.violation(addr, access))
     }
+}
+
+/// The TLB permission bits of a translation (reads are always allowed).
+#[inline(always)]
+fn perms(write_ready: bool, executable: bool) -> u8 {
+    READ | if write_ready { WRITE } else { 0 } | if executable { EXEC } else { 0 }
 }
 
 /// The address of the piece of an access that starts `done` bytes in.

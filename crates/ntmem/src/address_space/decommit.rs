@@ -8,6 +8,7 @@
 
 use super::{AddressSpace, VadKind, VmError};
 use crate::machine::Machine;
+use crate::paging::Leaf;
 use crate::units::{PageRange, Vpn, PAGE_SHIFT};
 
 impl AddressSpace {
@@ -38,19 +39,19 @@ impl AddressSpace {
     }
 
     /// Drops every committed page of `range` and prunes the tables that map nothing any more.
-    /// Returns the commit charge freed (pages and tables).
+    /// Returns the commit charge freed (pages and tables). Costs what is mapped under `range`,
+    /// not its size (DESIGN.md: a reservation of any size costs a VAD).
     pub(crate) fn drop_range(&mut self, m: &mut Machine, range: PageRange) -> u64 {
         let mut leaves = Vec::new();
-        self.tables.for_each_leaf(&m.phys, range, |vpn, at, raw| {
-            if raw != 0 {
-                leaves.push((vpn, at));
-            }
-        });
+        self.tables.for_each_mapped(&m.phys, range, |vpn, leaf, _| leaves.push((vpn, leaf)));
         let mut dropped = 0;
-        for (vpn, at) in leaves {
-            dropped += self.drop_page(m, at, vpn);
+        for (vpn, leaf) in leaves {
+            dropped += match leaf {
+                Leaf::Pte(at) => self.drop_page(m, at, vpn),
+                Leaf::Large { pde, .. } => self.drop_large_page(&mut m.phys, vpn, pde),
+                Leaf::Missing(_) => 0,
+            };
         }
-        dropped += self.drop_large(&mut m.phys, range);
         self.counters.committed_pages -= dropped;
         dropped + self.tables.prune(&mut m.phys, range)
     }

@@ -6,11 +6,11 @@
 
 use super::{AddressSpace, Placement, Vad, VadKind, VmError};
 use crate::machine::Machine;
-use crate::paging::{Protection, Pte, ValidPte};
+use crate::paging::{Leaf, Protection, Pte, ValidPte};
 use crate::phys::PhysicalMemory;
 use crate::units::{
-    align_down, align_up, PageRange, Vpn, ALLOCATION_GRANULARITY, LARGE_PAGE_SIZE, PAGES_PER_LARGE_PAGE, PAGE_SHIFT,
-    PAGE_SIZE, USER_END,
+    align_down, align_up, PageRange, PhysAddr, Vpn, ALLOCATION_GRANULARITY, LARGE_PAGE_SIZE, PAGES_PER_LARGE_PAGE,
+    PAGE_SHIFT, PAGE_SIZE, USER_END,
 };
 
 /// What a reservation is for.
@@ -160,26 +160,31 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Unmaps and frees the large pages of `range`; returns the pages dropped.
+    /// Unmaps and frees the large pages of `range`; returns the pages dropped. Skips missing
+    /// tables whole, so a range without large pages costs what its tables do, not its size.
     pub(crate) fn drop_large(&mut self, phys: &mut PhysicalMemory, range: PageRange) -> u64 {
-        let mut dropped = 0;
-        let mut vpn: Vpn = range.start;
-        while vpn < range.end {
-            if let crate::paging::Leaf::Large { pde, .. } = self.tables.leaf(phys, vpn) {
-                let first = crate::arch::x86_64::entry_frame(phys.read_u64(pde));
-                self.tables.write_large(phys, pde, vpn, None).apply(&mut self.tlb);
-                for i in 0..PAGES_PER_LARGE_PAGE {
-                    let pfn = crate::units::Pfn(first.0 + u32::try_from(i).unwrap_or(0));
-                    if phys.pfn(pfn).flags().has(crate::phys::PfnFlags::LOCKED) {
-                        self.counters.locked_pages -= 1;
-                    }
-                    phys.release(pfn);
-                }
-                self.counters.working_set -= PAGES_PER_LARGE_PAGE;
-                dropped += PAGES_PER_LARGE_PAGE;
+        let mut large = Vec::new();
+        self.tables.for_each_mapped(phys, range, |vpn, leaf, _| {
+            if let Leaf::Large { pde, .. } = leaf {
+                large.push((vpn, pde));
             }
-            vpn = vpn.add(PAGES_PER_LARGE_PAGE);
+        });
+        large.into_iter().map(|(vpn, pde)| self.drop_large_page(phys, vpn, pde)).sum()
+    }
+
+    /// Unmaps and frees the large page at `vpn`, mapped by the PDE at `pde`; returns the pages
+    /// dropped.
+    pub(crate) fn drop_large_page(&mut self, phys: &mut PhysicalMemory, vpn: Vpn, pde: PhysAddr) -> u64 {
+        let first = crate::arch::x86_64::entry_frame(phys.read_u64(pde));
+        self.tables.write_large(phys, pde, vpn, None).apply(&mut self.tlb);
+        for i in 0..PAGES_PER_LARGE_PAGE {
+            let pfn = crate::units::Pfn(first.0 + u32::try_from(i).unwrap_or(0));
+            if phys.pfn(pfn).flags().has(crate::phys::PfnFlags::LOCKED) {
+                self.counters.locked_pages -= 1;
+            }
+            phys.release(pfn);
         }
-        dropped
+        self.counters.working_set -= PAGES_PER_LARGE_PAGE;
+        PAGES_PER_LARGE_PAGE
     }
 }

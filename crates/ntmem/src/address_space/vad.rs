@@ -1,10 +1,13 @@
 //! VADs: one per allocation, holding what is the same for all its pages (base, size,
 //! allocation protection, kind). Per-page state lives in the PTEs, NT-style, so a reservation of
-//! any size costs one VAD (DESIGN.md, "Determinism and scale").
+//! any size costs one VAD (DESIGN.md, "Determinism and scale"). [`VadTree`] (`vad/tree.rs`)
+//! holds them in address order.
+
+mod tree;
 
 use crate::paging::Protection;
 use crate::units::{PageRange, Vpn};
-use std::collections::BTreeMap;
+pub use tree::VadTree;
 
 /// What kind of memory a VAD describes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -79,65 +82,4 @@ impl Vad {
 /// Words of a write-watch bitmap for `pages` pages.
 pub(crate) fn words(pages: u64) -> usize {
     usize::try_from(pages.div_ceil(64)).unwrap_or(usize::MAX)
-}
-
-/// The VADs of an address space, by first page: O(log n) look-up.
-#[derive(Default, Debug)]
-pub struct VadTree {
-    by_start: BTreeMap<u64, Vad>,
-}
-
-impl VadTree {
-    /// The VAD holding `vpn`.
-    #[must_use]
-    pub fn find(&self, vpn: Vpn) -> Option<&Vad> {
-        self.by_start.range(..=vpn.as_u64()).next_back().map(|(_, v)| v).filter(|v| v.range.end > vpn)
-    }
-
-    pub(crate) fn find_mut(&mut self, vpn: Vpn) -> Option<&mut Vad> {
-        self.by_start.range_mut(..=vpn.as_u64()).next_back().map(|(_, v)| v).filter(|v| v.range.end > vpn)
-    }
-
-    /// The first VAD starting at or after `vpn`.
-    #[must_use]
-    pub fn next_from(&self, vpn: Vpn) -> Option<&Vad> {
-        self.by_start.range(vpn.as_u64()..).next().map(|(_, v)| v)
-    }
-
-    /// The last VAD starting before `vpn`.
-    #[must_use]
-    pub fn prev_before(&self, vpn: Vpn) -> Option<&Vad> {
-        self.by_start.range(..vpn.as_u64()).next_back().map(|(_, v)| v)
-    }
-
-    /// True when any VAD overlaps `range`.
-    #[must_use]
-    pub fn overlaps(&self, range: PageRange) -> bool {
-        self.find(range.start).is_some() || self.next_from(range.start).is_some_and(|v| v.range.start < range.end)
-    }
-
-    pub(crate) fn insert(&mut self, vad: Vad) {
-        self.by_start.insert(vad.range.start.as_u64(), vad);
-    }
-
-    pub(crate) fn remove(&mut self, start: Vpn) -> Option<Vad> {
-        self.by_start.remove(&start.as_u64())
-    }
-
-    /// Every VAD, lowest first.
-    pub fn iter(&self) -> impl Iterator<Item = &Vad> {
-        self.by_start.values()
-    }
-
-    /// Number of VADs.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.by_start.len()
-    }
-
-    /// True when there is none.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.by_start.is_empty()
-    }
 }

@@ -1,13 +1,17 @@
 //! Paging: one address space's page tables held in simulated frames, the software PTE formats,
-//! the walker the MMU runs on a TLB miss, and the software TLB.
+//! the walker the MMU runs on a TLB miss (`mmu.rs`) with its paging-structure cache
+//! (`table_cache.rs`), the walks over ranges of pages (`range_walk.rs`), and the software TLB.
 //!
 //! Key types: [`PageTables`], [`Pte`], [`Protection`], [`Tlb`], [`TlbFlush`]. This layer is
 //! mechanism only: it knows nothing of VADs, commit or Win32 (STYLE.md rule 8). Every PTE change
 //! returns a [`TlbFlush`] the caller must apply.
 
+mod mmu;
 mod page_table;
 mod protection;
 mod pte;
+mod range_walk;
+mod table_cache;
 pub(crate) mod tlb;
 
 pub use page_table::{Leaf, PageTables, Translation, WalkStep};

@@ -10,8 +10,8 @@
 //!   ([`PageTables::missing_tables`] says how many).
 
 use super::pte::{Pte, ValidPte};
+use super::table_cache::TableCache;
 use super::tlb::TlbFlush;
-use super::AccessKind;
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, table_index, Level};
 use crate::phys::{FrameUse, PhysicalMemory};
 use crate::units::{PageRange, Pfn, PhysAddr, Vpn, PAGES_PER_LARGE_PAGE};
@@ -66,8 +66,10 @@ pub struct WalkStep {
 /// The page tables of one address space.
 #[derive(Debug)]
 pub struct PageTables {
-    root: Pfn,
-    tables: u64,
+    pub(super) root: Pfn,
+    pub(super) tables: u64,
+    /// The paging-structure cache (see `table_cache.rs`); `prune` forgets the tables it frees.
+    pub(super) cache: TableCache,
 }
 
 const TABLE_ENTRY: u64 = hw::P | hw::RW | hw::US;
@@ -78,7 +80,7 @@ impl PageTables {
     pub(crate) fn create(phys: &mut PhysicalMemory) -> Option<PageTables> {
         let root = phys.allocate(FrameUse::PageTable, None)?;
         phys.pfn_mut(root).share_count = 0;
-        Some(PageTables { root, tables: 1 })
+        Some(PageTables { root, tables: 1, cache: TableCache::default() })
     }
 
     /// The PML4's frame (CR3).
@@ -227,7 +229,7 @@ impl PageTables {
         TlbFlush::range(PageRange { start: vpn, end: vpn.add(PAGES_PER_LARGE_PAGE) })
     }
 
-    fn set_entry(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, raw: u64) {
+    pub(super) fn set_entry(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, raw: u64) {
         let old = phys.read_u64(at);
         let table = at.pfn();
         match (old == 0, raw == 0) {
@@ -236,93 +238,6 @@ impl PageTables {
             _ => {}
         }
         phys.write_u64(at, raw);
-    }
-
-    /// The MMU's walk for an access to `vpn`: sets accessed bits on the way and the dirty bit
-    /// of the leaf on an allowed write, as the CPU does (SDM 4.8).
-    pub(crate) fn translate(&self, phys: &mut PhysicalMemory, vpn: Vpn, access: AccessKind) -> Translation {
-        let va = vpn.addr();
-        let mut table = self.root;
-        for level in Level::WALK {
-            let at = entry_address(table, table_index(va, level));
-            let e = phys.read_u64(at);
-            if e & hw::P == 0 {
-                return Translation::Fault(if level == Level::Pt { Pte::decode(e) } else { Pte::Zero });
-            }
-            let large = level == Level::Pd && e & hw::PS != 0;
-            if level == Level::Pt || large {
-                let allowed = match access {
-                    AccessKind::Read => true,
-                    AccessKind::Write => e & hw::RW != 0,
-                    AccessKind::Execute => e & hw::NX == 0,
-                };
-                if !allowed {
-                    return Translation::Fault(Pte::Valid(ValidPte(e)));
-                }
-                let mut updated = e | hw::A;
-                if access == AccessKind::Write {
-                    updated |= hw::D;
-                }
-                if updated != e {
-                    phys.write_u64(at, updated);
-                }
-                let pfn = if large {
-                    let index = vpn.as_u64() % PAGES_PER_LARGE_PAGE;
-                    Pfn(entry_frame(e).0 + u32::try_from(index).unwrap_or(0))
-                } else {
-                    entry_frame(e)
-                };
-                return Translation::Mapped {
-                    pfn,
-                    write_ready: updated & hw::RW != 0 && updated & hw::D != 0,
-                    executable: updated & hw::NX == 0,
-                };
-            }
-            if e & hw::A == 0 {
-                phys.write_u64(at, e | hw::A);
-            }
-            table = entry_frame(e);
-        }
-        Translation::Fault(Pte::Zero)
-    }
-
-    /// Frees every PT, PD and PDPT under `range` that maps nothing any more, and returns how
-    /// many table frames were freed (their commit charge is the caller's to return).
-    pub(crate) fn prune(&mut self, phys: &mut PhysicalMemory, range: PageRange) -> u64 {
-        let mut freed = 0;
-        for level in [Level::Pt, Level::Pd, Level::Pdpt] {
-            let span_pages = parent_span_pages(level);
-            let first = range.start.as_u64() / span_pages;
-            let last = (range.end.as_u64() - 1) / span_pages;
-            for chunk in first..=last {
-                freed += self.prune_one(phys, Vpn(chunk * span_pages), level);
-            }
-        }
-        freed
-    }
-
-    fn prune_one(&mut self, phys: &mut PhysicalMemory, vpn: Vpn, level: Level) -> u64 {
-        let va = vpn.addr();
-        let mut table = self.root;
-        for parent in [Level::Pml4, Level::Pdpt, Level::Pd] {
-            let at = entry_address(table, table_index(va, parent));
-            let e = phys.read_u64(at);
-            if e & hw::P == 0 || e & hw::PS != 0 {
-                return 0;
-            }
-            let child = entry_frame(e);
-            if next(parent) == level {
-                if phys.pfn(child).share_count != 0 {
-                    return 0;
-                }
-                self.set_entry(phys, at, 0);
-                phys.release(child);
-                self.tables -= 1;
-                return 1;
-            }
-            table = child;
-        }
-        0
     }
 
     /// Frees every table, the PML4 last; the tables must map nothing but `keep`-less leaves
@@ -350,37 +265,15 @@ impl PageTables {
         free_level(phys, self.root, 0)
     }
 
-    /// Calls `f` with every leaf PTE address and page under `range` whose table exists,
-    /// skipping missing tables whole. Large PDEs are reported through `large`.
-    pub(crate) fn for_each_leaf(&self, phys: &PhysicalMemory, range: PageRange, mut f: impl FnMut(Vpn, PhysAddr, u64)) {
-        let mut vpn = range.start;
-        while vpn < range.end {
-            match self.leaf(phys, vpn) {
-                Leaf::Pte(at) => {
-                    // Walk the rest of this PT directly.
-                    let in_pt = vpn.as_u64() % 512;
-                    let left = (512 - in_pt).min(range.end.as_u64() - vpn.as_u64());
-                    for k in 0..left {
-                        let slot = PhysAddr(at.as_u64() + k * hw::ENTRY_BYTES);
-                        let raw = phys.read_u64(slot);
-                        f(vpn.add(k), slot, raw);
-                    }
-                    vpn = vpn.add(left);
-                }
-                Leaf::Large { index, .. } => {
-                    vpn = Vpn(vpn.as_u64() - index + PAGES_PER_LARGE_PAGE);
-                }
-                Leaf::Missing(level) => {
-                    let span = parent_span_pages(level);
-                    vpn = Vpn((vpn.as_u64() / span + 1) * span);
-                }
-            }
-        }
+    /// The paging-structure cache's entries: (first page of a 2 MiB region, the page table
+    /// cached for it), for `invariants::check`, which compares them with the tables.
+    pub fn cached_tables(&self) -> impl Iterator<Item = (Vpn, Pfn)> + '_ {
+        self.cache.iter()
     }
 }
 
 /// Pages covered by one entry of the table above `level` (so by one whole table at `level`).
-const fn parent_span_pages(level: Level) -> u64 {
+pub(super) const fn parent_span_pages(level: Level) -> u64 {
     match level {
         Level::Pml4 => 1 << 36,
         Level::Pdpt => 1 << 27,
@@ -389,7 +282,7 @@ const fn parent_span_pages(level: Level) -> u64 {
     }
 }
 
-const fn next(level: Level) -> Level {
+pub(super) const fn next(level: Level) -> Level {
     match level {
         Level::Pml4 => Level::Pdpt,
         Level::Pdpt => Level::Pd,

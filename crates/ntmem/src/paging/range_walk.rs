@@ -1,0 +1,182 @@
+//! Walks of the page tables over a range of pages, for the operations on many pages at once
+//! (commit, protect, decommit, release): visiting the leaves, and freeing the tables left
+//! empty. They read only the tables that exist, so their cost follows what is mapped under a
+//! range, not its size (DESIGN.md: a reservation of any size costs a VAD).
+
+use super::page_table::{next, parent_span_pages, Leaf, PageTables};
+use crate::arch::x86_64::{self as hw, entry_address, entry_frame, Level};
+use crate::phys::PhysicalMemory;
+use crate::units::{PageRange, Pfn, PhysAddr, Vpn, PAGES_PER_LARGE_PAGE, PAGE_SHIFT};
+
+impl PageTables {
+    /// Calls `f` with every leaf PTE address and page under `range` whose table exists,
+    /// skipping missing tables whole. Large PDEs are reported through `large`.
+    pub(crate) fn for_each_leaf(&self, phys: &PhysicalMemory, range: PageRange, mut f: impl FnMut(Vpn, PhysAddr, u64)) {
+        let mut vpn = range.start;
+        while vpn < range.end {
+            match self.leaf(phys, vpn) {
+                Leaf::Pte(at) => {
+                    // Walk the rest of this PT directly.
+                    let in_pt = vpn.as_u64() % 512;
+                    let left = (512 - in_pt).min(range.end.as_u64() - vpn.as_u64());
+                    for k in 0..left {
+                        let slot = PhysAddr(at.as_u64() + k * hw::ENTRY_BYTES);
+                        let raw = phys.read_u64(slot);
+                        f(vpn.add(k), slot, raw);
+                    }
+                    vpn = vpn.add(left);
+                }
+                Leaf::Large { index, .. } => {
+                    vpn = Vpn(vpn.as_u64() - index + PAGES_PER_LARGE_PAGE);
+                }
+                Leaf::Missing(level) => {
+                    let span = parent_span_pages(level);
+                    vpn = Vpn((vpn.as_u64() / span + 1) * span);
+                }
+            }
+        }
+    }
+
+    /// Calls `f` with every non-zero leaf under `range`: a PTE (`Leaf::Pte`) with its page and
+    /// raw value, or a large PDE (`Leaf::Large`, index 0) with its first page and raw value.
+    /// Descends only into present entries and stops searching a table once all its entries
+    /// have been seen, so the cost follows what is mapped, not the size of `range`.
+    pub(crate) fn for_each_mapped(&self, phys: &PhysicalMemory, range: PageRange, mut f: impl FnMut(Vpn, Leaf, u64)) {
+        if !range.is_empty() {
+            Self::mapped_under(phys, self.root, Level::Pml4, range, &mut f);
+        }
+    }
+
+    fn mapped_under<F: FnMut(Vpn, Leaf, u64)>(
+        phys: &PhysicalMemory,
+        table: Pfn,
+        level: Level,
+        range: PageRange,
+        f: &mut F,
+    ) {
+        let span = EntrySpan::of(level, range);
+        for (index, e) in nonzero_entries(phys, table, span.first, span.last) {
+            let at = entry_address(table, index);
+            match level {
+                Level::Pt => f(span.page(index), Leaf::Pte(at), e),
+                Level::Pd if e & hw::PS != 0 => f(span.page(index), Leaf::Large { pde: at, index: 0 }, e),
+                _ if e & hw::P == 0 => {}
+                _ => Self::mapped_under(phys, entry_frame(e), next(level), span.clamp(index, range), f),
+            }
+        }
+    }
+
+    /// Frees every PT, PD and PDPT under `range` that maps nothing any more, and returns how
+    /// many table frames were freed (their commit charge is the caller's to return).
+    ///
+    /// Only present entries are descended into, children before their parent, and a table's
+    /// search stops once all its entries have been seen, so the cost follows the tables that
+    /// exist, not the size of `range` (releasing a 1 TiB reservation that never had a table
+    /// reads a handful of entries).
+    pub(crate) fn prune(&mut self, phys: &mut PhysicalMemory, range: PageRange) -> u64 {
+        if range.is_empty() {
+            return 0;
+        }
+        self.prune_under(phys, self.root, Level::Pml4, range)
+    }
+
+    /// Prunes below the entries of `table` (a table at `level`) that overlap `range`, which
+    /// lies inside the span of `table`.
+    fn prune_under(&mut self, phys: &mut PhysicalMemory, table: Pfn, level: Level, range: PageRange) -> u64 {
+        let span = EntrySpan::of(level, range);
+        let total = phys.pfn(table).share_count;
+        let mut seen = 0;
+        let mut freed = 0;
+        for index in span.first..=span.last {
+            if seen == total {
+                break;
+            }
+            let at = entry_address(table, index);
+            let e = phys.read_u64(at);
+            if e == 0 {
+                continue;
+            }
+            seen += 1;
+            if e & hw::P == 0 || e & hw::PS != 0 {
+                continue;
+            }
+            let child = entry_frame(e);
+            if level != Level::Pd {
+                freed += self.prune_under(phys, child, next(level), span.clamp(index, range));
+            }
+            if phys.pfn(child).share_count == 0 {
+                if level == Level::Pd {
+                    self.cache.forget(span.page(index));
+                }
+                self.set_entry(phys, at, 0);
+                phys.release(child);
+                self.tables -= 1;
+                freed += 1;
+            }
+        }
+        freed
+    }
+}
+
+/// The entries of one table that a page range overlaps.
+struct EntrySpan {
+    /// The first page the table covers.
+    base: u64,
+    /// Pages one entry covers.
+    per_entry: u64,
+    /// First entry overlapped.
+    first: usize,
+    /// Last entry overlapped.
+    last: usize,
+}
+
+impl EntrySpan {
+    /// The entries of a table at `level` that `range` (non-empty, inside the table's span)
+    /// overlaps.
+    fn of(level: Level, range: PageRange) -> EntrySpan {
+        let per_entry = level.entry_span() >> PAGE_SHIFT;
+        let table_pages = per_entry * hw::ENTRIES_PER_TABLE as u64;
+        let base = range.start.as_u64() / table_pages * table_pages;
+        // Both quotients are below ENTRIES_PER_TABLE.
+        #[allow(clippy::cast_possible_truncation)]
+        let (first, last) = (
+            ((range.start.as_u64() - base) / per_entry) as usize,
+            ((range.end.as_u64() - 1 - base) / per_entry) as usize,
+        );
+        EntrySpan { base, per_entry, first, last }
+    }
+
+    /// The first page entry `index` covers.
+    fn page(&self, index: usize) -> Vpn {
+        Vpn(self.base + index as u64 * self.per_entry)
+    }
+
+    /// The part of `range` that entry `index` covers.
+    fn clamp(&self, index: usize, range: PageRange) -> PageRange {
+        let start = self.page(index);
+        PageRange { start: start.max(range.start), end: start.add(self.per_entry).min(range.end) }
+    }
+}
+
+/// Bytes of a page-table entry, as a slice length.
+const ENTRY_BYTES: usize = std::mem::size_of::<u64>();
+
+/// The non-zero entries of `table` at indices `first..=last`, lowest first, with their
+/// values. The search ends once it has met as many as the table holds in all (its PFN share
+/// count, see the module contract), so a sparse table is cheap to search.
+fn nonzero_entries(
+    phys: &PhysicalMemory,
+    table: Pfn,
+    first: usize,
+    last: usize,
+) -> impl Iterator<Item = (usize, u64)> + '_ {
+    let total = usize::from(phys.pfn(table).share_count);
+    phys.frame(table)
+        .chunks_exact(ENTRY_BYTES)
+        .enumerate()
+        .take(last + 1)
+        .skip(first)
+        .map(|(i, raw)| (i, u64::from_le_bytes(raw.try_into().expect("chunks_exact gives 8 bytes"))))
+        .filter(|&(_, e)| e != 0)
+        .take(total)
+}
