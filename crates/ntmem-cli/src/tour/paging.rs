@@ -6,7 +6,7 @@ use super::show::pte_of;
 use anyhow::{anyhow, Result};
 use ntmem::paging::Pte;
 use ntmem::units::Vpn;
-use ntmem::{Config, ProcessId, System};
+use ntmem::{Config, ProcessId, System, SystemStats};
 use ntmem_win32::*;
 use std::io::Write;
 
@@ -57,10 +57,7 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
     )?;
     let mut k = Kernel32::new(&mut sys, app);
     state(out, &k, app, p, "written")?;
-    let before = k.system().stats();
-    let mut b = [0u8; 8];
-    k.read(p, &mut b).map_err(|e| anyhow!("{e:?}"))?;
-    let after = k.system().stats();
+    let (b, before, after) = observed_read(&mut k, p)?;
     writeln!(
         out,
         "  read(p) = {:?}: a soft fault ({} soft, {} page reads): the frame is taken back off standby.",
@@ -84,9 +81,7 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
     )?;
     let mut k = Kernel32::new(&mut sys, app);
     writeln!(out, "    PTE of p:  {}", pte_of(k.system(), app, p))?;
-    let before = k.system().stats();
-    k.read(p, &mut b).map_err(|e| anyhow!("{e:?}"))?;
-    let after = k.system().stats();
+    let (b, before, after) = observed_read(&mut k, p)?;
     writeln!(
         out,
         "  read(p) = {:?}: a hard fault. One read of {} pages: p and the neighbours whose slots follow\n  on (the page-in cluster, 8 by default); the neighbours go to standby.",
@@ -95,9 +90,7 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
     )?;
     writeln!(out, "    PTE of p:         {}", pte_of(k.system(), app, p))?;
     writeln!(out, "    PTE of p+0x1000:  {}", pte_of(k.system(), app, p + 0x1000))?;
-    let before = k.system().stats();
-    k.read(p + 0x1000, &mut b).map_err(|e| anyhow!("{e:?}"))?;
-    let after = k.system().stats();
+    let (b, before, after) = observed_read(&mut k, p + 0x1000)?;
     writeln!(
         out,
         "  read(p+0x1000) = {:?}: {} soft fault, {} reads: it came in with p.",
@@ -106,6 +99,7 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
         after.page_read_ios - before.page_read_ios
     )?;
     let mut ok = true;
+    let mut b = [0u8; 8];
     for page in 0..REGION / 4096 {
         k.read(p + page * 4096, &mut b).map_err(|e| anyhow!("{e:?}"))?;
         ok &= b == *format!("page {page:3}").as_bytes();
@@ -150,6 +144,14 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
     )?;
     writeln!(out)?;
     Ok(())
+}
+
+/// Reads 8 bytes at `addr`, with the system's figures just before and just after.
+fn observed_read(k: &mut Kernel32, addr: u64) -> Result<([u8; 8], SystemStats, SystemStats)> {
+    let before = k.system().stats();
+    let mut b = [0u8; 8];
+    k.read(addr, &mut b).map_err(|e| anyhow!("{e:?}"))?;
+    Ok((b, before, k.system().stats()))
 }
 
 /// Where the page's frame is: its PFN state and page-file copy.
