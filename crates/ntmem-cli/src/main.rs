@@ -26,9 +26,46 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().command {
         Command::Tour => tour::run(&mut std::io::stdout().lock()),
         Command::Bench { json } => bench::run(json),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // `ntmem tour | head`: the reader has all it wanted. Not an error.
+        Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ntmem: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether the error is, at its root, a write to a pipe whose reader has gone.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_broken_pipe;
+    use anyhow::Context;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn a_closed_pipe_is_recognised_through_context() {
+        let e = anyhow::Error::new(Error::from(ErrorKind::BrokenPipe));
+        assert!(is_broken_pipe(&e));
+        let wrapped: anyhow::Result<()> = Err(Error::from(ErrorKind::BrokenPipe)).context("writing the tour");
+        assert!(is_broken_pipe(&wrapped.unwrap_err()));
+    }
+
+    #[test]
+    fn other_errors_are_errors() {
+        assert!(!is_broken_pipe(&anyhow::Error::new(Error::from(ErrorKind::PermissionDenied))));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("VirtualAlloc failed with 8")));
     }
 }

@@ -14,6 +14,7 @@
 mod errors;
 mod exception;
 mod kernel32;
+mod names;
 mod nt;
 mod ntdll;
 mod protection;
@@ -21,6 +22,7 @@ mod protection;
 pub use errors::{status_of, win32_error_of};
 pub use exception::Exception;
 pub use kernel32::Kernel32;
+pub use names::{allocation_type_name, protection_name, state_name, type_name};
 pub use nt::NtCurrentProcess;
 pub use ntdll::Ntdll;
 pub use protection::{from_win32 as protection_from_win32, to_win32 as protection_to_win32};

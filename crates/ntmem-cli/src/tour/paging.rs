@@ -2,8 +2,8 @@
 //! (trimmed to the modified list) → standby (written by the modified page writer) → page file
 //! (its frame repurposed) → valid again (a hard fault that reads its neighbours too).
 
-use super::show::pte_of;
-use anyhow::{anyhow, Result};
+use super::show::{bool_name, kib, pages, pte_of};
+use anyhow::{anyhow, Context, Result};
 use ntmem::paging::Pte;
 use ntmem::units::Vpn;
 use ntmem::{Config, ProcessId, System, SystemStats};
@@ -17,42 +17,51 @@ const PRESSURE: u64 = 24 << 20;
 pub(super) fn run(out: &mut impl Write) -> Result<()> {
     writeln!(out, "Paging: a 16 MiB machine under pressure")?;
     writeln!(out, "---------------------------------------")?;
-    let dir = std::env::temp_dir();
-    let path = dir.join(format!("ntmem-tour-{}.sys", std::process::id()));
-    let mut sys = System::new(Config::default().with_ram_bytes(RAM).with_page_file(&path, 16 << 20, 64 << 20))?;
+    let path = std::env::temp_dir().join(format!("ntmem-tour-{}.sys", std::process::id()));
+    let config = Config::default().with_ram_bytes(RAM).with_page_file(&path, 16 << 20, 64 << 20);
+    let mut sys = System::new(config).with_context(|| format!("cannot boot with the page file {}", path.display()))?;
+    writeln!(out, "> System::new(RAM 16 MiB, a page file of 16 MiB that may grow to 64 MiB)")?;
     let s = sys.stats();
     writeln!(
         out,
-        "  RAM 16 MiB ({} frames) and a page file of 16 MiB growing to 64 MiB (a real file in the\n  temp directory). Commit limit = RAM + page file = {} pages.",
+        "    {} frames. The page file is a real file in the host's temp directory (removed at the end).\n    Its slot 0 is never used, as on NT: a page-file PTE then never reads as all zero but\n    for its protection, which would look like a demand-zero PTE. So 16 MiB hold {} slots, and\n    the commit limit is {} RAM frames (all but frame 0) + {} slots = {}.",
         sys.phys().frame_count(),
-        s.commit_limit
+        s.page_file_capacity,
+        sys.phys().frame_count() - 1,
+        s.page_file_capacity,
+        pages(s.commit_limit)
     )?;
     let app = sys.create_process("app")?;
+    writeln!(out, "> System::create_process(\"app\") = pid {:#x}", u32::from(app))?;
     let hog = sys.create_process("hog")?;
+    writeln!(out, "> System::create_process(\"hog\") = pid {:#x}", u32::from(hog))?;
     let mut k = Kernel32::new(&mut sys, app);
     let p = k.VirtualAlloc(0, REGION, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
     if p == 0 {
         return Err(anyhow!("VirtualAlloc failed with {}", k.GetLastError()));
     }
+    writeln!(out, "app> VirtualAlloc(NULL, 0x100000, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE) = {p:#x}")?;
     for page in 0..REGION / 4096 {
         k.write(p + page * 4096, format!("page {page:3}").as_bytes()).map_err(|e| anyhow!("{e:?}"))?;
     }
-    writeln!(out, "  \"app\" commits 1 MiB at {p:#x} and writes \"page N\" into each of its 256 pages.")?;
-    writeln!(out, "    PTE of p:  {}", pte_of(k.system(), app, p))?;
+    writeln!(out, "app> for N in 0..256: write(p + N * 0x1000, \"page N\") = Ok")?;
+    writeln!(out, "    PTE of p: {}", pte_of(k.system(), app, p))?;
     state(out, &k, app, p, "valid")?;
 
     let h = k.GetCurrentProcess();
-    k.EmptyWorkingSet(h);
-    writeln!(out, "\n  EmptyWorkingSet: every page leaves the working set. Each was written, and there is no")?;
-    writeln!(out, "  copy anywhere, so each goes to the modified list; the PTE becomes a transition PTE.")?;
-    writeln!(out, "    PTE of p:  {}", pte_of(k.system(), app, p))?;
+    let ok = k.EmptyWorkingSet(h);
+    writeln!(out, "\napp> EmptyWorkingSet(GetCurrentProcess()) = {}", bool_name(ok))?;
+    writeln!(out, "    Every page leaves the working set. Each was written and has no copy anywhere, so each")?;
+    writeln!(out, "    goes to the modified list; the PTE becomes a transition PTE.")?;
+    writeln!(out, "    PTE of p: {}", pte_of(k.system(), app, p))?;
     state(out, &k, app, p, "trimmed")?;
 
     let written = sys.write_modified_pages();
     let s = sys.stats();
+    writeln!(out, "\n> System::write_modified_pages() = {written}   (the modified page writer, run by hand here)")?;
     writeln!(
         out,
-        "\n  The modified page writer writes {written} pages to the page file in {} writes (clusters of up to\n  64 contiguous slots); the frames move to the standby list, still holding the pages.",
+        "    {written} pages go to the page file in {} writes (clusters of up to 64 contiguous slots,\n    from slot 1); the frames move to the standby list, still holding the pages.",
         s.page_write_ios
     )?;
     let mut k = Kernel32::new(&mut sys, app);
@@ -60,40 +69,47 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
     let (b, before, after) = observed_read(&mut k, p)?;
     writeln!(
         out,
-        "  read(p) = {:?}: a soft fault ({} soft, {} page reads): the frame is taken back off standby.",
+        "app> read(p, 8) = {:?}: a soft fault ({} soft, {} page-file reads): the frame is taken\n    back off the standby list.",
         String::from_utf8_lossy(&b),
         after.soft_faults - before.soft_faults,
         after.page_read_ios - before.page_read_ios
     )?;
-    k.EmptyWorkingSet(h);
+    let ok = k.EmptyWorkingSet(h);
+    writeln!(out, "app> EmptyWorkingSet(GetCurrentProcess()) = {}", bool_name(ok))?;
     let again = sys.write_modified_pages();
-    writeln!(out, "  Trimmed again without a write: it goes straight to standby; the writer writes {again} pages")?;
-    writeln!(out, "  (a clean page is never written twice).")?;
+    writeln!(out, "> System::write_modified_pages() = {again}")?;
+    writeln!(out, "    p was only read since its copy was written: trimmed, it goes straight to standby, and")?;
+    writeln!(out, "    nothing is written again (a clean page keeps its page-file copy).")?;
 
     let mut k = Kernel32::new(&mut sys, hog);
     let q = k.VirtualAlloc(0, PRESSURE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    if q == 0 {
+        return Err(anyhow!("VirtualAlloc failed with {}", k.GetLastError()));
+    }
+    writeln!(out, "\nhog> VirtualAlloc(NULL, 0x1800000, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE) = {q:#x}")?;
     for page in 0..PRESSURE / 4096 {
         k.write(q + page * 4096, &[1]).map_err(|e| anyhow!("{e:?}"))?;
     }
+    writeln!(out, "hog> for N in 0..6144: write(q + N * 0x1000, [1]) = Ok")?;
     writeln!(
         out,
-        "\n  \"hog\" commits and touches 24 MiB, more than the RAM. Frames run short: the balancer trims\n  working sets, the modified page writer writes, and standby frames are repurposed. The\n  standby frame of p is given to \"hog\"; p's PTE now says where its bytes are:"
+        "    \"hog\" touches 24 MiB, more than the RAM. Frames run short: the balancer trims working\n    sets, the modified page writer writes, and standby frames are repurposed. The standby\n    frame of p is given to \"hog\"; p's PTE now says where its bytes are:"
     )?;
     let mut k = Kernel32::new(&mut sys, app);
-    writeln!(out, "    PTE of p:  {}", pte_of(k.system(), app, p))?;
+    writeln!(out, "    PTE of p: {}", pte_of(k.system(), app, p))?;
     let (b, before, after) = observed_read(&mut k, p)?;
     writeln!(
         out,
-        "  read(p) = {:?}: a hard fault. One read of {} pages: p and the neighbours whose slots follow\n  on (the page-in cluster, 8 by default); the neighbours go to standby.",
+        "app> read(p, 8) = {:?}: a hard fault. One read of {} pages: p and the neighbours whose\n    slots follow on (the page-in cluster, 8 by default); the neighbours go to standby.",
         String::from_utf8_lossy(&b),
         after.pages_read - before.pages_read
     )?;
-    writeln!(out, "    PTE of p:         {}", pte_of(k.system(), app, p))?;
-    writeln!(out, "    PTE of p+0x1000:  {}", pte_of(k.system(), app, p + 0x1000))?;
+    writeln!(out, "    PTE of p:        {}", pte_of(k.system(), app, p))?;
+    writeln!(out, "    PTE of p+0x1000: {}", pte_of(k.system(), app, p + 0x1000))?;
     let (b, before, after) = observed_read(&mut k, p + 0x1000)?;
     writeln!(
         out,
-        "  read(p+0x1000) = {:?}: {} soft fault, {} reads: it came in with p.",
+        "app> read(p+0x1000, 8) = {:?}: {} soft fault, {} page-file reads: it came in with p.",
         String::from_utf8_lossy(&b),
         after.soft_faults - before.soft_faults,
         after.page_read_ios - before.page_read_ios
@@ -104,43 +120,70 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
         k.read(p + page * 4096, &mut b).map_err(|e| anyhow!("{e:?}"))?;
         ok &= b == *format!("page {page:3}").as_bytes();
     }
-    writeln!(out, "  Every one of the 256 pages still reads its own \"page N\": {}.", if ok { "yes" } else { "NO" })?;
+    writeln!(
+        out,
+        "app> for N in 0..256: read(p + N * 0x1000, 8) = \"page N\"? {}",
+        if ok { "yes, every one" } else { "NO" }
+    )?;
+    figures(out, &mut k, app, h)
+}
 
-    writeln!(out, "\n  Figures")?;
+/// The figures at the end of the chapter, and why the page file kept its size.
+fn figures(out: &mut impl Write, k: &mut Kernel32, app: ProcessId, h: HANDLE) -> Result<()> {
+    writeln!(out, "\n  Figures (System::stats)")?;
     let s = k.system().stats();
     writeln!(
         out,
-        "    faults: {} demand-zero, {} soft, {} hard; page file: {} reads ({} pages), {} writes ({} pages)",
+        "    faults: {} demand-zero, {} soft, {} hard; page file: {} reads ({}), {} writes ({})",
         s.demand_zero_faults,
         s.soft_faults,
         s.hard_faults,
         s.page_read_ios,
-        s.pages_read,
+        pages(s.pages_read),
         s.page_write_ios,
-        s.pages_written
+        pages(s.pages_written)
     )?;
     writeln!(
         out,
         "    lists: {} zeroed, {} free, {} standby, {} modified; {} active",
-        s.zeroed_pages, s.free_pages, s.standby_pages, s.modified_pages, s.active_pages
+        pages(s.zeroed_pages),
+        pages(s.free_pages),
+        pages(s.standby_pages),
+        pages(s.modified_pages),
+        pages(s.active_pages)
     )?;
     writeln!(
         out,
-        "    commit: {} of {} pages (page file now {} MiB, {} slots in use)",
-        s.commit_total,
-        s.commit_limit,
-        k.system().page_files().bytes() >> 20,
-        s.page_file_used
+        "    commit: {} of a limit of {}; page file {}, {} of it in use",
+        pages(s.commit_total),
+        pages(s.commit_limit),
+        kib(k.system().page_files().bytes()),
+        pages(s.page_file_used)
+    )?;
+    writeln!(
+        out,
+        "    The page file did not grow: as on Windows, a page file grows when a commit charge would\n    not fit under the commit limit, not when pages are written to it. The charge peaked at {},\n    under the limit of {}, and the {} written fit in its {} of slots.",
+        pages(s.commit_peak),
+        pages(s.commit_limit),
+        pages(s.pages_written),
+        pages(s.page_file_capacity)
     )?;
     let mut pmc = PROCESS_MEMORY_COUNTERS_EX::default();
-    k.GetProcessMemoryInfo(h, &mut pmc);
+    let ok = k.GetProcessMemoryInfo(h, &mut pmc);
+    writeln!(out, "app> GetProcessMemoryInfo(GetCurrentProcess(), &pmc) = {}", bool_name(ok))?;
     writeln!(
         out,
-        "    \"app\": PageFaultCount {}, WorkingSetSize {} KiB (peak {} KiB), PagefileUsage {} KiB",
+        "    PageFaultCount {}, WorkingSetSize {} (peak {}), PagefileUsage {}",
         pmc.PageFaultCount,
-        pmc.WorkingSetSize >> 10,
-        pmc.PeakWorkingSetSize >> 10,
-        pmc.PagefileUsage >> 10
+        kib(pmc.WorkingSetSize as u64),
+        kib(pmc.PeakWorkingSetSize as u64),
+        kib(pmc.PagefileUsage as u64)
+    )?;
+    let f = k.system().process(app).map(|p| p.counters().faults).unwrap_or_default();
+    writeln!(
+        out,
+        "    PageFaultCount = app's resolved faults: {} demand-zero + {} soft + {} hard.",
+        f.demand_zero, f.soft, f.hard
     )?;
     writeln!(out)?;
     Ok(())

@@ -1,42 +1,52 @@
-//! How the tour prints what it found: query results, PTEs, walks, figures.
+//! How the tour prints what it found: sizes, query results, PTEs, walks, figures.
+//!
+//! One unit for every size: KiB (`kib`). Protections, states and types by their Windows names
+//! (`ntmem_win32::protection_name` and friends).
 
 use anyhow::{anyhow, Result};
-use ntmem::paging::Pte;
+use ntmem::paging::{Leaf, Pte};
 use ntmem::units::Vpn;
 use ntmem::{ProcessId, System};
 use ntmem_win32::*;
 use std::io::Write;
 
-fn state_name(state: u32) -> &'static str {
-    match state {
-        MEM_COMMIT => "MEM_COMMIT",
-        MEM_RESERVE => "MEM_RESERVE",
-        MEM_FREE => "MEM_FREE",
-        _ => "?",
-    }
+/// A size in bytes, in the tour's one unit.
+pub(super) fn kib(bytes: u64) -> String {
+    format!("{} KiB", bytes >> 10)
+}
+
+/// A size in pages, in the tour's one unit.
+pub(super) fn pages(n: u64) -> String {
+    kib(n << 12)
 }
 
 /// One line for a MEMORY_BASIC_INFORMATION64.
 pub(super) fn mbi(m: &MEMORY_BASIC_INFORMATION64) -> String {
-    format!(
-        "{} base {:#x} size {:#x} protect {:#x} alloc-base {:#x} alloc-protect {:#x} type {:#x}",
-        state_name(m.State),
-        m.BaseAddress,
-        m.RegionSize,
-        m.Protect,
-        m.AllocationBase,
-        m.AllocationProtect,
-        m.Type
-    )
+    let mut s = format!("{} at {:#x}, {}", state_name(m.State), m.BaseAddress, kib(m.RegionSize));
+    if m.State != MEM_FREE {
+        s += &format!(
+            ", {}, allocation {:#x} made {}",
+            type_name(m.Type),
+            m.AllocationBase,
+            protection_name(m.AllocationProtect)
+        );
+    }
+    s + &format!(", Protect {}", protection_name(m.Protect))
 }
 
-/// The PTE of `addr` in process `pid`, raw and decoded.
+/// The PTE of `addr` in process `pid`, raw and decoded; or which table is missing, so that
+/// there is no PTE at all.
 pub(super) fn pte_of(sys: &System, pid: ProcessId, addr: u64) -> String {
     let Some(space) = sys.process(pid).and_then(|p| p.space()) else { return "process gone".into() };
-    let pte = space.pte(sys.phys(), Vpn::default().add(addr >> 12));
+    let vpn = Vpn::default().add(addr >> 12);
+    if let Leaf::Missing(level) = space.page_tables().leaf(sys.phys(), vpn) {
+        return format!("no PTE: there is no {} for this address yet", level.name());
+    }
+    let pte = space.pte(sys.phys(), vpn);
+    let protection = |p: ntmem::Protection| protection_name(protection_to_win32(p));
     let detail = match pte {
         Pte::Zero => String::new(),
-        Pte::DemandZero(p) => format!(", protection mask {:#x}", p.mask()),
+        Pte::DemandZero(p) => format!(", {}", protection(p)),
         Pte::Valid(v) => format!(
             ", frame {:#x}, {}{}{}",
             v.pfn().as_u64(),
@@ -44,14 +54,17 @@ pub(super) fn pte_of(sys: &System, pid: ProcessId, addr: u64) -> String {
             if v.accessed() { ", accessed" } else { "" },
             if v.dirty() { ", dirty" } else { "" }
         ),
-        Pte::PageFile { file, slot, protection } => {
-            format!(", page file {file}, slot {slot:#x}, protection mask {:#x}", protection.mask())
+        Pte::PageFile { file, slot, protection: p } => {
+            format!(", page file {file}, slot {slot:#x}, {}", protection(p))
         }
-        Pte::Transition { pfn, protection } => {
-            format!(", frame {:#x}, protection mask {:#x}", pfn.as_u64(), protection.mask())
-        }
+        Pte::Transition { pfn, protection: p } => format!(", frame {:#x}, {}", pfn.as_u64(), protection(p)),
     };
     format!("{:#018x} = {}{}", pte.encode(), pte.format_name(), detail)
+}
+
+/// Page-table frames of the process, the PML4 included.
+pub(super) fn table_count(sys: &System, pid: ProcessId) -> u64 {
+    sys.process(pid).and_then(|p| p.space()).map_or(0, |s| s.page_tables().table_count())
 }
 
 /// The four steps of the MMU's walk for `addr`.
@@ -81,43 +94,66 @@ pub(super) fn walk(out: &mut impl Write, sys: &System, pid: ProcessId, addr: u64
     Ok(())
 }
 
-/// The process's and the system's figures.
+/// The process's and the system's figures, with the calls that read them.
 pub(super) fn figures(out: &mut impl Write, sys: &mut System, pid: ProcessId) -> Result<()> {
     let mut k = Kernel32::new(sys, pid);
     let mut pmc = PROCESS_MEMORY_COUNTERS_EX::default();
     let h = k.GetCurrentProcess();
-    k.GetProcessMemoryInfo(h, &mut pmc);
+    let ok = k.GetProcessMemoryInfo(h, &mut pmc);
+    writeln!(out, "> GetProcessMemoryInfo(GetCurrentProcess(), &pmc) = {}", bool_name(ok))?;
     writeln!(
         out,
-        "  GetProcessMemoryInfo: PageFaultCount {}, WorkingSetSize {:#x} (peak {:#x}), PrivateUsage {:#x} (peak {:#x})",
-        pmc.PageFaultCount, pmc.WorkingSetSize, pmc.PeakWorkingSetSize, pmc.PrivateUsage, pmc.PeakPagefileUsage
+        "    PageFaultCount {}, WorkingSetSize {} (peak {}), PrivateUsage {} (peak {})",
+        pmc.PageFaultCount,
+        kib(pmc.WorkingSetSize as u64),
+        kib(pmc.PeakWorkingSetSize as u64),
+        kib(pmc.PrivateUsage as u64),
+        kib(pmc.PeakPagefileUsage as u64)
     )?;
-    let length = u32::try_from(core::mem::size_of::<MEMORYSTATUSEX>()).expect("a small structure");
+    writeln!(out, "    PageFaultCount counts the faults the memory manager resolved: demand-zero, soft and")?;
+    writeln!(out, "    hard. A guard-page exception or an access violation is raised, not resolved: not counted.")?;
+    let length = u32::try_from(core::mem::size_of::<MEMORYSTATUSEX>())?;
     let mut ms = MEMORYSTATUSEX { dwLength: length, ..Default::default() };
-    k.GlobalMemoryStatusEx(&mut ms);
+    let ok = k.GlobalMemoryStatusEx(&mut ms);
+    writeln!(out, "> GlobalMemoryStatusEx(&ms) = {}", bool_name(ok))?;
     writeln!(
         out,
-        "  GlobalMemoryStatusEx: TotalPhys {} MiB, AvailPhys {} MiB, commit limit (TotalPageFile) {} MiB, available {} MiB",
-        ms.ullTotalPhys >> 20,
-        ms.ullAvailPhys >> 20,
-        ms.ullTotalPageFile >> 20,
-        ms.ullAvailPageFile >> 20
+        "    TotalPhys {}, AvailPhys {}, TotalPageFile (the commit limit) {}, AvailPageFile {}",
+        kib(ms.ullTotalPhys),
+        kib(ms.ullAvailPhys),
+        kib(ms.ullTotalPageFile),
+        kib(ms.ullAvailPageFile)
     )?;
     let s = k.system().stats();
+    writeln!(out, "  Inside (System::stats):")?;
     writeln!(
         out,
-        "  Faults: {} demand-zero, {} soft, {} guard, {} access violations",
-        s.demand_zero_faults, s.soft_faults, s.guard_faults, s.access_violations
+        "    faults: {} demand-zero, {} soft, {} hard; exceptions: {} guard, {} access violations",
+        s.demand_zero_faults, s.soft_faults, s.hard_faults, s.guard_faults, s.access_violations
     )?;
     writeln!(
         out,
-        "  Page lists: {} zeroed, {} free, {} active; {} frames zeroed on the way out",
-        s.zeroed_pages, s.free_pages, s.active_pages, s.pages_zeroed
+        "    page lists: {} zeroed, {} free, {} active; {} zeroed on the way out",
+        pages(s.zeroed_pages),
+        pages(s.free_pages),
+        pages(s.active_pages),
+        pages(s.pages_zeroed)
     )?;
     writeln!(
         out,
-        "  Commit: {} pages charged (peak {}) of a limit of {}",
-        s.commit_total, s.commit_peak, s.commit_limit
+        "    commit: {} charged (peak {}) of a limit of {}",
+        pages(s.commit_total),
+        pages(s.commit_peak),
+        pages(s.commit_limit)
     )?;
     Ok(())
+}
+
+/// `TRUE` or `FALSE`, as a Win32 BOOL reads.
+pub(super) fn bool_name(b: BOOL) -> &'static str {
+    if b == 0 {
+        "FALSE"
+    } else {
+        "TRUE"
+    }
 }
