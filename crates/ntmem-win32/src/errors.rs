@@ -1,5 +1,6 @@
 //! The one place errors become Windows codes: the core's typed errors to NTSTATUS, and NTSTATUS
-//! to Win32 errors as `RtlNtStatusToDosError` does (windows-facts.md §1.7, ERRMAP).
+//! to Win32 errors as `RtlNtStatusToDosError` does (docs/windows-behaviour.md, "NTSTATUS codes
+//! and the Win32 error each becomes").
 
 use ntmem::{SystemError, VmError};
 use windows_sys::Win32::Foundation::*;
@@ -88,7 +89,7 @@ mod tests {
 
     #[test]
     fn address_shaped_failures_are_487_and_range_shaped_are_87() {
-        // windows-facts.md §1.7, "Important consequence".
+        // docs/windows-behaviour.md, "What the table implies".
         for s in [
             STATUS_CONFLICTING_ADDRESSES,
             STATUS_MEMORY_NOT_ALLOCATED,

@@ -1,5 +1,5 @@
 //! Windows-conformance scenario tests for private-memory allocation: `VirtualAlloc`,
-//! `VirtualAllocEx` and `NtAllocateVirtualMemory` (facts F1–F50 of `windows-facts.md`,
+//! `VirtualAllocEx` and `NtAllocateVirtualMemory` (facts F1–F50 of `docs/windows-behaviour.md`,
 //! sections A–G), plus commit charge and commit limit.
 //!
 //! Facts stated at NT level (NTSTATUS, in/out base and size) go through `Ntdll`; Win32 facts
@@ -1577,7 +1577,7 @@ fn f50_physical_only_as_reserve_with_readwrite() {
 }
 
 // =============================================================================================
-// Commit charge and commit limit (DESIGN "Figures the system keeps"; §1.7 STATUS_COMMITMENT_LIMIT)
+// Commit charge and commit limit (docs/design.md, "Figures the system keeps"; STATUS_COMMITMENT_LIMIT)
 
 fn boot_16mib() -> (System, ProcessId) {
     boot_with(Config::default().with_ram_bytes(16 << 20))

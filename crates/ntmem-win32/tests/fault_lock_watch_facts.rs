@@ -2,7 +2,7 @@
 //! VirtualLock / VirtualUnlock (F104–F106), write watch (F107–F121) and demand-zero pages.
 //!
 //! Every test runs with the core's invariant checker on. Facts are cited from
-//! `shared/windows-facts.md`; where §3 lists several Windows results the bold one is asserted.
+//! `docs/windows-behaviour.md`; where it lists several Windows results (V1–V24), ntmem's is asserted.
 //! Not tested here: F101 (thread stacks), F103 (IsBad*Ptr), F119 (ReadFile into watched memory).
 
 #![allow(non_snake_case)]

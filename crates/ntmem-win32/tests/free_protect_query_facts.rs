@@ -1,5 +1,5 @@
 //! Windows-conformance scenarios for freeing, protecting and querying private memory:
-//! facts F51–F88 of `windows-facts.md` (sections H, I, J), plus F5 and F6.
+//! facts F51–F88 of `docs/windows-behaviour.md` (sections H, I, J), plus F5 and F6.
 //!
 //! Facts stated at NT level (NTSTATUS, in/out base and size) go through `Ntdll`; Win32 facts go
 //! through `Kernel32`. Version choices follow §3 (bold = Windows 10 1803+).

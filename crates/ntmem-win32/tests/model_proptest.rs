@@ -3,7 +3,7 @@
 //! 1. `random_sequences_match_reference_model`: random sequences of VirtualAllocEx /
 //!    VirtualFreeEx / VirtualProtectEx / VirtualQueryEx calls and of the processes' own reads and
 //!    writes, over two or three processes of one `System`, are replayed against a small reference
-//!    model of the Windows rules (windows-facts.md §B–K). After every step the return value,
+//!    model of the Windows rules (docs/windows-behaviour.md, facts B–K). After every step the return value,
 //!    `GetLastError` on failure, the bytes read or the exception raised, and a `VirtualQuery` walk
 //!    of every process must match the model.
 //! 2. `arbitrary_requests_never_panic_and_fail_cleanly`: arbitrary (address, size, type,
@@ -25,7 +25,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 // ------------------------------------------------------------------------------------------------
-// Constants (values from windows-facts.md §1; spelled out so the model does not depend on the
+// Constants (values from docs/windows-behaviour.md, "Constants"; spelled out so the model does not depend on the
 // crate under test).
 
 const P: u64 = 0x1000; // F1: page size
@@ -1317,7 +1317,7 @@ proptest! {
         run_model(nprocs, &ops);
     }
 
-    /// DESIGN "Errors": bad input never panics and a failing call leaves every piece of state
+    /// docs/design.md, "Errors": bad input never panics and a failing call leaves every piece of state
     /// as it was (F25 all-or-nothing, F73 "no page is changed", F70 "not changed").
     #[test]
     fn arbitrary_requests_never_panic_and_fail_cleanly(reqs in vec(req(), 1..=16)) {

@@ -1,6 +1,6 @@
 //! ntmem: the Windows virtual memory manager, re-implemented on a simulated x86-64 machine.
 //!
-//! Layers, lowest first (DESIGN.md): [`units`] and [`arch`] (addresses, hardware PTE bits),
+//! Layers, lowest first (docs/design.md): [`units`] and [`arch`] (addresses, hardware PTE bits),
 //! [`phys`] (RAM and the PFN database with its page lists), [`paging`] (page tables in frames,
 //! the walker, the TLB), [`page_file`] (page files on the host disk), [`machine`] (RAM, commit
 //! and page files together), [`address_space`] (VADs, working sets and every virtual-memory

@@ -40,7 +40,7 @@ impl AddressSpace {
 
     /// Drops every committed page of `range` and prunes the tables that map nothing any more.
     /// Returns the commit charge freed (pages and tables). Costs what is mapped under `range`,
-    /// not its size (DESIGN.md: a reservation of any size costs a VAD).
+    /// not its size (docs/design.md: a reservation of any size costs a VAD).
     pub(crate) fn drop_range(&mut self, m: &mut Machine, range: PageRange) -> u64 {
         let mut leaves = Vec::new();
         self.tables.for_each_mapped(&m.phys, range, |vpn, leaf, _| leaves.push((vpn, leaf)));

@@ -1,6 +1,6 @@
 //! Page-fault resolution: the memory manager's answer when the MMU finds no usable PTE.
 //!
-//! Classification (DESIGN.md, "An access, step by step"), from the PTE:
+//! Classification (docs/design.md, "An access, step by step"), from the PTE:
 //! - zero (free or reserved) → access violation (F91, F94);
 //! - a write the protection forbids → access violation, the guard (if any) left armed: NT's
 //!   `MiAccessCheck` returns the access violation when both could occur (F93);

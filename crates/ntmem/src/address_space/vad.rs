@@ -1,6 +1,6 @@
 //! VADs: one per allocation, holding what is the same for all its pages (base, size,
 //! allocation protection, kind). Per-page state lives in the PTEs, NT-style, so a reservation of
-//! any size costs one VAD (DESIGN.md, "Determinism and scale"). [`VadTree`] (`vad/tree.rs`)
+//! any size costs one VAD (docs/design.md, "Determinism and scale"). [`VadTree`] (`vad/tree.rs`)
 //! holds them in address order.
 
 mod tree;

@@ -3,7 +3,7 @@
 //! (`table_cache.rs`), the walks over ranges of pages (`range_walk.rs`), and the software TLB.
 //!
 //! Key types: [`PageTables`], [`Pte`], [`Protection`], [`Tlb`], [`TlbFlush`]. This layer is
-//! mechanism only: it knows nothing of VADs, commit or Win32 (STYLE.md rule 8). Every PTE change
+//! mechanism only: it knows nothing of VADs, commit or Win32 (docs/design.md, "Layers"). Every PTE change
 //! returns a [`TlbFlush`] the caller must apply.
 
 mod mmu;

@@ -1,7 +1,7 @@
 //! Walks of the page tables over a range of pages, for the operations on many pages at once
 //! (commit, protect, decommit, release): visiting the leaves, and freeing the tables left
 //! empty. They read only the tables that exist, so their cost follows what is mapped under a
-//! range, not its size (DESIGN.md: a reservation of any size costs a VAD).
+//! range, not its size (docs/design.md: a reservation of any size costs a VAD).
 
 use super::page_table::{next, parent_span_pages, Leaf, PageTables};
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, Level};

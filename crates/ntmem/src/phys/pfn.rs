@@ -1,7 +1,7 @@
 //! One PFN database entry per frame: its state, what it is used for, how many PTEs share it
 //! and which PTE maps it (Windows Internals, 7th ed., ch. 5, "PFN data structures").
 //!
-//! The entry is 32 bytes: 0.8% of RAM, the size DESIGN.md aims at.
+//! The entry is 32 bytes: 0.8% of RAM, the size docs/design.md aims at.
 
 use crate::paging::Protection;
 use crate::units::PhysAddr;

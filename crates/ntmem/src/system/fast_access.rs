@@ -1,5 +1,5 @@
 //! The program's accesses that need no page fault, taken straight from [`System`] before any
-//! [`super::Vm`] is built: a TLB hit (the hot path of DESIGN.md: "a handful of instructions:
+//! [`super::Vm`] is built: a TLB hit (the hot path of docs/design.md: "a handful of instructions:
 //! no allocation, no map look-up, no locking"), and a TLB miss that one walk of the page
 //! tables resolves.
 //!

@@ -1,5 +1,5 @@
 //! [`VadTree`]: the VADs of an address space in address order, searched by page in
-//! O(log n) (DESIGN.md, "Determinism and scale").
+//! O(log n) (docs/design.md, "Determinism and scale").
 //!
 //! A two-level sorted index laid out for the cache. The VADs lie in chunks of at most
 //! [`CHUNK`], in address order; each chunk keeps its first page beside its VADs, and a summary
