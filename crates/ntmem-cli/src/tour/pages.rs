@@ -19,8 +19,9 @@ pub(super) fn run(out: &mut impl Write, sys: &mut System, pid: ProcessId) -> Res
     writeln!(out, "> VirtualAlloc(NULL, 0x10000, MEM_RESERVE, PAGE_NOACCESS) = {p:#x}")?;
     k.VirtualQuery(p, &mut info);
     writeln!(out, "> VirtualQuery(p) -> {}", mbi(&info))?;
-    writeln!(out, "    A reservation is a VAD only: no charge, nothing in the page tables (a reserved page")?;
-    writeln!(out, "    reports Protect 0, F82). PTE of p: {}", pte_of(k.system(), pid, p))?;
+    writeln!(out, "    A reservation is a VAD only: no charge, nothing in the page tables; a reserved page")?;
+    writeln!(out, "    reports Protect 0 (F82).")?;
+    writeln!(out, "    PTE of p: {}", pte_of(k.system(), pid, p))?;
     let q = k.VirtualAlloc(p + 0x1000, 0x2000, MEM_COMMIT, PAGE_READWRITE | PAGE_GUARD);
     writeln!(out, "> VirtualAlloc(p+0x1000, 0x2000, MEM_COMMIT, PAGE_READWRITE | PAGE_GUARD) = {q:#x}")?;
     k.VirtualQuery(p, &mut info);

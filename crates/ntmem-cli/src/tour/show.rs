@@ -40,7 +40,7 @@ pub(super) fn pte_of(sys: &System, pid: ProcessId, addr: u64) -> String {
     let Some(space) = sys.process(pid).and_then(|p| p.space()) else { return "process gone".into() };
     let vpn = Vpn::default().add(addr >> 12);
     if let Leaf::Missing(level) = space.page_tables().leaf(sys.phys(), vpn) {
-        return format!("no PTE: there is no {} for this address yet", level.name());
+        return format!("none: no {} covers this address yet, so there is no PTE to read", level.name());
     }
     let pte = space.pte(sys.phys(), vpn);
     let protection = |p: ntmem::Protection| protection_name(protection_to_win32(p));
@@ -103,7 +103,7 @@ pub(super) fn figures(out: &mut impl Write, sys: &mut System, pid: ProcessId) ->
     writeln!(out, "> GetProcessMemoryInfo(GetCurrentProcess(), &pmc) = {}", bool_name(ok))?;
     writeln!(
         out,
-        "    PageFaultCount {}, WorkingSetSize {} (peak {}), PrivateUsage {} (peak {})",
+        "    PageFaultCount {}, WorkingSetSize {} (peak {}), PrivateUsage {} (PeakPagefileUsage {})",
         pmc.PageFaultCount,
         kib(pmc.WorkingSetSize as u64),
         kib(pmc.PeakWorkingSetSize as u64),
