@@ -4,8 +4,8 @@
 //!
 //! Facts stated at NT level (NTSTATUS, in/out base and size) go through `Ntdll`; Win32 facts
 //! through `Kernel32`. Facts purely about sections, views and files (F19's view part, F44, F49)
-//! are out of scope here. Where §3 of the facts lists several accepted results the test accepts
-//! exactly that set; otherwise it asserts the one result Windows shows.
+//! are out of scope here. Where docs/windows-behaviour.md lists several accepted results
+//! (V1–V24) the test accepts exactly that set; otherwise it asserts the one result Windows shows.
 // Tests compute addresses and sizes on a 64-bit host; truncating casts cannot occur here.
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 #![allow(non_snake_case)]
@@ -26,7 +26,7 @@ const G: u64 = 0x1_0000;
 const MAX_APP: u64 = 0x7FFF_FFFE_FFFF;
 /// Start of the kernel half on x64 (F4).
 const SYSTEM_RANGE_START: u64 = 0xFFFF_8000_0000_0000;
-/// NT map-view flag, not in windows-sys (§1.1); not an allocation flag (F29).
+/// NT map-view flag, not in windows-sys (docs/windows-behaviour.md, "Constants"); not an allocation flag (F29).
 const AT_ROUND_TO_PAGE_FLAG: u32 = 0x4000_0000;
 /// The base protections VirtualAlloc accepts (F32).
 const VALID_BASE_PROTECTIONS: [u32; 6] =
@@ -793,7 +793,7 @@ fn f22_nt_recommitting_committed_page_succeeds_unchanged() {
         committed(0x5000_2000, 0x5000_0000, PAGE_READWRITE, 0x1000, PAGE_READWRITE)
     );
     let mut k = Kernel32::new(&mut sys, pid);
-    // §4: commit is idempotent — the data is still there.
+    // F22: commit is idempotent — the data is still there.
     assert_eq!(read_vec(&mut k, 0x5000_2000, 0x1000), data);
 }
 

@@ -15,7 +15,7 @@ const P: u64 = 0x1000;
 const G: u64 = 0x10000;
 const MBI_SIZE: usize = std::mem::size_of::<MEMORY_BASIC_INFORMATION64>();
 
-/// ExceptionInformation[0] values (§1.5).
+/// ExceptionInformation[0] values (docs/windows-behaviour.md, "Constants").
 const READ_FAULT: u64 = 0;
 const WRITE_FAULT: u64 = 1;
 const EXECUTE_FAULT: u64 = 8;

@@ -2,7 +2,7 @@
 //! facts F51–F88 of `docs/windows-behaviour.md` (sections H, I, J), plus F5 and F6.
 //!
 //! Facts stated at NT level (NTSTATUS, in/out base and size) go through `Ntdll`; Win32 facts go
-//! through `Kernel32`. Version choices follow §3 (bold = Windows 10 1803+).
+//! through `Kernel32`. Version choices: Windows 10 1803+ (V1–V24 of docs/windows-behaviour.md).
 // Tests compute addresses and sizes on a 64-bit host; truncating casts cannot occur here.
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 #![allow(clippy::unwrap_used)]

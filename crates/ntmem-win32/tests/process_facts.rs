@@ -1,5 +1,5 @@
 //! Scenario tests through `Kernel32` / `Ntdll`: cross-process operations (facts F31, F67,
-//! F172–F176 and §3 V13–V15), process handles, process termination, and the memory figures of
+//! F172–F176 and V13–V15), process handles, process termination, and the memory figures of
 //! `GetProcessMemoryInfo`, `GlobalMemoryStatusEx` and `GetSystemInfo` (F1).
 //!
 //! Every test runs with the core's invariant checker on. Not representable here: F174 and the
