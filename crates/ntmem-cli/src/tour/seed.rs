@@ -82,8 +82,8 @@ pub(super) fn example_two(out: &mut impl Write, sys: &mut System, pid: ProcessId
     writeln!(out, "> printf's %s reads p   (ntmem: read(p, 8)) = {data:?}")?;
     let text = String::from_utf8_lossy(data.split(|b| *b == 0).next().unwrap_or(&[]));
     writeln!(out, "| The data which is stored in the memory is {text}")?;
-    writeln!(out, "    The other four of the 8 bytes are still zero, so %s stops after \"1337\". The read hit")?;
-    writeln!(out, "    the TLB entry the write left: no walk, no fault.")?;
+    writeln!(out, "    The other four of the 8 bytes are still zero, so %s stops after \"1337\". The read takes")?;
+    writeln!(out, "    no fault: the PTE is valid now.")?;
     let commit_before = k.system().commit().total();
     let tables_before = table_count(k.system(), pid);
     let ok = k.VirtualFree(p, 0, MEM_RELEASE);
