@@ -69,7 +69,8 @@ impl<'a> Ntdll<'a> {
         self.done(s)
     }
 
-    /// Copies from another process.
+    /// Copies from another process; `read` receives the bytes copied (not written when the
+    /// range is refused outright).
     pub fn NtReadVirtualMemory(
         &mut self,
         process: HANDLE,
@@ -78,13 +79,14 @@ impl<'a> Ntdll<'a> {
         read: Option<&mut usize>,
     ) -> NTSTATUS {
         let (s, n) = nt::read_virtual_memory(self.sys, self.pid, process, addr, buf);
-        if let Some(r) = read {
+        if let (Some(r), Some(n)) = (read, n) {
             *r = n;
         }
         self.done(s)
     }
 
-    /// Copies into another process.
+    /// Copies into another process; `written` receives the bytes copied (not written when the
+    /// range is refused outright).
     pub fn NtWriteVirtualMemory(
         &mut self,
         process: HANDLE,
@@ -93,7 +95,7 @@ impl<'a> Ntdll<'a> {
         written: Option<&mut usize>,
     ) -> NTSTATUS {
         let (s, n) = nt::write_virtual_memory(self.sys, self.pid, process, addr, data);
-        if let Some(w) = written {
+        if let (Some(w), Some(n)) = (written, n) {
             *w = n;
         }
         self.done(s)

@@ -79,7 +79,9 @@ impl Kernel32<'_> {
     ) -> BOOL {
         let (status, n) = nt::read_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, lpBuffer);
         if let Some(r) = lpNumberOfBytesRead {
-            *r = n;
+            // kernelbase passes its in/out size variable as NT's count: what NT does not
+            // write stays the size asked.
+            *r = n.unwrap_or(lpBuffer.len());
         }
         self.finish_status(status)
     }
@@ -99,7 +101,7 @@ impl Kernel32<'_> {
             // V13: a zero-byte write succeeds.
             let (status, n) = nt::write_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, lpBuffer);
             if let Some(w) = lpNumberOfBytesWritten {
-                *w = n;
+                *w = n.unwrap_or(0);
             }
             return self.finish_status(status);
         }
@@ -141,7 +143,8 @@ impl Kernel32<'_> {
             restore(self);
         }
         if let Some(w) = lpNumberOfBytesWritten {
-            *w = n;
+            // As for ReadProcessMemory: a count NT does not write stays the size asked.
+            *w = n.unwrap_or(lpBuffer.len());
         }
         self.finish_status(status)
     }

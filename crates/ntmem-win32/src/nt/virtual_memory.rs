@@ -29,8 +29,10 @@ fn zero_bits_limit(zero_bits: u64) -> Result<u64, NTSTATUS> {
         0 => Ok(USER_END),
         1..=21 => Ok(1u64 << (32 - zero_bits)),
         22..=31 => Err(STATUS_INVALID_PARAMETER_3),
-        // Larger values are a mask of the address bits that may be set.
-        mask if mask < MAX_USER_ADDRESS => Ok(mask.saturating_add(1)),
+        // Larger values are a mask of which only the leading zeros count: the address must
+        // be below the mask's highest set bit doubled (Wine `test_NtAllocateVirtualMemory`:
+        // 0x1aaaaaaa allows everything below 2^29, not only the addresses under the mask).
+        mask if mask < MAX_USER_ADDRESS => Ok((1u64 << (u64::BITS - mask.leading_zeros())).min(USER_END)),
         _ => Err(STATUS_INVALID_PARAMETER_3),
     }
 }
@@ -197,7 +199,9 @@ pub(crate) fn free_virtual_memory(
 }
 
 /// `NtProtectVirtualMemory`: on success `base`/`size` hold the range and `old` the first
-/// page's previous protection (F72).
+/// page's previous protection (F72). A call the parameter checks reject writes nothing; one
+/// that fails on the address space (free or reserved pages, F73) still reports
+/// `PAGE_NOACCESS` in `old` and leaves `base`/`size` as given (issue 6, item 5).
 pub(crate) fn protect_virtual_memory(
     sys: &mut System,
     caller: ProcessId,
@@ -232,7 +236,12 @@ pub(crate) fn protect_virtual_memory(
             *old = to_win32(previous);
             STATUS_SUCCESS
         }
-        Err(e) => status_of(e),
+        Err(e) => {
+            // NT writes the old protection back whatever MiProtectVirtualMemory found; for a
+            // range it could not change that is PAGE_NOACCESS.
+            *old = PAGE_NOACCESS;
+            status_of(e)
+        }
     }
 }
 

@@ -1,0 +1,265 @@
+//! What the NT services write to their out parameters when they fail, and the order of their
+//! checks (issue 6, item 5): `NtProtectVirtualMemory`'s old protection, `ZeroBits` masks,
+//! `NtAllocateVirtualMemory`'s base and size, and the counts of `NtReadVirtualMemory` /
+//! `NtWriteVirtualMemory`.
+//!
+//! Each test names its source: a fact of `windows-facts.md`, or the peer test or reference
+//! implementation it comes from (Wine `dlls/ntdll/tests/virtual.c`, ReactOS
+//! `ntoskrnl/mm/ARM3/virtual.c`, which follows NT's order of checks).
+// Tests compute addresses and sizes on a 64-bit host; truncating casts cannot occur here.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+#![allow(clippy::unwrap_used)]
+
+use ntmem::units::USER_END;
+use ntmem::{Config, ProcessId, System};
+use ntmem_win32::*;
+
+const P: u64 = 0x1000;
+const G: u64 = 0x10000;
+/// What the caller's variables hold before a call, so a write is seen.
+const SENTINEL: u32 = 0xDEAD_BEEF;
+
+fn setup() -> (System, ProcessId) {
+    let mut sys = System::new(Config::default().with_ram_bytes(64 << 20).with_invariant_checks()).unwrap();
+    let pid = sys.create_process("test").unwrap();
+    (sys, pid)
+}
+
+/// NtAllocateVirtualMemory on the current process: (status, base out, size out).
+fn nt_alloc(nt: &mut Ntdll, base: u64, zero_bits: u64, size: u64, ty: u32, prot: u32) -> (NTSTATUS, u64, u64) {
+    let (mut b, mut s) = (base, size);
+    let st = nt.NtAllocateVirtualMemory(NtCurrentProcess(), &mut b, zero_bits, &mut s, ty, prot);
+    (st, b, s)
+}
+
+fn nt_alloc_ok(nt: &mut Ntdll, size: u64, ty: u32, prot: u32) -> u64 {
+    let (st, b, _) = nt_alloc(nt, 0, 0, size, ty, prot);
+    assert_eq!(st, STATUS_SUCCESS, "NtAllocateVirtualMemory({size:#x}, {ty:#x}, {prot:#x})");
+    b
+}
+
+/// NtProtectVirtualMemory on the current process with every out parameter preset:
+/// (status, base out, size out, old protection out).
+fn nt_protect(nt: &mut Ntdll, base: u64, size: u64, prot: u32) -> (NTSTATUS, u64, u64, u32) {
+    let (mut b, mut s, mut old) = (base, size, SENTINEL);
+    let st = nt.NtProtectVirtualMemory(NtCurrentProcess(), &mut b, &mut s, prot, Some(&mut old));
+    (st, b, s, old)
+}
+
+fn protection_of(nt: &mut Ntdll, addr: u64) -> (u32, u32) {
+    let mut info = MEMORY_BASIC_INFORMATION64::default();
+    assert_eq!(nt.NtQueryVirtualMemory(NtCurrentProcess(), addr, &mut info), STATUS_SUCCESS);
+    (info.State, info.Protect)
+}
+
+// ------------------------------------------------------------------------------------------
+// NtProtectVirtualMemory
+// ------------------------------------------------------------------------------------------
+
+/// A protection change that fails on the free page at 0 still writes the old protection,
+/// PAGE_NOACCESS (issue 6, item 5: what Windows reports; ReactOS `NtProtectVirtualMemory`
+/// writes the old protection back whatever `MiProtectVirtualMemory` returned). Base and size
+/// keep the caller's values (they are written back unrounded).
+#[test]
+fn nt_protect_failing_on_the_free_page_at_zero_reports_noaccess() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    for size in [P, 1, 0x2345] {
+        let (st, b, s, old) = nt_protect(&mut nt, 0, size, PAGE_READWRITE);
+        assert_eq!(win32_error_of(st), ERROR_INVALID_ADDRESS, "size {size:#x}: status {st:#x}");
+        assert_eq!((b, s, old), (0, size, PAGE_NOACCESS), "size {size:#x}");
+    }
+}
+
+/// The same on reserved memory and on a range only partly committed (F73 gives the status).
+#[test]
+fn nt_protect_failing_on_reserved_memory_reports_noaccess_and_changes_nothing() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let p = nt_alloc_ok(&mut nt, G, MEM_RESERVE, PAGE_READWRITE);
+    let (st, b, s, old) = nt_protect(&mut nt, p + 0x10, P, PAGE_READONLY);
+    assert_eq!(win32_error_of(st), ERROR_INVALID_ADDRESS, "status {st:#x}");
+    assert_eq!((b, s, old), (p + 0x10, P, PAGE_NOACCESS));
+
+    // First page committed read/write, the second reserved: nothing changes.
+    let (st, _, _) = nt_alloc(&mut nt, p, 0, P, MEM_COMMIT, PAGE_READWRITE);
+    assert_eq!(st, STATUS_SUCCESS);
+    let (st, b, s, old) = nt_protect(&mut nt, p, 2 * P, PAGE_READONLY);
+    assert_eq!(win32_error_of(st), ERROR_INVALID_ADDRESS, "status {st:#x}");
+    assert_eq!((b, s, old), (p, 2 * P, PAGE_NOACCESS));
+    assert_eq!(protection_of(&mut nt, p), (MEM_COMMIT, PAGE_READWRITE));
+}
+
+/// `VirtualProtect` passes the caller's variable to NT, so it sees the same value (F73).
+#[test]
+fn virtualprotect_failing_on_free_or_reserved_memory_reports_noaccess() {
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let p = k.VirtualAlloc(0, G, MEM_RESERVE, PAGE_READWRITE);
+    assert_ne!(p, 0);
+    for addr in [0, p] {
+        let mut old = SENTINEL;
+        assert_eq!(k.VirtualProtect(addr, P, PAGE_READONLY, Some(&mut old)), FALSE, "{addr:#x}");
+        assert_eq!(k.GetLastError(), ERROR_INVALID_ADDRESS, "{addr:#x}");
+        assert_eq!(old, PAGE_NOACCESS, "{addr:#x}");
+    }
+}
+
+/// Parameter checks come before the address space is looked at, and a call they reject
+/// writes nothing (ReactOS `NtProtectVirtualMemory`: the protection mask, the base and the
+/// size are checked before `MiProtectVirtualMemory`; F70, F74).
+#[test]
+fn nt_protect_parameter_errors_write_no_out_parameter() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let p = nt_alloc_ok(&mut nt, P, MEM_COMMIT, PAGE_READWRITE);
+    let cases = [
+        (p, P, 0, STATUS_INVALID_PAGE_PROTECTION),
+        (p, P, PAGE_READONLY | PAGE_EXECUTE, STATUS_INVALID_PAGE_PROTECTION),
+        (USER_END, P, PAGE_READONLY, STATUS_INVALID_PARAMETER_2),
+        (p, 0, PAGE_READONLY, STATUS_INVALID_PARAMETER_3),
+        (p, u64::MAX - p, PAGE_READONLY, STATUS_INVALID_PARAMETER_3),
+    ];
+    for (base, size, prot, status) in cases {
+        let got = nt_protect(&mut nt, base, size, prot);
+        assert_eq!(got, (status, base, size, SENTINEL), "({base:#x}, {size:#x}, {prot:#x})");
+    }
+    assert_eq!(protection_of(&mut nt, p), (MEM_COMMIT, PAGE_READWRITE));
+}
+
+/// On success every out parameter is written: the range rounded to pages and the first
+/// page's previous protection (F72).
+#[test]
+fn nt_protect_success_rounds_the_range_and_reports_the_first_page() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let p = nt_alloc_ok(&mut nt, 3 * P, MEM_COMMIT, PAGE_READWRITE);
+    assert_eq!(nt_protect(&mut nt, p + 0xFFF, 2, PAGE_READONLY), (STATUS_SUCCESS, p, 2 * P, PAGE_READWRITE));
+}
+
+// ------------------------------------------------------------------------------------------
+// NtAllocateVirtualMemory
+// ------------------------------------------------------------------------------------------
+
+/// A `ZeroBits` above 31 is a mask whose leading zeros alone count (F47; Wine
+/// `test_NtAllocateVirtualMemory`: with 0x1aaaaaaa and MEM_TOP_DOWN the address is below
+/// 2^29 and has bits outside the mask set, so the mask is not read as a limit).
+#[test]
+fn zero_bits_mask_counts_only_its_leading_zeros() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let mask = 0x1AAA_AAAA_u64;
+    let (st, b, s) = nt_alloc(&mut nt, 0, mask, P, MEM_RESERVE | MEM_COMMIT | MEM_TOP_DOWN, PAGE_READWRITE);
+    assert_eq!(st, STATUS_SUCCESS);
+    assert_eq!(s, P);
+    assert_eq!(b & !0x1FFF_FFFF, 0, "{b:#x} is not below 2^29");
+    assert_ne!(b & !mask, 0, "{b:#x} lies under the mask read as a limit");
+    // Top-down fills from the highest spot the leading zeros allow.
+    assert_eq!(b, (1 << 29) - G, "{b:#x}");
+
+    // A mask with more leading zeros than the smallest ZeroBits allows nothing above it.
+    for (mask, limit) in [(0x7FFF_FFFF_u64, 1_u64 << 31), (0x3_0000_0000, 1 << 34), (0x4000_0000_0000, USER_END)] {
+        let (st, b, s) = nt_alloc(&mut nt, 0, mask, P, MEM_RESERVE | MEM_TOP_DOWN, PAGE_READWRITE);
+        assert_eq!(st, STATUS_SUCCESS, "mask {mask:#x}");
+        assert!(b + s <= limit, "mask {mask:#x}: {b:#x} + {s:#x} above {limit:#x}");
+        assert!(b + s > limit - 0x10_0000, "mask {mask:#x}: top-down {b:#x} is far below {limit:#x}");
+    }
+}
+
+/// A failed allocation writes neither base nor size (ReactOS `NtAllocateVirtualMemory`
+/// returns the captured values to the caller only on success; F15, F24, F47).
+#[test]
+fn nt_allocate_failures_write_no_out_parameter() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let p = nt_alloc_ok(&mut nt, P, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    let cases = [
+        // Conflicting (F16), committing past the reservation (F24), too many zero bits (F47),
+        // a bad type (F27), a bad protection (F34), a size of 0 (F7), below 64 KiB (F3).
+        (p + 0x1000, 0, P, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, STATUS_CONFLICTING_ADDRESSES),
+        (p + 0x10, 0, 2 * P, MEM_COMMIT, PAGE_READWRITE, STATUS_CONFLICTING_ADDRESSES),
+        (0, 22, P, MEM_RESERVE, PAGE_READWRITE, STATUS_INVALID_PARAMETER_3),
+        (0, 0, P, MEM_TOP_DOWN, PAGE_READWRITE, STATUS_INVALID_PARAMETER_5),
+        (0, 0, P, MEM_RESERVE, 0, STATUS_INVALID_PAGE_PROTECTION),
+        (0x1234, 0, 0, MEM_RESERVE, PAGE_READWRITE, STATUS_INVALID_PARAMETER_4),
+        (0xF000, 0, P, MEM_RESERVE, PAGE_READWRITE, STATUS_INVALID_PARAMETER_2),
+    ];
+    for (base, zero_bits, size, ty, prot, status) in cases {
+        let got = nt_alloc(&mut nt, base, zero_bits, size, ty, prot);
+        assert_eq!(got, (status, base, size), "({base:#x}, {zero_bits}, {size:#x}, {ty:#x}, {prot:#x})");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// NtReadVirtualMemory / NtWriteVirtualMemory
+// ------------------------------------------------------------------------------------------
+
+fn nt_read(nt: &mut Ntdll, h: HANDLE, addr: u64, len: usize) -> (NTSTATUS, usize) {
+    let mut buf = vec![0u8; len];
+    let mut n = SENTINEL as usize;
+    let st = nt.NtReadVirtualMemory(h, addr, &mut buf, Some(&mut n));
+    (st, n)
+}
+
+fn nt_write(nt: &mut Ntdll, h: HANDLE, addr: u64, len: usize) -> (NTSTATUS, usize) {
+    let data = vec![0x5Au8; len];
+    let mut n = SENTINEL as usize;
+    let st = nt.NtWriteVirtualMemory(h, addr, &data, Some(&mut n));
+    (st, n)
+}
+
+/// A range that wraps or ends above the user address space is refused with
+/// STATUS_ACCESS_VIOLATION before the handle is looked at, and the count is not written
+/// (ReactOS `NtReadVirtualMemory` / `NtWriteVirtualMemory`: the range check against
+/// `MmUserProbeAddress` precedes the probe of the count and the handle reference).
+#[test]
+fn nt_copy_of_a_range_above_user_space_is_an_access_violation_and_writes_no_count() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let bad = core::ptr::null_mut();
+    for h in [NtCurrentProcess(), bad] {
+        for (addr, len) in [(USER_END - 8, 16), (USER_END, 1), (u64::MAX - 3, 8)] {
+            assert_eq!(nt_read(&mut nt, h, addr, len), (STATUS_ACCESS_VIOLATION, SENTINEL as usize), "read {addr:#x}");
+            assert_eq!(
+                nt_write(&mut nt, h, addr, len),
+                (STATUS_ACCESS_VIOLATION, SENTINEL as usize),
+                "write {addr:#x}"
+            );
+        }
+    }
+    // A range ending exactly at the end of user space is checked page by page instead.
+    assert_eq!(nt_read(&mut nt, NtCurrentProcess(), USER_END - 8, 8), (STATUS_PARTIAL_COPY, 0));
+}
+
+/// A copy of no bytes does not reference the process: it succeeds with a count of 0 even for a
+/// bad handle (ReactOS `NtReadVirtualMemory` / `NtWriteVirtualMemory`: "don't do zero-byte
+/// transfers"; F173 for a good handle).
+#[test]
+fn nt_copy_of_no_bytes_succeeds_without_looking_at_the_handle() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    for h in [NtCurrentProcess(), core::ptr::null_mut(), 0x1234 as HANDLE] {
+        assert_eq!(nt_read(&mut nt, h, 0x10000, 0), (STATUS_SUCCESS, 0));
+        assert_eq!(nt_write(&mut nt, h, 0x10000, 0), (STATUS_SUCCESS, 0));
+    }
+    // With bytes to copy the handle is checked, and the count is written (0).
+    assert_eq!(nt_read(&mut nt, core::ptr::null_mut(), 0x10000, 1), (STATUS_INVALID_HANDLE, 0));
+    assert_eq!(nt_write(&mut nt, core::ptr::null_mut(), 0x10000, 1), (STATUS_INVALID_HANDLE, 0));
+}
+
+/// A partial copy counts what was copied: a write stops at the first byte it cannot write
+/// (V15), a read loses the 64 KiB chunk the fault is in (F175).
+#[test]
+fn nt_partial_copies_report_what_was_copied() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let p = nt_alloc_ok(&mut nt, 3 * G, MEM_RESERVE, PAGE_READWRITE);
+    let (st, _, _) = nt_alloc(&mut nt, p, 0, G + 0x3000, MEM_COMMIT, PAGE_READWRITE);
+    assert_eq!(st, STATUS_SUCCESS);
+    let len = 2 * G as usize;
+    assert_eq!(
+        nt_write(&mut nt, NtCurrentProcess(), p + 0x10, len),
+        (STATUS_PARTIAL_COPY, (G + 0x3000 - 0x10) as usize)
+    );
+    assert_eq!(nt_read(&mut nt, NtCurrentProcess(), p + 0x10, len), (STATUS_PARTIAL_COPY, G as usize));
+}
