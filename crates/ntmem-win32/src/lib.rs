@@ -21,7 +21,7 @@ mod protection;
 pub use errors::{status_name, status_of, win32_error_of};
 pub use exception::Exception;
 pub use kernel32::Kernel32;
-pub use nt::NtCurrentProcess;
+pub use nt::{NtCurrentProcess, MAP_PROCESS, MAP_SYSTEM};
 pub use ntdll::Ntdll;
 pub use protection::{from_win32 as protection_from_win32, to_win32 as protection_to_win32};
 

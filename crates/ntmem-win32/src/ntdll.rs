@@ -69,6 +69,25 @@ impl<'a> Ntdll<'a> {
         self.done(s)
     }
 
+    /// Locks pages in the working set (`MAP_PROCESS`); `base` and `size` report the pages
+    /// locked on success.
+    pub fn NtLockVirtualMemory(&mut self, process: HANDLE, base: &mut u64, size: &mut u64, map_type: u32) -> NTSTATUS {
+        let s = nt::lock_virtual_memory(self.sys, self.pid, process, base, size, map_type);
+        self.done(s)
+    }
+
+    /// Unlocks pages; `base` and `size` report the pages unlocked on success.
+    pub fn NtUnlockVirtualMemory(
+        &mut self,
+        process: HANDLE,
+        base: &mut u64,
+        size: &mut u64,
+        map_type: u32,
+    ) -> NTSTATUS {
+        let s = nt::unlock_virtual_memory(self.sys, self.pid, process, base, size, map_type);
+        self.done(s)
+    }
+
     /// Copies from another process; `read` receives the bytes copied (not written when the
     /// range is refused outright).
     pub fn NtReadVirtualMemory(

@@ -263,3 +263,95 @@ fn nt_partial_copies_report_what_was_copied() {
     );
     assert_eq!(nt_read(&mut nt, NtCurrentProcess(), p + 0x10, len), (STATUS_PARTIAL_COPY, G as usize));
 }
+
+// ------------------------------------------------------------------------------------------
+// NtLockVirtualMemory / NtUnlockVirtualMemory
+// ------------------------------------------------------------------------------------------
+
+type LockFn = fn(&mut Ntdll<'_>, HANDLE, &mut u64, &mut u64, u32) -> NTSTATUS;
+
+fn lock(nt: &mut Ntdll, h: HANDLE, base: &mut u64, size: &mut u64, map: u32) -> NTSTATUS {
+    nt.NtLockVirtualMemory(h, base, size, map)
+}
+
+fn unlock(nt: &mut Ntdll, h: HANDLE, base: &mut u64, size: &mut u64, map: u32) -> NTSTATUS {
+    nt.NtUnlockVirtualMemory(h, base, size, map)
+}
+
+const LOCK_FNS: [(&str, LockFn); 2] = [("lock", lock), ("unlock", unlock)];
+
+fn nt_lock_call(nt: &mut Ntdll, f: LockFn, h: HANDLE, base: u64, size: u64, map: u32) -> (NTSTATUS, u64, u64) {
+    let (mut b, mut s) = (base, size);
+    let st = f(nt, h, &mut b, &mut s, map);
+    (st, b, s)
+}
+
+/// The map type, the base and the size are checked before the handle, each with
+/// STATUS_INVALID_PARAMETER, and a rejected call writes nothing (ReactOS
+/// `NtLockVirtualMemory` / `NtUnlockVirtualMemory`, which follow NT's order).
+#[test]
+fn nt_lock_checks_map_type_base_and_size_before_the_handle() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let p = nt_alloc_ok(&mut nt, P, MEM_COMMIT, PAGE_READWRITE);
+    for (name, f) in LOCK_FNS {
+        for h in [NtCurrentProcess(), core::ptr::null_mut()] {
+            let cases = [
+                (p, P, 0),
+                (p, P, 4),
+                (p, P, MAP_PROCESS | 4),
+                (USER_END, P, MAP_PROCESS),
+                (p, USER_END - p + 1, MAP_PROCESS),
+                (p, u64::MAX, MAP_PROCESS),
+                (p, 0, MAP_PROCESS),
+            ];
+            for (base, size, map) in cases {
+                let got = nt_lock_call(&mut nt, f, h, base, size, map);
+                assert_eq!(got, (STATUS_INVALID_PARAMETER, base, size), "{name} ({base:#x}, {size:#x}, {map})");
+            }
+        }
+        let got = nt_lock_call(&mut nt, f, core::ptr::null_mut(), p, P, MAP_PROCESS);
+        assert_eq!(got, (STATUS_INVALID_HANDLE, p, P), "{name} with a NULL handle");
+        // MAP_SYSTEM needs SeLockMemoryPrivilege (checked after the handle).
+        let got = nt_lock_call(&mut nt, f, NtCurrentProcess(), p, P, MAP_SYSTEM);
+        assert_eq!(got, (STATUS_PRIVILEGE_NOT_HELD, p, P), "{name} MAP_SYSTEM");
+    }
+}
+
+/// On success base and size report every page touched by the range (F104); a lock that fails
+/// on the address space writes nothing.
+#[test]
+fn nt_lock_and_unlock_report_the_pages_on_success_only() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let p = nt_alloc_ok(&mut nt, G, MEM_RESERVE, PAGE_READWRITE);
+    let (st, _, _) = nt_alloc(&mut nt, p, 0, 2 * P, MEM_COMMIT, PAGE_READWRITE);
+    assert_eq!(st, STATUS_SUCCESS);
+    let h = NtCurrentProcess();
+    assert_eq!(nt_lock_call(&mut nt, lock, h, p + 0xFFF, 2, MAP_PROCESS), (STATUS_SUCCESS, p, 2 * P));
+    assert_eq!(nt_lock_call(&mut nt, unlock, h, p + 0x10, 0x1000, MAP_PROCESS), (STATUS_SUCCESS, p, 2 * P));
+    // The third page is only reserved: nothing is locked, nothing written.
+    let (st, b, s) = nt_lock_call(&mut nt, lock, h, p + 0x1800, 0x1000, MAP_PROCESS);
+    assert!(st < 0, "lock over a reserved page: {st:#x}");
+    assert_eq!((b, s), (p + 0x1800, 0x1000));
+    // Nothing is locked any more: an unlock fails (F105) and writes nothing.
+    let (st, b, s) = nt_lock_call(&mut nt, unlock, h, p, P, MAP_PROCESS);
+    assert_eq!(st, STATUS_NOT_LOCKED);
+    assert_eq!((b, s), (p, P));
+}
+
+/// `VirtualLock` inherits the order: a size running past user space is
+/// ERROR_INVALID_PARAMETER, not an address error.
+#[test]
+fn virtuallock_with_a_size_past_user_space_is_invalid_parameter() {
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let p = k.VirtualAlloc(0, P, MEM_COMMIT, PAGE_READWRITE);
+    assert_ne!(p, 0);
+    for size in [USER_END - p + 1, u64::MAX] {
+        assert_eq!(k.VirtualLock(p, size), FALSE);
+        assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER, "lock {size:#x}");
+        assert_eq!(k.VirtualUnlock(p, size), FALSE);
+        assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER, "unlock {size:#x}");
+    }
+}

@@ -10,6 +10,7 @@ pub(crate) use virtual_memory::{
     allocate_virtual_memory, free_virtual_memory, get_write_watch, lock_virtual_memory, protect_virtual_memory,
     query_virtual_memory, reset_write_watch, unlock_virtual_memory,
 };
+pub use virtual_memory::{MAP_PROCESS, MAP_SYSTEM};
 
 use ntmem::system::{Handle, Object};
 use ntmem::{ProcessId, System};

@@ -303,38 +303,89 @@ fn with_vm<T>(
     f(&mut vm).map_err(status_of)
 }
 
-/// `NtLockVirtualMemory(MAP_PROCESS)`.
+/// `MAP_PROCESS`: lock pages in the process's working set.
+pub const MAP_PROCESS: u32 = 1;
+/// `MAP_SYSTEM`: lock pages in physical memory (needs SeLockMemoryPrivilege).
+pub const MAP_SYSTEM: u32 = 2;
+
+/// Which of lock or unlock a call asks for.
+#[derive(Clone, Copy)]
+enum LockOp {
+    Lock,
+    Unlock,
+}
+
+/// `NtLockVirtualMemory` and `NtUnlockVirtualMemory`: on success `base` and `size` hold the
+/// pages locked or unlocked; a failure writes neither.
+///
+/// The checks go in NT's order (ReactOS `NtLockVirtualMemory`): the map type, the base, the
+/// size against the end of user space, a size of 0 (each `STATUS_INVALID_PARAMETER`), the
+/// handle, the privilege `MAP_SYSTEM` needs.
+#[allow(clippy::too_many_arguments)] // NT's four parameters, the operation, the system and the caller.
+fn lock_or_unlock(
+    sys: &mut System,
+    caller: ProcessId,
+    process: HANDLE,
+    base: &mut u64,
+    size: &mut u64,
+    map_type: u32,
+    op: LockOp,
+) -> NTSTATUS {
+    if map_type & !(MAP_PROCESS | MAP_SYSTEM) != 0 || map_type & (MAP_PROCESS | MAP_SYSTEM) == 0 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let (addr, len) = (*base, *size);
+    if addr > MAX_USER_ADDRESS || len > USER_END - addr || len == 0 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let pid = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    let mut vm = match sys.vm(pid) {
+        Ok(vm) => vm,
+        Err(e) => return status_of_system(e),
+    };
+    if map_type & MAP_SYSTEM != 0 {
+        // Locking in physical memory is not modelled; the privilege check is.
+        return if vm.has_lock_memory_privilege() { STATUS_NOT_SUPPORTED } else { STATUS_PRIVILEGE_NOT_HELD };
+    }
+    let result = match op {
+        LockOp::Lock => vm.lock(addr, len),
+        LockOp::Unlock => vm.unlock(addr, len),
+    };
+    match result {
+        Ok(range) => {
+            *base = range.start_addr();
+            *size = range.bytes();
+            STATUS_SUCCESS
+        }
+        Err(e) => status_of(e),
+    }
+}
+
+/// `NtLockVirtualMemory`.
 pub(crate) fn lock_virtual_memory(
     sys: &mut System,
     caller: ProcessId,
     process: HANDLE,
-    addr: u64,
-    size: u64,
+    base: &mut u64,
+    size: &mut u64,
+    map_type: u32,
 ) -> NTSTATUS {
-    if size == 0 || addr > MAX_USER_ADDRESS {
-        return STATUS_INVALID_PARAMETER;
-    }
-    match with_vm(sys, caller, process, PROCESS_VM_OPERATION, |vm| vm.lock(addr, size)) {
-        Ok(_) => STATUS_SUCCESS,
-        Err(s) => s,
-    }
+    lock_or_unlock(sys, caller, process, base, size, map_type, LockOp::Lock)
 }
 
-/// `NtUnlockVirtualMemory(MAP_PROCESS)`.
+/// `NtUnlockVirtualMemory`.
 pub(crate) fn unlock_virtual_memory(
     sys: &mut System,
     caller: ProcessId,
     process: HANDLE,
-    addr: u64,
-    size: u64,
+    base: &mut u64,
+    size: &mut u64,
+    map_type: u32,
 ) -> NTSTATUS {
-    if size == 0 || addr > MAX_USER_ADDRESS {
-        return STATUS_INVALID_PARAMETER;
-    }
-    match with_vm(sys, caller, process, PROCESS_VM_OPERATION, |vm| vm.unlock(addr, size)) {
-        Ok(_) => STATUS_SUCCESS,
-        Err(s) => s,
-    }
+    lock_or_unlock(sys, caller, process, base, size, map_type, LockOp::Unlock)
 }
 
 /// `NtGetWriteWatch`: fills `out` and returns the count.
