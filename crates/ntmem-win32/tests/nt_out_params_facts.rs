@@ -127,6 +127,32 @@ fn nt_protect_parameter_errors_write_no_out_parameter() {
     assert_eq!(protection_of(&mut nt, p), (MEM_COMMIT, PAGE_READWRITE));
 }
 
+/// The protection is checked before the old-protection pointer is probed, and the pointer
+/// before the base and size (ReactOS `NtProtectVirtualMemory`: MiMakeProtectionMask, then the
+/// probes, then the base and size checks; F70 for a good protection).
+#[test]
+fn nt_protect_checks_the_protection_before_the_old_protect_pointer() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let p = nt_alloc_ok(&mut nt, P, MEM_COMMIT, PAGE_READWRITE);
+    let h = NtCurrentProcess();
+    let mut call = |base: u64, size: u64, prot: u32| {
+        let (mut b, mut s) = (base, size);
+        nt.NtProtectVirtualMemory(h, &mut b, &mut s, prot, None)
+    };
+    assert_eq!(call(p, P, 0), STATUS_INVALID_PAGE_PROTECTION);
+    assert_eq!(call(p, P, PAGE_WRITECOPY | PAGE_READONLY), STATUS_INVALID_PAGE_PROTECTION);
+    assert_eq!(call(p, P, PAGE_READONLY), STATUS_ACCESS_VIOLATION);
+    assert_eq!(call(USER_END, P, PAGE_READONLY), STATUS_ACCESS_VIOLATION);
+    assert_eq!(call(p, 0, PAGE_READONLY), STATUS_ACCESS_VIOLATION);
+    // So VirtualProtect with a bad protection and no variable is a parameter error (F74).
+    let mut k = Kernel32::new(&mut sys, pid);
+    assert_eq!(k.VirtualProtect(p, P, 0, None), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
+    assert_eq!(k.VirtualProtect(p, P, PAGE_READONLY, None), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_NOACCESS);
+}
+
 /// On success every out parameter is written: the range rounded to pages and the first
 /// page's previous protection (F72).
 #[test]
@@ -229,6 +255,20 @@ fn nt_copy_of_a_range_above_user_space_is_an_access_violation_and_writes_no_coun
     }
     // A range ending exactly at the end of user space is checked page by page instead.
     assert_eq!(nt_read(&mut nt, NtCurrentProcess(), USER_END - 8, 8), (STATUS_PARTIAL_COPY, 0));
+}
+
+/// An unallocated remote address inside user space is a partial copy of 0 bytes, and a NULL
+/// handle is STATUS_INVALID_HANDLE with the count written as 0 (Wine `dlls/ntdll/tests/info.c`,
+/// `test_readvirtualmemory`).
+#[test]
+fn nt_read_of_an_unallocated_address_or_with_a_null_handle_counts_zero() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    assert_eq!(nt_read(&mut nt, NtCurrentProcess(), 0x1234, 12), (STATUS_PARTIAL_COPY, 0));
+    assert_eq!(nt_write(&mut nt, NtCurrentProcess(), 0x1234, 12), (STATUS_PARTIAL_COPY, 0));
+    let p = nt_alloc_ok(&mut nt, P, MEM_COMMIT, PAGE_READWRITE);
+    assert_eq!(nt_read(&mut nt, core::ptr::null_mut(), p, 12), (STATUS_INVALID_HANDLE, 0));
+    assert_eq!(nt_read(&mut nt, NtCurrentProcess(), p, 12), (STATUS_SUCCESS, 12));
 }
 
 /// A copy of no bytes does not reference the process: it succeeds with a count of 0 even for a

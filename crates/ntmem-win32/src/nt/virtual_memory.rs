@@ -211,9 +211,10 @@ pub(crate) fn protect_virtual_memory(
     new_protect: u32,
     old: Option<&mut u32>,
 ) -> NTSTATUS {
-    // The old-protection pointer is probed before anything else (F70).
-    let Some(old) = old else { return STATUS_ACCESS_VIOLATION };
+    // The protection is checked first, then the out pointers are probed (F70; ReactOS
+    // `NtProtectVirtualMemory`: MiMakeProtectionMask, then the probes, then base and size).
     let Some(protection) = from_win32(new_protect) else { return STATUS_INVALID_PAGE_PROTECTION };
+    let Some(old) = old else { return STATUS_ACCESS_VIOLATION };
     let (addr, len) = (*base, *size);
     if addr > MAX_USER_ADDRESS {
         return STATUS_INVALID_PARAMETER_2;
