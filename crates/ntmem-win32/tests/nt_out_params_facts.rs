@@ -192,6 +192,28 @@ fn zero_bits_mask_counts_only_its_leading_zeros() {
     }
 }
 
+/// ZeroBits bound only an address the system chooses. At a given base the range is checked
+/// for conflicts alone: ZeroBits 12 next to an allocation above 1 MiB is
+/// STATUS_CONFLICTING_ADDRESSES (F16; Wine `test_NtAllocateVirtualMemory`, where the first
+/// allocation lies above 2^20 on Windows x64), and at a free base it succeeds (Wine's and
+/// ReactOS's NtAllocateVirtualMemory apply ZeroBits only when the base is NULL).
+#[test]
+fn zero_bits_do_not_bound_a_given_base() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let ty = MEM_RESERVE | MEM_COMMIT;
+    let (st, p, _) = nt_alloc(&mut nt, 0x2_0000_0000, 0, P, ty, PAGE_READWRITE);
+    assert_eq!(st, STATUS_SUCCESS);
+    let got = nt_alloc(&mut nt, p + 0x1000, 12, P, ty, PAGE_READWRITE);
+    assert_eq!(got, (STATUS_CONFLICTING_ADDRESSES, p + 0x1000, P));
+    let got = nt_alloc(&mut nt, 0x3_0000_0000, 12, P, ty, PAGE_READWRITE);
+    assert_eq!(got, (STATUS_SUCCESS, 0x3_0000_0000, P));
+    // Without a base the bound holds: 12 zero bits leave the first MiB.
+    let (st, b, s) = nt_alloc(&mut nt, 0, 12, P, ty, PAGE_READWRITE);
+    assert_eq!(st, STATUS_SUCCESS);
+    assert!(b + s <= 1 << 20, "{b:#x}");
+}
+
 /// A failed allocation writes neither base nor size (ReactOS `NtAllocateVirtualMemory`
 /// returns the captured values to the caller only on success; F15, F24, F47).
 #[test]

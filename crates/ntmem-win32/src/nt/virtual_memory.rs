@@ -132,7 +132,10 @@ pub(crate) fn allocate_virtual_memory(
             let opts = ReserveOptions {
                 protection,
                 placement: if allocation_type & MEM_TOP_DOWN != 0 { Placement::TopDown } else { Placement::BottomUp },
-                limit,
+                // ZeroBits bound only an address the system chooses: at a given base the
+                // range is checked for conflicts alone (Wine `test_NtAllocateVirtualMemory`:
+                // ZeroBits 12 next to an allocation above 1 MiB is STATUS_CONFLICTING_ADDRESSES).
+                limit: if addr == 0 { limit } else { USER_END },
                 commit: allocation_type & MEM_COMMIT != 0,
                 write_watch: allocation_type & MEM_WRITE_WATCH != 0,
                 kind: if large {
