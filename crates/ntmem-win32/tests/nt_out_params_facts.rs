@@ -417,3 +417,30 @@ fn virtuallock_with_a_size_past_user_space_is_invalid_parameter() {
         assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER, "unlock {size:#x}");
     }
 }
+
+/// NtWriteVirtualMemory asks the handle for PROCESS_VM_WRITE alone (ReactOS
+/// `NtWriteVirtualMemory`); WriteProcessMemory also needs PROCESS_VM_OPERATION for the
+/// protection change around the copy (DOC:"WriteProcessMemory function").
+#[test]
+fn nt_write_needs_vm_write_alone_and_writeprocessmemory_vm_operation_too() {
+    let (mut sys, pid) = setup();
+    let other = sys.create_process("target").unwrap();
+    let mut k = Kernel32::new(&mut sys, other);
+    let p = k.VirtualAlloc(0, P, MEM_COMMIT, PAGE_READWRITE);
+    assert_ne!(p, 0);
+    let mut k = Kernel32::new(&mut sys, pid);
+    let h = k.OpenProcess(PROCESS_VM_WRITE | PROCESS_QUERY_INFORMATION, FALSE, u32::from(other));
+    assert!(!h.is_null());
+    let mut n = SENTINEL as usize;
+    assert_eq!(k.WriteProcessMemory(h, p, b"abc", Some(&mut n)), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_ACCESS_DENIED);
+    assert_eq!(n, SENTINEL as usize);
+    let mut nt = Ntdll::new(&mut sys, pid);
+    assert_eq!(nt_write(&mut nt, h, p, 3), (STATUS_SUCCESS, 3));
+    // A handle with PROCESS_VM_READ alone may not write.
+    let mut k = Kernel32::new(&mut sys, pid);
+    let r = k.OpenProcess(PROCESS_VM_READ, FALSE, u32::from(other));
+    let mut nt = Ntdll::new(&mut sys, pid);
+    assert_eq!(nt_write(&mut nt, r, p, 3), (STATUS_ACCESS_DENIED, 0));
+    assert_eq!(nt_read(&mut nt, r, p, 3), (STATUS_SUCCESS, 3));
+}

@@ -11,6 +11,7 @@ use windows_sys::Win32::Foundation::*;
 use windows_sys::Win32::System::Memory::*;
 use windows_sys::Win32::System::Threading::{
     PROCESS_ALL_ACCESS, PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE,
+    PROCESS_VM_OPERATION, PROCESS_VM_WRITE,
 };
 
 #[allow(non_snake_case)]
@@ -104,6 +105,10 @@ impl Kernel32<'_> {
                 *w = n.unwrap_or(0);
             }
             return self.finish_status(status);
+        }
+        // "The handle must have PROCESS_VM_WRITE and PROCESS_VM_OPERATION access."
+        if let Err(s) = reference_process(self.sys, self.pid, hProcess, PROCESS_VM_WRITE | PROCESS_VM_OPERATION) {
+            return self.fail(win32_error_of(s), FALSE);
         }
         let mut info = MEMORY_BASIC_INFORMATION64::default();
         let status = nt::query_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, &mut info);

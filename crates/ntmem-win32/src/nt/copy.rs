@@ -90,8 +90,9 @@ pub(crate) fn write_virtual_memory(
 }
 
 fn write_checked(sys: &mut System, caller: ProcessId, process: HANDLE, addr: u64, data: &[u8]) -> (NTSTATUS, usize) {
-    let access = PROCESS_VM_WRITE | windows_sys::Win32::System::Threading::PROCESS_VM_OPERATION;
-    let pid = match reference_process(sys, caller, process, access) {
+    // NT asks PROCESS_VM_WRITE alone (ReactOS `NtWriteVirtualMemory`); WriteProcessMemory's
+    // PROCESS_VM_OPERATION is for the protection change kernelbase makes around the copy.
+    let pid = match reference_process(sys, caller, process, PROCESS_VM_WRITE) {
         Ok(p) => p,
         Err(s) => return (s, 0),
     };
