@@ -444,3 +444,51 @@ fn nt_write_needs_vm_write_alone_and_writeprocessmemory_vm_operation_too() {
     assert_eq!(nt_write(&mut nt, r, p, 3), (STATUS_ACCESS_DENIED, 0));
     assert_eq!(nt_read(&mut nt, r, p, 3), (STATUS_SUCCESS, 3));
 }
+
+// ------------------------------------------------------------------------------------------
+// NtFreeVirtualMemory / NtQueryVirtualMemory
+// ------------------------------------------------------------------------------------------
+
+/// Every failure of NtFreeVirtualMemory leaves base and size as given (F58 and F61 state it for
+/// two statuses; Wine `test_NtFreeVirtualMemory`, `test_NtAllocateVirtualMemory`).
+#[test]
+fn nt_free_failures_write_no_out_parameter() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let p = nt_alloc_ok(&mut nt, G, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    let h = NtCurrentProcess();
+    let cases = [
+        (h, p, 0, 0, STATUS_INVALID_PARAMETER_4),
+        (h, p, 0, MEM_RELEASE | MEM_DECOMMIT, STATUS_INVALID_PARAMETER_4),
+        (h, USER_END, 0, MEM_RELEASE, STATUS_INVALID_PARAMETER_2),
+        (h, p, u64::MAX - p, MEM_RELEASE, STATUS_INVALID_PARAMETER_3),
+        (core::ptr::null_mut(), p, 0, MEM_RELEASE, STATUS_INVALID_HANDLE),
+        (h, p + G, 0, MEM_RELEASE, STATUS_MEMORY_NOT_ALLOCATED),
+        (h, p + 0x1001, 0, MEM_DECOMMIT, STATUS_FREE_VM_NOT_AT_BASE),
+        (h, p + 0x10, G, MEM_DECOMMIT, STATUS_UNABLE_TO_FREE_VM),
+    ];
+    for (h, base, size, ty, status) in cases {
+        let (mut b, mut s) = (base, size);
+        let st = nt.NtFreeVirtualMemory(h, &mut b, &mut s, ty);
+        assert_eq!((st, b, s), (status, base, size), "({base:#x}, {size:#x}, {ty:#x})");
+    }
+    assert_eq!(protection_of(&mut nt, p), (MEM_COMMIT, PAGE_READWRITE));
+}
+
+/// A failed query writes nothing into the caller's buffer; the address is checked before the
+/// handle (F5; ReactOS `NtQueryVirtualMemory`).
+#[test]
+fn nt_query_failures_write_nothing() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let marked = MEMORY_BASIC_INFORMATION64 { RegionSize: 0x5A5A, State: SENTINEL, ..Default::default() };
+    for (h, addr, status) in [
+        (NtCurrentProcess(), USER_END, STATUS_INVALID_PARAMETER),
+        (core::ptr::null_mut(), USER_END, STATUS_INVALID_PARAMETER),
+        (core::ptr::null_mut(), 0x10000, STATUS_INVALID_HANDLE),
+    ] {
+        let mut info = marked;
+        assert_eq!(nt.NtQueryVirtualMemory(h, addr, &mut info), status, "{addr:#x}");
+        assert_eq!((info.RegionSize, info.State), (0x5A5A, SENTINEL), "{addr:#x}");
+    }
+}
