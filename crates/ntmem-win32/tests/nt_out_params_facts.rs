@@ -214,6 +214,23 @@ fn zero_bits_do_not_bound_a_given_base() {
     assert!(b + s <= 1 << 20, "{b:#x}");
 }
 
+/// The base is checked before the size: a base above user space is _2 even with a size of 0
+/// (ReactOS `NtAllocateVirtualMemory`: the base against MM_HIGHEST_VAD_ADDRESS, then the size
+/// against the room left, then a size of 0; F4, F7).
+#[test]
+fn nt_allocate_checks_the_base_before_the_size() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    for size in [0, P, u64::MAX] {
+        let got = nt_alloc(&mut nt, USER_END, 0, size, MEM_RESERVE, PAGE_READWRITE);
+        assert_eq!(got, (STATUS_INVALID_PARAMETER_2, USER_END, size), "size {size:#x}");
+    }
+    let got = nt_alloc(&mut nt, 0x1000_0000, 0, u64::MAX, MEM_RESERVE, PAGE_READWRITE);
+    assert_eq!(got, (STATUS_INVALID_PARAMETER_4, 0x1000_0000, u64::MAX));
+    let got = nt_alloc(&mut nt, 0x1000_0000, 0, 0, MEM_RESERVE, PAGE_READWRITE);
+    assert_eq!(got, (STATUS_INVALID_PARAMETER_4, 0x1000_0000, 0));
+}
+
 /// A failed allocation writes neither base nor size (ReactOS `NtAllocateVirtualMemory`
 /// returns the captured values to the caller only on success; F15, F24, F47).
 #[test]

@@ -83,15 +83,16 @@ pub(crate) fn allocate_virtual_memory(
     }
     let Some(protection) = from_win32(protect) else { return STATUS_INVALID_PAGE_PROTECTION };
     let (addr, len) = (*base, *size);
-    if len == 0 {
+    // NT's order (ReactOS `NtAllocateVirtualMemory`): a base above user space, then a size
+    // running past it, then a size of 0.
+    if addr > MAX_USER_ADDRESS {
+        return STATUS_INVALID_PARAMETER_2; // F4
+    }
+    if len > USER_END - addr.max(MIN_USER_ADDRESS) || len == 0 {
         return STATUS_INVALID_PARAMETER_4; // F7
     }
-    if addr != 0 && !(MIN_USER_ADDRESS..=MAX_USER_ADDRESS).contains(&addr) {
-        return STATUS_INVALID_PARAMETER_2; // F3, F4
-    }
-    let room = USER_END - addr.max(MIN_USER_ADDRESS);
-    if len > room {
-        return STATUS_INVALID_PARAMETER_4;
+    if addr != 0 && addr < MIN_USER_ADDRESS {
+        return STATUS_INVALID_PARAMETER_2; // F3
     }
     let pid = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
         Ok(p) => p,
