@@ -1,6 +1,11 @@
 //! The NT system services of the memory manager, as `ntoskrnl` validates them: parameter
 //! checks in NT's order and with its `STATUS_INVALID_PARAMETER_n` numbering, process handles
 //! and their access rights, then the core. `Ntdll` and `Kernel32` both call these.
+//!
+//! Out parameters follow NT: a success writes every one (ranges rounded to pages); a call the
+//! parameter checks reject writes none; the few that NT writes on a failure are said at the
+//! service (`NtProtectVirtualMemory`'s old protection, the copy count of
+//! `NtReadVirtualMemory` / `NtWriteVirtualMemory`).
 
 mod copy;
 mod virtual_memory;

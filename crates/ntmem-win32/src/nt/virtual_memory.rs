@@ -326,7 +326,6 @@ enum LockOp {
 /// The checks go in NT's order (ReactOS `NtLockVirtualMemory`): the map type, the base, the
 /// size against the end of user space, a size of 0 (each `STATUS_INVALID_PARAMETER`), the
 /// handle, the privilege `MAP_SYSTEM` needs.
-#[allow(clippy::too_many_arguments)] // NT's four parameters, the operation, the system and the caller.
 fn lock_or_unlock(
     sys: &mut System,
     caller: ProcessId,
