@@ -231,8 +231,9 @@ fn nt_allocate_checks_the_base_before_the_size() {
     assert_eq!(got, (STATUS_INVALID_PARAMETER_4, 0x1000_0000, 0));
 }
 
-/// A failed allocation writes neither base nor size (ReactOS `NtAllocateVirtualMemory`
-/// returns the captured values to the caller only on success; F15, F24, F47).
+/// A failed allocation writes neither base nor size (ROS-KAVM `SimpleErrorChecks`: after every
+/// failing call the base is still the one passed, NULL or not; ReactOS `NtAllocateVirtualMemory`
+/// returns the captured values only on success; F15, F24, F47).
 #[test]
 fn nt_allocate_failures_write_no_out_parameter() {
     let (mut sys, pid) = setup();
@@ -490,6 +491,20 @@ fn nt_free_failures_write_no_out_parameter() {
         assert_eq!((st, b, s), (status, base, size), "({base:#x}, {size:#x}, {ty:#x})");
     }
     assert_eq!(protection_of(&mut nt, p), (MEM_COMMIT, PAGE_READWRITE));
+}
+
+/// Releasing at a NULL base, as a caller does after an allocation that failed and left its base
+/// NULL, is STATUS_MEMORY_NOT_ALLOCATED (ROS-KAVM `SimpleErrorChecks`, the release after each
+/// failing allocation).
+#[test]
+fn nt_release_at_a_null_base_is_memory_not_allocated() {
+    let (mut sys, pid) = setup();
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let got = nt_alloc(&mut nt, 0, 22, 200, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    assert_eq!(got, (STATUS_INVALID_PARAMETER_3, 0, 200));
+    let (mut b, mut s) = (0, 0);
+    let st = nt.NtFreeVirtualMemory(NtCurrentProcess(), &mut b, &mut s, MEM_RELEASE);
+    assert_eq!((st, b, s), (STATUS_MEMORY_NOT_ALLOCATED, 0, 0));
 }
 
 /// A failed query writes nothing into the caller's buffer; the address is checked before the
