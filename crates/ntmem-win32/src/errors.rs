@@ -35,7 +35,7 @@ pub(crate) fn status_of_system(e: SystemError) -> NTSTATUS {
         SystemError::NoSuchProcess => STATUS_INVALID_HANDLE,
         SystemError::ProcessTerminated => STATUS_PROCESS_IS_TERMINATING,
         SystemError::CommitLimit => STATUS_COMMITMENT_LIMIT,
-        SystemError::Config(_) | SystemError::PageFileCreation(_) => STATUS_INVALID_PARAMETER,
+        SystemError::Config(_) | SystemError::PageFileCreation { .. } => STATUS_INVALID_PARAMETER,
     }
 }
 

@@ -118,6 +118,15 @@ mod tests {
     }
 
     #[test]
+    fn a_page_file_that_cannot_be_created_is_named() {
+        let path = std::env::temp_dir().join("ntmem-no-such-directory").join("pagefile.sys");
+        let config = crate::Config::default().with_ram_bytes(4 << 20).with_page_file(&path, 1 << 20, 1 << 20);
+        let Err(e) = crate::System::new(config) else { panic!("a page file in a missing directory was created") };
+        assert_eq!(e, crate::SystemError::PageFileCreation { path: path.clone(), kind: std::io::ErrorKind::NotFound });
+        assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}");
+    }
+
+    #[test]
     fn messages_give_addresses_in_hex_and_accesses_in_words() {
         let at = VirtAddr::try_new(0x1_0000).expect("canonical");
         assert_eq!(
