@@ -1,6 +1,6 @@
-//! The one place errors become Windows codes: the core's typed errors to NTSTATUS, and NTSTATUS
+//! The one place errors become Windows codes: the core's typed errors to NTSTATUS, NTSTATUS
 //! to Win32 errors as `RtlNtStatusToDosError` does (docs/windows-behaviour.md, "NTSTATUS codes
-//! and the Win32 error each becomes").
+//! and the Win32 error each becomes"), and NTSTATUS to its `ntstatus.h` name for messages.
 
 use ntmem::{SystemError, VmError};
 use windows_sys::Win32::Foundation::*;
@@ -35,7 +35,7 @@ pub(crate) fn status_of_system(e: SystemError) -> NTSTATUS {
         SystemError::NoSuchProcess => STATUS_INVALID_HANDLE,
         SystemError::ProcessTerminated => STATUS_PROCESS_IS_TERMINATING,
         SystemError::CommitLimit => STATUS_COMMITMENT_LIMIT,
-        SystemError::Config(_) | SystemError::PageFileCreation(_) => STATUS_INVALID_PARAMETER,
+        SystemError::Config(_) | SystemError::PageFileCreation { .. } => STATUS_INVALID_PARAMETER,
     }
 }
 
@@ -83,6 +83,55 @@ pub fn win32_error_of(status: NTSTATUS) -> u32 {
     }
 }
 
+/// The name of an NTSTATUS the memory manager returns or raises, as `ntstatus.h` spells it.
+#[must_use]
+pub fn status_name(status: NTSTATUS) -> Option<&'static str> {
+    const NAMES: &[(NTSTATUS, &str)] = &[
+        (STATUS_SUCCESS, "STATUS_SUCCESS"),
+        (STATUS_GUARD_PAGE_VIOLATION, "STATUS_GUARD_PAGE_VIOLATION"),
+        (STATUS_PARTIAL_COPY, "STATUS_PARTIAL_COPY"),
+        (STATUS_INFO_LENGTH_MISMATCH, "STATUS_INFO_LENGTH_MISMATCH"),
+        (STATUS_ACCESS_VIOLATION, "STATUS_ACCESS_VIOLATION"),
+        (STATUS_IN_PAGE_ERROR, "STATUS_IN_PAGE_ERROR"),
+        (STATUS_PAGEFILE_QUOTA, "STATUS_PAGEFILE_QUOTA"),
+        (STATUS_INVALID_HANDLE, "STATUS_INVALID_HANDLE"),
+        (STATUS_INVALID_PARAMETER, "STATUS_INVALID_PARAMETER"),
+        (STATUS_NO_MEMORY, "STATUS_NO_MEMORY"),
+        (STATUS_CONFLICTING_ADDRESSES, "STATUS_CONFLICTING_ADDRESSES"),
+        (STATUS_NOT_MAPPED_VIEW, "STATUS_NOT_MAPPED_VIEW"),
+        (STATUS_UNABLE_TO_FREE_VM, "STATUS_UNABLE_TO_FREE_VM"),
+        (STATUS_UNABLE_TO_DELETE_SECTION, "STATUS_UNABLE_TO_DELETE_SECTION"),
+        (STATUS_INVALID_VIEW_SIZE, "STATUS_INVALID_VIEW_SIZE"),
+        (STATUS_ALREADY_COMMITTED, "STATUS_ALREADY_COMMITTED"),
+        (STATUS_ACCESS_DENIED, "STATUS_ACCESS_DENIED"),
+        (STATUS_OBJECT_TYPE_MISMATCH, "STATUS_OBJECT_TYPE_MISMATCH"),
+        (STATUS_NOT_LOCKED, "STATUS_NOT_LOCKED"),
+        (STATUS_NOT_COMMITTED, "STATUS_NOT_COMMITTED"),
+        (STATUS_INVALID_PAGE_PROTECTION, "STATUS_INVALID_PAGE_PROTECTION"),
+        (STATUS_PRIVILEGE_NOT_HELD, "STATUS_PRIVILEGE_NOT_HELD"),
+        (STATUS_INSUFFICIENT_RESOURCES, "STATUS_INSUFFICIENT_RESOURCES"),
+        (STATUS_FREE_VM_NOT_AT_BASE, "STATUS_FREE_VM_NOT_AT_BASE"),
+        (STATUS_MEMORY_NOT_ALLOCATED, "STATUS_MEMORY_NOT_ALLOCATED"),
+        (STATUS_WORKING_SET_QUOTA, "STATUS_WORKING_SET_QUOTA"),
+        (STATUS_NOT_SUPPORTED, "STATUS_NOT_SUPPORTED"),
+        (STATUS_PROCESS_IS_TERMINATING, "STATUS_PROCESS_IS_TERMINATING"),
+        (STATUS_INVALID_PARAMETER_1, "STATUS_INVALID_PARAMETER_1"),
+        (STATUS_INVALID_PARAMETER_2, "STATUS_INVALID_PARAMETER_2"),
+        (STATUS_INVALID_PARAMETER_3, "STATUS_INVALID_PARAMETER_3"),
+        (STATUS_INVALID_PARAMETER_4, "STATUS_INVALID_PARAMETER_4"),
+        (STATUS_INVALID_PARAMETER_5, "STATUS_INVALID_PARAMETER_5"),
+        (STATUS_INVALID_PARAMETER_6, "STATUS_INVALID_PARAMETER_6"),
+        (STATUS_INVALID_PARAMETER_7, "STATUS_INVALID_PARAMETER_7"),
+        (STATUS_INVALID_PARAMETER_8, "STATUS_INVALID_PARAMETER_8"),
+        (STATUS_INVALID_PARAMETER_9, "STATUS_INVALID_PARAMETER_9"),
+        (STATUS_INVALID_PARAMETER_10, "STATUS_INVALID_PARAMETER_10"),
+        (STATUS_INVALID_PARAMETER_11, "STATUS_INVALID_PARAMETER_11"),
+        (STATUS_INVALID_PARAMETER_12, "STATUS_INVALID_PARAMETER_12"),
+        (STATUS_COMMITMENT_LIMIT, "STATUS_COMMITMENT_LIMIT"),
+    ];
+    NAMES.iter().find(|(s, _)| *s == status).map(|(_, name)| *name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +151,14 @@ mod tests {
             assert_eq!(win32_error_of(s), ERROR_INVALID_PARAMETER);
         }
         assert_eq!(win32_error_of(STATUS_GUARD_PAGE_VIOLATION), 0x8000_0001);
+    }
+
+    #[test]
+    fn every_status_the_table_maps_has_a_name() {
+        for s in [STATUS_ACCESS_VIOLATION, STATUS_NOT_COMMITTED, STATUS_INVALID_PARAMETER_12, STATUS_COMMITMENT_LIMIT] {
+            assert!(status_name(s).is_some_and(|n| n.starts_with("STATUS_")), "{s:#x}");
+        }
+        assert_eq!(status_name(STATUS_GUARD_PAGE_VIOLATION), Some("STATUS_GUARD_PAGE_VIOLATION"));
+        assert_eq!(status_name(0x1234), None);
     }
 }

@@ -19,11 +19,11 @@ mod nt;
 mod ntdll;
 mod protection;
 
-pub use errors::{status_of, win32_error_of};
+pub use errors::{status_name, status_of, win32_error_of};
 pub use exception::Exception;
 pub use kernel32::Kernel32;
 pub use names::{allocation_type_name, protection_name, state_name, type_name};
-pub use nt::NtCurrentProcess;
+pub use nt::{NtCurrentProcess, MAP_PROCESS, MAP_SYSTEM};
 pub use ntdll::Ntdll;
 pub use protection::{from_win32 as protection_from_win32, to_win32 as protection_to_win32};
 
@@ -47,6 +47,11 @@ pub fn working_set_ex_flags(info: &PSAPI_WORKING_SET_EX_INFORMATION) -> usize {
     // valid for it, and the value is always initialised (Default zeroes it).
     unsafe { info.VirtualAttributes.Flags }
 }
+
+/// The README's Rust snippets, compiled and run by `cargo test --doc` so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
 
 /// Runs the invariant checker when the system was configured for it; a violation is a bug in
 /// ntmem, so it panics with the report (tests only turn this on).

@@ -69,7 +69,27 @@ impl<'a> Ntdll<'a> {
         self.done(s)
     }
 
-    /// Copies from another process.
+    /// Locks pages in the working set (`MAP_PROCESS`); `base` and `size` report the pages
+    /// locked on success.
+    pub fn NtLockVirtualMemory(&mut self, process: HANDLE, base: &mut u64, size: &mut u64, map_type: u32) -> NTSTATUS {
+        let s = nt::lock_virtual_memory(self.sys, self.pid, process, base, size, map_type);
+        self.done(s)
+    }
+
+    /// Unlocks pages; `base` and `size` report the pages unlocked on success.
+    pub fn NtUnlockVirtualMemory(
+        &mut self,
+        process: HANDLE,
+        base: &mut u64,
+        size: &mut u64,
+        map_type: u32,
+    ) -> NTSTATUS {
+        let s = nt::unlock_virtual_memory(self.sys, self.pid, process, base, size, map_type);
+        self.done(s)
+    }
+
+    /// Copies from another process; `read` receives the bytes copied (not written when the
+    /// range is refused outright).
     pub fn NtReadVirtualMemory(
         &mut self,
         process: HANDLE,
@@ -78,13 +98,14 @@ impl<'a> Ntdll<'a> {
         read: Option<&mut usize>,
     ) -> NTSTATUS {
         let (s, n) = nt::read_virtual_memory(self.sys, self.pid, process, addr, buf);
-        if let Some(r) = read {
+        if let (Some(r), Some(n)) = (read, n) {
             *r = n;
         }
         self.done(s)
     }
 
-    /// Copies into another process.
+    /// Copies into another process; `written` receives the bytes copied (not written when the
+    /// range is refused outright).
     pub fn NtWriteVirtualMemory(
         &mut self,
         process: HANDLE,
@@ -93,7 +114,7 @@ impl<'a> Ntdll<'a> {
         written: Option<&mut usize>,
     ) -> NTSTATUS {
         let (s, n) = nt::write_virtual_memory(self.sys, self.pid, process, addr, data);
-        if let Some(w) = written {
+        if let (Some(w), Some(n)) = (written, n) {
             *w = n;
         }
         self.done(s)

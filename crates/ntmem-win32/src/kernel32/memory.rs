@@ -116,13 +116,17 @@ impl Kernel32<'_> {
 
     /// Locks pages of this process in its working set.
     pub fn VirtualLock(&mut self, lpAddress: u64, dwSize: u64) -> BOOL {
-        let status = nt::lock_virtual_memory(self.sys, self.pid, self.GetCurrentProcess(), lpAddress, dwSize);
+        let (mut base, mut size) = (lpAddress, dwSize);
+        let process = self.GetCurrentProcess();
+        let status = nt::lock_virtual_memory(self.sys, self.pid, process, &mut base, &mut size, nt::MAP_PROCESS);
         self.finish_status(status)
     }
 
     /// Unlocks pages of this process.
     pub fn VirtualUnlock(&mut self, lpAddress: u64, dwSize: u64) -> BOOL {
-        let status = nt::unlock_virtual_memory(self.sys, self.pid, self.GetCurrentProcess(), lpAddress, dwSize);
+        let (mut base, mut size) = (lpAddress, dwSize);
+        let process = self.GetCurrentProcess();
+        let status = nt::unlock_virtual_memory(self.sys, self.pid, process, &mut base, &mut size, nt::MAP_PROCESS);
         self.finish_status(status)
     }
 

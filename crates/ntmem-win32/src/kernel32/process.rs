@@ -11,6 +11,7 @@ use windows_sys::Win32::Foundation::*;
 use windows_sys::Win32::System::Memory::*;
 use windows_sys::Win32::System::Threading::{
     PROCESS_ALL_ACCESS, PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE,
+    PROCESS_VM_OPERATION, PROCESS_VM_WRITE,
 };
 
 #[allow(non_snake_case)]
@@ -79,7 +80,9 @@ impl Kernel32<'_> {
     ) -> BOOL {
         let (status, n) = nt::read_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, lpBuffer);
         if let Some(r) = lpNumberOfBytesRead {
-            *r = n;
+            // kernelbase passes its in/out size variable as NT's count: what NT does not
+            // write stays the size asked.
+            *r = n.unwrap_or(lpBuffer.len());
         }
         self.finish_status(status)
     }
@@ -99,9 +102,13 @@ impl Kernel32<'_> {
             // V13: a zero-byte write succeeds.
             let (status, n) = nt::write_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, lpBuffer);
             if let Some(w) = lpNumberOfBytesWritten {
-                *w = n;
+                *w = n.unwrap_or(0);
             }
             return self.finish_status(status);
+        }
+        // "The handle must have PROCESS_VM_WRITE and PROCESS_VM_OPERATION access."
+        if let Err(s) = reference_process(self.sys, self.pid, hProcess, PROCESS_VM_WRITE | PROCESS_VM_OPERATION) {
+            return self.fail(win32_error_of(s), FALSE);
         }
         let mut info = MEMORY_BASIC_INFORMATION64::default();
         let status = nt::query_virtual_memory(self.sys, self.pid, hProcess, lpBaseAddress, &mut info);
@@ -141,7 +148,8 @@ impl Kernel32<'_> {
             restore(self);
         }
         if let Some(w) = lpNumberOfBytesWritten {
-            *w = n;
+            // As for ReadProcessMemory: a count NT does not write stays the size asked.
+            *w = n.unwrap_or(lpBuffer.len());
         }
         self.finish_status(status)
     }

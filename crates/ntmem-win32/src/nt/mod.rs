@@ -1,6 +1,11 @@
 //! The NT system services of the memory manager, as `ntoskrnl` validates them: parameter
 //! checks in NT's order and with its `STATUS_INVALID_PARAMETER_n` numbering, process handles
 //! and their access rights, then the core. `Ntdll` and `Kernel32` both call these.
+//!
+//! Out parameters follow NT: a success writes every one (ranges rounded to pages); a call the
+//! parameter checks reject writes none; the few that NT writes on a failure are said at the
+//! service (`NtProtectVirtualMemory`'s old protection, the copy count of
+//! `NtReadVirtualMemory` / `NtWriteVirtualMemory`).
 
 mod copy;
 mod virtual_memory;
@@ -10,6 +15,7 @@ pub(crate) use virtual_memory::{
     allocate_virtual_memory, free_virtual_memory, get_write_watch, lock_virtual_memory, protect_virtual_memory,
     query_virtual_memory, reset_write_watch, unlock_virtual_memory,
 };
+pub use virtual_memory::{MAP_PROCESS, MAP_SYSTEM};
 
 use ntmem::system::{Handle, Object};
 use ntmem::{ProcessId, System};

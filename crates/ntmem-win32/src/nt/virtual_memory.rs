@@ -29,8 +29,10 @@ fn zero_bits_limit(zero_bits: u64) -> Result<u64, NTSTATUS> {
         0 => Ok(USER_END),
         1..=21 => Ok(1u64 << (32 - zero_bits)),
         22..=31 => Err(STATUS_INVALID_PARAMETER_3),
-        // Larger values are a mask of the address bits that may be set.
-        mask if mask < MAX_USER_ADDRESS => Ok(mask.saturating_add(1)),
+        // Larger values are a mask of which only the leading zeros count: the address must
+        // be below the mask's highest set bit doubled (Wine `test_NtAllocateVirtualMemory`:
+        // 0x1aaaaaaa allows everything below 2^29, not only the addresses under the mask).
+        mask if mask < MAX_USER_ADDRESS => Ok((1u64 << (u64::BITS - mask.leading_zeros())).min(USER_END)),
         _ => Err(STATUS_INVALID_PARAMETER_3),
     }
 }
@@ -81,15 +83,16 @@ pub(crate) fn allocate_virtual_memory(
     }
     let Some(protection) = from_win32(protect) else { return STATUS_INVALID_PAGE_PROTECTION };
     let (addr, len) = (*base, *size);
-    if len == 0 {
+    // NT's order (ReactOS `NtAllocateVirtualMemory`): a base above user space, then a size
+    // running past it, then a size of 0.
+    if addr > MAX_USER_ADDRESS {
+        return STATUS_INVALID_PARAMETER_2; // F4
+    }
+    if len > USER_END - addr.max(MIN_USER_ADDRESS) || len == 0 {
         return STATUS_INVALID_PARAMETER_4; // F7
     }
-    if addr != 0 && !(MIN_USER_ADDRESS..=MAX_USER_ADDRESS).contains(&addr) {
-        return STATUS_INVALID_PARAMETER_2; // F3, F4
-    }
-    let room = USER_END - addr.max(MIN_USER_ADDRESS);
-    if len > room {
-        return STATUS_INVALID_PARAMETER_4;
+    if addr != 0 && addr < MIN_USER_ADDRESS {
+        return STATUS_INVALID_PARAMETER_2; // F3
     }
     let pid = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
         Ok(p) => p,
@@ -130,7 +133,10 @@ pub(crate) fn allocate_virtual_memory(
             let opts = ReserveOptions {
                 protection,
                 placement: if allocation_type & MEM_TOP_DOWN != 0 { Placement::TopDown } else { Placement::BottomUp },
-                limit,
+                // ZeroBits bound only an address the system chooses: at a given base the
+                // range is checked for conflicts alone (Wine `test_NtAllocateVirtualMemory`:
+                // ZeroBits 12 next to an allocation above 1 MiB is STATUS_CONFLICTING_ADDRESSES).
+                limit: if addr == 0 { limit } else { USER_END },
                 commit: allocation_type & MEM_COMMIT != 0,
                 write_watch: allocation_type & MEM_WRITE_WATCH != 0,
                 kind: if large {
@@ -197,7 +203,9 @@ pub(crate) fn free_virtual_memory(
 }
 
 /// `NtProtectVirtualMemory`: on success `base`/`size` hold the range and `old` the first
-/// page's previous protection (F72).
+/// page's previous protection (F72). A call the parameter checks reject writes nothing; one
+/// that fails on the address space (free or reserved pages, F73) still reports
+/// `PAGE_NOACCESS` in `old` and leaves `base`/`size` as given (issue 6, item 5).
 pub(crate) fn protect_virtual_memory(
     sys: &mut System,
     caller: ProcessId,
@@ -207,9 +215,10 @@ pub(crate) fn protect_virtual_memory(
     new_protect: u32,
     old: Option<&mut u32>,
 ) -> NTSTATUS {
-    // The old-protection pointer is probed before anything else (F70).
-    let Some(old) = old else { return STATUS_ACCESS_VIOLATION };
+    // The protection is checked first, then the out pointers are probed (F70; ReactOS
+    // `NtProtectVirtualMemory`: MiMakeProtectionMask, then the probes, then base and size).
     let Some(protection) = from_win32(new_protect) else { return STATUS_INVALID_PAGE_PROTECTION };
+    let Some(old) = old else { return STATUS_ACCESS_VIOLATION };
     let (addr, len) = (*base, *size);
     if addr > MAX_USER_ADDRESS {
         return STATUS_INVALID_PARAMETER_2;
@@ -232,7 +241,12 @@ pub(crate) fn protect_virtual_memory(
             *old = to_win32(previous);
             STATUS_SUCCESS
         }
-        Err(e) => status_of(e),
+        Err(e) => {
+            // NT writes the old protection back whatever MiProtectVirtualMemory found; for a
+            // range it could not change that is PAGE_NOACCESS.
+            *old = PAGE_NOACCESS;
+            status_of(e)
+        }
     }
 }
 
@@ -294,38 +308,88 @@ fn with_vm<T>(
     f(&mut vm).map_err(status_of)
 }
 
-/// `NtLockVirtualMemory(MAP_PROCESS)`.
+/// `MAP_PROCESS`: lock pages in the process's working set.
+pub const MAP_PROCESS: u32 = 1;
+/// `MAP_SYSTEM`: lock pages in physical memory (needs SeLockMemoryPrivilege).
+pub const MAP_SYSTEM: u32 = 2;
+
+/// Which of lock or unlock a call asks for.
+#[derive(Clone, Copy)]
+enum LockOp {
+    Lock,
+    Unlock,
+}
+
+/// `NtLockVirtualMemory` and `NtUnlockVirtualMemory`: on success `base` and `size` hold the
+/// pages locked or unlocked; a failure writes neither.
+///
+/// The checks go in NT's order (ReactOS `NtLockVirtualMemory`): the map type, the base, the
+/// size against the end of user space, a size of 0 (each `STATUS_INVALID_PARAMETER`), the
+/// handle, the privilege `MAP_SYSTEM` needs.
+fn lock_or_unlock(
+    sys: &mut System,
+    caller: ProcessId,
+    process: HANDLE,
+    base: &mut u64,
+    size: &mut u64,
+    map_type: u32,
+    op: LockOp,
+) -> NTSTATUS {
+    if map_type & !(MAP_PROCESS | MAP_SYSTEM) != 0 || map_type & (MAP_PROCESS | MAP_SYSTEM) == 0 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let (addr, len) = (*base, *size);
+    if addr > MAX_USER_ADDRESS || len > USER_END - addr || len == 0 {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let pid = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
+        Ok(p) => p,
+        Err(s) => return s,
+    };
+    let mut vm = match sys.vm(pid) {
+        Ok(vm) => vm,
+        Err(e) => return status_of_system(e),
+    };
+    if map_type & MAP_SYSTEM != 0 {
+        // Locking in physical memory is not modelled; the privilege check is.
+        return if vm.has_lock_memory_privilege() { STATUS_NOT_SUPPORTED } else { STATUS_PRIVILEGE_NOT_HELD };
+    }
+    let result = match op {
+        LockOp::Lock => vm.lock(addr, len),
+        LockOp::Unlock => vm.unlock(addr, len),
+    };
+    match result {
+        Ok(range) => {
+            *base = range.start_addr();
+            *size = range.bytes();
+            STATUS_SUCCESS
+        }
+        Err(e) => status_of(e),
+    }
+}
+
+/// `NtLockVirtualMemory`.
 pub(crate) fn lock_virtual_memory(
     sys: &mut System,
     caller: ProcessId,
     process: HANDLE,
-    addr: u64,
-    size: u64,
+    base: &mut u64,
+    size: &mut u64,
+    map_type: u32,
 ) -> NTSTATUS {
-    if size == 0 || addr > MAX_USER_ADDRESS {
-        return STATUS_INVALID_PARAMETER;
-    }
-    match with_vm(sys, caller, process, PROCESS_VM_OPERATION, |vm| vm.lock(addr, size)) {
-        Ok(_) => STATUS_SUCCESS,
-        Err(s) => s,
-    }
+    lock_or_unlock(sys, caller, process, base, size, map_type, LockOp::Lock)
 }
 
-/// `NtUnlockVirtualMemory(MAP_PROCESS)`.
+/// `NtUnlockVirtualMemory`.
 pub(crate) fn unlock_virtual_memory(
     sys: &mut System,
     caller: ProcessId,
     process: HANDLE,
-    addr: u64,
-    size: u64,
+    base: &mut u64,
+    size: &mut u64,
+    map_type: u32,
 ) -> NTSTATUS {
-    if size == 0 || addr > MAX_USER_ADDRESS {
-        return STATUS_INVALID_PARAMETER;
-    }
-    match with_vm(sys, caller, process, PROCESS_VM_OPERATION, |vm| vm.unlock(addr, size)) {
-        Ok(_) => STATUS_SUCCESS,
-        Err(s) => s,
-    }
+    lock_or_unlock(sys, caller, process, base, size, map_type, LockOp::Unlock)
 }
 
 /// `NtGetWriteWatch`: fills `out` and returns the count.

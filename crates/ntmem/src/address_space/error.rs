@@ -1,8 +1,10 @@
 //! The memory manager's errors, each naming the condition. `ntmem-win32` maps each to its
 //! NTSTATUS (and so to a Win32 error) in one table.
 
+use super::access::{AccessFault, FaultKind};
 use crate::paging::AccessKind;
 use crate::units::VirtAddr;
+use std::fmt;
 
 /// Why an address-space operation failed. A failed operation changed nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -47,16 +49,92 @@ pub enum VmError {
     #[error("the range is not in a write-watch allocation")]
     NotWriteWatch,
     /// A service touched a guard page (the guard is now cleared).
-    #[error("guard page touched at {0:?}")]
+    #[error("a guard page was touched at {:#018x}", .0.as_u64())]
     GuardPage(VirtAddr),
     /// No frame could be had without trimming or writing pages out; the caller balances
     /// memory and retries. Never leaves the core.
-    #[error("{0} frames are needed")]
+    #[error("{0} more free frames are needed")]
     OutOfFrames(u64),
     /// A page-file read failed (the page stays on disk).
-    #[error("page-file read failed at {0:?}")]
+    #[error("the page at {:#018x} could not be read from its page file", .0.as_u64())]
     InPageError(VirtAddr),
     /// A service touched an inaccessible page.
-    #[error("access violation at {0:?} ({1:?})")]
+    #[error("access violation: the memory at {:#018x} could not be {}", .0.as_u64(), access_verb(*.1))]
     AccessViolation(VirtAddr, AccessKind),
+}
+
+/// The past participle Windows' access-violation message uses: "could not be read".
+pub(crate) fn access_verb(access: AccessKind) -> &'static str {
+    match access {
+        AccessKind::Read => "read",
+        AccessKind::Write => "written",
+        AccessKind::Execute => "executed",
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FaultKind::AccessViolation => "access violation",
+            FaultKind::GuardPage => "guard page",
+            FaultKind::InPageError => "in-page error",
+            FaultKind::OutOfFrames => "out of frames",
+        })
+    }
+}
+
+// Kept here, beside the other errors, rather than in `access.rs` (the hot path).
+impl fmt::Display for AccessFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.address;
+        let verb = access_verb(self.access);
+        match self.kind {
+            FaultKind::AccessViolation => write!(f, "access violation: the memory at {at:#018x} could not be {verb}"),
+            FaultKind::GuardPage => write!(f, "guard page: the page at {at:#018x} was guarded (now disarmed)"),
+            FaultKind::InPageError => {
+                write!(f, "in-page error: the memory at {at:#018x} could not be {verb}: its page-file read failed")
+            }
+            FaultKind::OutOfFrames => write!(f, "out of frames: the memory at {at:#018x} could not be {verb}"),
+        }
+    }
+}
+
+impl std::error::Error for AccessFault {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_error<E: std::error::Error + Send + Sync + 'static>() {}
+
+    #[test]
+    fn every_error_of_the_core_is_a_std_error() {
+        is_error::<VmError>();
+        is_error::<AccessFault>();
+        is_error::<crate::SystemError>();
+        is_error::<crate::system::ConfigError>();
+        is_error::<crate::commit_charge::CommitLimitExceeded>();
+        is_error::<crate::invariants::InvariantViolation>();
+    }
+
+    #[test]
+    fn a_page_file_that_cannot_be_created_is_named() {
+        let path = std::env::temp_dir().join("ntmem-no-such-directory").join("pagefile.sys");
+        let config = crate::Config::default().with_ram_bytes(4 << 20).with_page_file(&path, 1 << 20, 1 << 20);
+        let Err(e) = crate::System::new(config) else { panic!("a page file in a missing directory was created") };
+        assert_eq!(e, crate::SystemError::PageFileCreation { path: path.clone(), kind: std::io::ErrorKind::NotFound });
+        assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}");
+    }
+
+    #[test]
+    fn messages_give_addresses_in_hex_and_accesses_in_words() {
+        let at = VirtAddr::try_new(0x1_0000).expect("canonical");
+        assert_eq!(
+            VmError::AccessViolation(at, AccessKind::Write).to_string(),
+            "access violation: the memory at 0x0000000000010000 could not be written"
+        );
+        assert_eq!(VmError::GuardPage(at).to_string(), "a guard page was touched at 0x0000000000010000");
+        let fault = AccessFault { kind: FaultKind::AccessViolation, access: AccessKind::Execute, address: 0x2_0000 };
+        assert_eq!(fault.to_string(), "access violation: the memory at 0x0000000000020000 could not be executed");
+    }
 }

@@ -76,9 +76,12 @@ pub struct PageFiles {
 }
 
 impl PageFiles {
-    /// Creates the files (truncated to their initial size).
-    pub(crate) fn create(specs: &[PageFileSpec]) -> io::Result<PageFiles> {
-        let files = specs.iter().map(PageFile::create).collect::<io::Result<Vec<_>>>()?;
+    /// Creates the files (truncated to their initial size); an error names the file it failed on.
+    pub(crate) fn create(specs: &[PageFileSpec]) -> Result<PageFiles, (PathBuf, io::Error)> {
+        let files = specs
+            .iter()
+            .map(|spec| PageFile::create(spec).map_err(|e| (spec.path.clone(), e)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(PageFiles { files, ..PageFiles::default() })
     }
 

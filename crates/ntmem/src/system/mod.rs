@@ -29,14 +29,19 @@ use crate::units::Pfn;
 const FIRST_PID: u32 = 0x100;
 
 /// Why a system call about processes failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SystemError {
     /// The configuration cannot be built.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A page file could not be created on the host.
-    #[error("a page file could not be created: {0}")]
-    PageFileCreation(std::io::ErrorKind),
+    #[error("the page file {} could not be created: {kind}", path.display())]
+    PageFileCreation {
+        /// The file's path on the host.
+        path: std::path::PathBuf,
+        /// What the host said.
+        kind: std::io::ErrorKind,
+    },
     /// No process has that id.
     #[error("no such process")]
     NoSuchProcess,
@@ -118,7 +123,8 @@ impl System {
         phys.pfn_mut(shared).share_count = 0;
         phys.pfn_mut(shared).protection = crate::paging::Protection::READ_ONLY;
         fill_shared_user_data(phys.frame_mut(shared), frames);
-        let files = PageFiles::create(config.page_files()).map_err(|e| SystemError::PageFileCreation(e.kind()))?;
+        let files = PageFiles::create(config.page_files())
+            .map_err(|(path, e)| SystemError::PageFileCreation { path, kind: e.kind() })?;
         let mut machine = Machine::new(phys, files, config.page_in_cluster());
         machine.charge(1).map_err(|_| SystemError::CommitLimit)?;
         Ok(System {
