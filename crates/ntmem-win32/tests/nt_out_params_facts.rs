@@ -62,6 +62,7 @@ fn protection_of(nt: &mut Ntdll, addr: u64) -> (u32, u32) {
 /// keep the caller's values (they are written back unrounded).
 #[test]
 fn nt_protect_failing_on_the_free_page_at_zero_reports_noaccess() {
+    // F186 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     for size in [P, 1, 0x2345] {
@@ -74,6 +75,7 @@ fn nt_protect_failing_on_the_free_page_at_zero_reports_noaccess() {
 /// The same on reserved memory and on a range only partly committed (F73 gives the status).
 #[test]
 fn nt_protect_failing_on_reserved_memory_reports_noaccess_and_changes_nothing() {
+    // F186 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     let p = nt_alloc_ok(&mut nt, G, MEM_RESERVE, PAGE_READWRITE);
@@ -93,6 +95,7 @@ fn nt_protect_failing_on_reserved_memory_reports_noaccess_and_changes_nothing() 
 /// `VirtualProtect` passes the caller's variable to NT, so it sees the same value (F73).
 #[test]
 fn virtualprotect_failing_on_free_or_reserved_memory_reports_noaccess() {
+    // F186 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut k = Kernel32::new(&mut sys, pid);
     let p = k.VirtualAlloc(0, G, MEM_RESERVE, PAGE_READWRITE);
@@ -132,6 +135,7 @@ fn nt_protect_parameter_errors_write_no_out_parameter() {
 /// probes, then the base and size checks; F70 for a good protection).
 #[test]
 fn nt_protect_checks_the_protection_before_the_old_protect_pointer() {
+    // F187 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     let p = nt_alloc_ok(&mut nt, P, MEM_COMMIT, PAGE_READWRITE);
@@ -172,6 +176,7 @@ fn nt_protect_success_rounds_the_range_and_reports_the_first_page() {
 /// 2^29 and has bits outside the mask set, so the mask is not read as a limit).
 #[test]
 fn zero_bits_mask_counts_only_its_leading_zeros() {
+    // F188 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     let mask = 0x1AAA_AAAA_u64;
@@ -199,6 +204,7 @@ fn zero_bits_mask_counts_only_its_leading_zeros() {
 /// ReactOS's NtAllocateVirtualMemory apply ZeroBits only when the base is NULL).
 #[test]
 fn zero_bits_do_not_bound_a_given_base() {
+    // F189 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     let ty = MEM_RESERVE | MEM_COMMIT;
@@ -219,6 +225,7 @@ fn zero_bits_do_not_bound_a_given_base() {
 /// against the room left, then a size of 0; F4, F7).
 #[test]
 fn nt_allocate_checks_the_base_before_the_size() {
+    // F190 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     for size in [0, P, u64::MAX] {
@@ -280,6 +287,7 @@ fn nt_write(nt: &mut Ntdll, h: HANDLE, addr: u64, len: usize) -> (NTSTATUS, usiz
 /// `MmUserProbeAddress` precedes the probe of the count and the handle reference).
 #[test]
 fn nt_copy_of_a_range_above_user_space_is_an_access_violation_and_writes_no_count() {
+    // F191 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     let bad = core::ptr::null_mut();
@@ -316,6 +324,7 @@ fn nt_read_of_an_unallocated_address_or_with_a_null_handle_counts_zero() {
 /// transfers"; F173 for a good handle).
 #[test]
 fn nt_copy_of_no_bytes_succeeds_without_looking_at_the_handle() {
+    // F191 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     for h in [NtCurrentProcess(), core::ptr::null_mut(), 0x1234 as HANDLE] {
@@ -371,6 +380,7 @@ fn nt_lock_call(nt: &mut Ntdll, f: LockFn, h: HANDLE, base: u64, size: u64, map:
 /// `NtLockVirtualMemory` / `NtUnlockVirtualMemory`, which follow NT's order).
 #[test]
 fn nt_lock_checks_map_type_base_and_size_before_the_handle() {
+    // F193 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     let p = nt_alloc_ok(&mut nt, P, MEM_COMMIT, PAGE_READWRITE);
@@ -402,6 +412,7 @@ fn nt_lock_checks_map_type_base_and_size_before_the_handle() {
 /// on the address space writes nothing.
 #[test]
 fn nt_lock_and_unlock_report_the_pages_on_success_only() {
+    // F193 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let mut nt = Ntdll::new(&mut sys, pid);
     let p = nt_alloc_ok(&mut nt, G, MEM_RESERVE, PAGE_READWRITE);
@@ -441,6 +452,7 @@ fn virtuallock_with_a_size_past_user_space_is_invalid_parameter() {
 /// protection change around the copy (DOC:"WriteProcessMemory function").
 #[test]
 fn nt_write_needs_vm_write_alone_and_writeprocessmemory_vm_operation_too() {
+    // F192 (docs/windows-behaviour.md).
     let (mut sys, pid) = setup();
     let other = sys.create_process("target").unwrap();
     let mut k = Kernel32::new(&mut sys, other);
