@@ -1,7 +1,9 @@
 //! The ntmem measurements, each beside its baseline: one function per figure builds a simulated
-//! machine, drives it through `Kernel32` only (no invariant checks: they are for tests), and
+//! machine, drives it through the public API only — `Kernel32` for calls, the process's
+//! `Memory` handle for its loads and stores (no invariant checks: they are for tests) — and
 //! takes its samples in turn with the host baseline's from `native.rs`, or, for the scaling
-//! figures, with the same operation at a small scale.
+//! figures, with the same operation at a small scale. The TLB-miss figures take each side's
+//! samples in a run of their own, so that the two sides' 4 GiB are never held together.
 
 use super::native::{self, ProtectTarget};
 use super::timing::{median_of, ops_within, paired_medians, paired_medians_of, per_op, XorShift, SAMPLES};
@@ -59,7 +61,8 @@ fn touch(k: &mut Kernel32<'_>, addr: u64) -> Result<()> {
     k.write(addr, &[1]).map_err(raised)
 }
 
-/// 8-byte reads that hit the TLB: four touched pages, 64 offsets spread over them.
+/// 8-byte reads that hit the TLB, through the process's `Memory` handle (obtained once, as a
+/// program's loads would use it): four touched pages, 64 offsets spread over them.
 pub(super) fn tlb_hit_read() -> Result<Figure> {
     const PAGES: u64 = 4;
     const READS: usize = 5_000_000;
@@ -79,9 +82,10 @@ pub(super) fn tlb_hit_read() -> Result<Figure> {
     let (ntmem_ns, baseline_ns) = paired_medians(
         || {
             per_op(READS, || {
+                // The program's buffer, as a program reuses it.
+                let mut b = [0u8; 8];
                 for i in 0..READS {
                     let off = offsets[i % offsets.len()];
-                    let mut b = [0u8; 8];
                     memory.read(base + off as u64, &mut b).map_err(fault)?;
                     black_box(u64::from_ne_bytes(b));
                 }

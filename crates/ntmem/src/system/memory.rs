@@ -5,11 +5,16 @@
 //! locking") is [`Memory::read`] and [`Memory::write`] on a TLB hit: one compare of the access
 //! against the page (not empty, not crossing), the TLB tag compare, and the copy. The handle has
 //! found the process once (its address space and the machine are borrowed directly), so an
-//! access neither looks it up by id nor checks that it runs; it checks one flag, that no
-//! balance is pending. Anything else — a TLB miss (one walk of the page tables), a page fault,
+//! access neither looks it up by id nor checks that it runs. Anything else — a TLB miss (one walk of the page tables), a page fault,
 //! a page crossing, an empty access, a pending balance — takes the full path out of line, with
 //! every semantic of [`super::Vm::read`] and [`super::Vm::write`]: faults resolved, the
 //! balancer run (across every process) when no frame could be had or memory is left low.
+//!
+//! Balancing: a frame allocation that leaves memory low raises a flag, and the access or call
+//! that raised it balances before it returns. A flag the last call left raised is settled when
+//! the handle is made (the balance it owed runs then, before any access); while the handle
+//! lives only its own full path can raise the flag, and that path settles it before returning.
+//! So a hit never has a balance to run, and does not check for one.
 //!
 //! Contract: a hit changes nothing but the bytes written (a write hits only a page whose PTE is
 //! already dirty), so there is nothing for the balancer or the invariant checker to look at
@@ -38,12 +43,28 @@ pub struct Memory<'a> {
 impl System {
     /// The memory of process `pid`, for accesses by its program: [`Memory::read`] and
     /// [`Memory::write`].
+    #[inline]
     pub fn memory(&mut self, pid: ProcessId) -> Result<Memory<'_>, SystemError> {
         let slot = self.slot(pid).ok_or(SystemError::NoSuchProcess)?;
+        if self.machine.wants_balance && self.processes[slot].space.is_some() {
+            self.settle_pending_balance();
+        }
         let (before, rest) = self.processes.split_at_mut(slot);
-        let (this, after) = rest.split_first_mut().ok_or(SystemError::NoSuchProcess)?;
-        let space = this.space.as_mut().ok_or(SystemError::ProcessTerminated)?;
+        let Some((Process { space: Some(space), .. }, after)) = rest.split_first_mut() else {
+            return Err(SystemError::ProcessTerminated);
+        };
         Ok(Memory { space, machine: &mut self.machine, before, after })
+    }
+
+    /// Runs the balance the last call left pending, as the full path of an access does after
+    /// it: the flag lowered, the balancer run if memory is low or the modified list long.
+    #[cold]
+    #[inline(never)]
+    fn settle_pending_balance(&mut self) {
+        self.machine.wants_balance = false;
+        if balancer::wanted(&self.machine) {
+            self.balance(0);
+        }
     }
 }
 
@@ -71,14 +92,11 @@ impl Memory<'_> {
     }
 
     /// The read as a TLB hit alone completes it: true when done, having changed nothing;
-    /// false when it needs the full path ([`Self::read_full`]), having touched nothing. A
-    /// pending balance sends every access to the full path, which runs it after the access.
+    /// false when it needs the full path ([`Self::read_full`]), having touched nothing.
     #[inline(always)]
     #[must_use]
     pub fn read_cached(&mut self, addr: u64, buf: &mut [u8]) -> bool {
-        if self.machine.wants_balance {
-            return false;
-        }
+        debug_assert!(!self.machine.wants_balance, "a balance pending while a Memory handle lives");
         match self.space.tlb.hit(addr, buf.len(), READ) {
             Some((frame, off)) => {
                 self.machine.phys.store().read_into(frame, off, buf);
@@ -92,9 +110,7 @@ impl Memory<'_> {
     #[inline(always)]
     #[must_use]
     pub fn write_cached(&mut self, addr: u64, data: &[u8]) -> bool {
-        if self.machine.wants_balance {
-            return false;
-        }
+        debug_assert!(!self.machine.wants_balance, "a balance pending while a Memory handle lives");
         match self.space.tlb.hit(addr, data.len(), WRITE) {
             Some((frame, off)) => {
                 self.machine.phys.store_mut().write_from(frame, off, data);
