@@ -163,3 +163,37 @@ impl TlbFlush {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hit_needs_the_page_the_permission_and_one_page_of_bytes() {
+        let mut tlb = Tlb::default();
+        let vpn = Vpn(0x12_3456);
+        let addr = vpn.as_u64() << PAGE_SHIFT;
+        tlb.fill(vpn, Pfn(77), READ);
+        assert_eq!(tlb.hit(addr + 8, 8, READ), Some((77, 8)));
+        assert_eq!(tlb.hit(addr + 4088, 8, READ), Some((77, 4088)), "the last 8 bytes of the page");
+        assert_eq!(tlb.hit(addr + 4089, 8, READ), None, "crosses into the next page");
+        assert_eq!(tlb.hit(addr + 8, 0, READ), None, "an empty access is not a hit: it touches nothing");
+        assert_eq!(tlb.hit(addr + 8, 8, WRITE), None, "not cached for writing");
+        assert_eq!(tlb.hit(addr + 8 + (TLB_ENTRIES as u64 * PAGE_SIZE), 8, READ), None, "the same slot, another page");
+        tlb.fill(vpn, Pfn(78), READ | WRITE);
+        assert_eq!(tlb.hit(addr, 4096, WRITE), Some((78, 0)), "a whole page");
+        assert_eq!(tlb.entries().collect::<Vec<_>>(), vec![(vpn, Pfn(78), READ | WRITE)]);
+        TlbFlush::page(vpn).apply(&mut tlb);
+        assert_eq!(tlb.hit(addr, 8, READ), None);
+        assert_eq!(tlb.entries().count(), 0);
+    }
+
+    #[test]
+    fn no_address_matches_an_empty_entry() {
+        let tlb = Tlb::default();
+        for addr in [0, 1, 0x1000, u64::MAX, u64::MAX - 4095, 1 << 63] {
+            assert_eq!(tlb.hit(addr & !7, 8, READ), None, "{addr:#x}");
+            assert_eq!(tlb.lookup(addr >> PAGE_SHIFT, EXEC), None, "{addr:#x}");
+        }
+    }
+}

@@ -189,3 +189,59 @@ impl Memory<'_> {
 fn out_of_frames(r: &Result<(), AccessFault>) -> bool {
     matches!(r, Err(AccessFault { kind: FaultKind::OutOfFrames, .. }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address_space::ReserveOptions;
+    use crate::paging::{AccessKind, Protection};
+    use crate::system::Config;
+
+    fn system() -> (System, ProcessId, u64) {
+        let mut sys = System::new(Config::default().with_ram_bytes(16 << 20)).expect("a small machine");
+        let pid = sys.create_process("p").expect("a process");
+        let mut vm = sys.vm(pid).expect("running");
+        let range = vm.reserve(None, 0x10000, &ReserveOptions::new(Protection::READ_WRITE)).expect("reserve");
+        let base = range.start_addr();
+        vm.commit(base, 0x2000, Protection::READ_WRITE).expect("commit");
+        (sys, pid, base)
+    }
+
+    #[test]
+    fn reads_and_writes_through_the_handle_as_through_the_vm() {
+        let (mut sys, pid, base) = system();
+        let mut memory = sys.memory(pid).expect("running");
+        memory.write(base + 0xFFE, &[1, 2, 3, 4]).expect("a write across two committed pages");
+        let mut b = [0u8; 4];
+        assert!(memory.read_cached(base + 0xFFC, &mut b), "the write's walk cached page 0");
+        assert_eq!(b, [0, 0, 1, 2]);
+        memory.read(base + 0xFFE, &mut b).expect("a read across the pages");
+        assert_eq!(b, [1, 2, 3, 4]);
+        let fault = memory.read(base + 0x2000, &mut b).expect_err("reserved");
+        assert_eq!(
+            (fault.kind, fault.access, fault.address),
+            (FaultKind::AccessViolation, AccessKind::Read, base + 0x2000)
+        );
+        assert!(!memory.write_cached(base + 0x2000, &[1]), "no hit on a reserved page");
+        let mut vm = sys.vm(pid).expect("running");
+        let mut again = [0u8; 4];
+        vm.read(base + 0xFFE, &mut again).expect("read");
+        assert_eq!(again, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn no_handle_for_a_missing_or_terminated_process() {
+        let (mut sys, pid, _) = system();
+        assert_eq!(sys.memory(ProcessId(3)).err(), Some(SystemError::NoSuchProcess));
+        sys.terminate_process(pid, 0).expect("terminate");
+        assert_eq!(sys.memory(pid).err(), Some(SystemError::ProcessTerminated));
+    }
+
+    #[test]
+    fn making_the_handle_settles_a_pending_balance() {
+        let (mut sys, pid, _) = system();
+        sys.machine.wants_balance = true;
+        let memory = sys.memory(pid).expect("running");
+        assert!(!memory.machine().wants_balance, "settled before any access");
+    }
+}
