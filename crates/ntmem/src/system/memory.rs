@@ -5,9 +5,9 @@
 //! locking") is [`Memory::read`] and [`Memory::write`] on a TLB hit: one compare of the access
 //! against the page (not empty, not crossing), the TLB tag compare, and the copy. The handle has
 //! found the process once (its address space and the machine are borrowed directly), so an
-//! access neither looks it up by id nor checks that it runs. Anything else — a TLB miss (one walk of the page tables), a page fault,
-//! a page crossing, an empty access, a pending balance — takes the full path out of line, with
-//! every semantic of [`super::Vm::read`] and [`super::Vm::write`]: faults resolved, the
+//! access neither looks it up by id nor checks that it runs. Anything else — a TLB miss (one
+//! walk of the page tables), a page fault, a page crossing, an empty access — takes the full
+//! path out of line, with every semantic of [`super::Vm::read`] and [`super::Vm::write`]: faults resolved, the
 //! balancer run (across every process) when no frame could be had or memory is left low.
 //!
 //! Balancing: a frame allocation that leaves memory low raises a flag, and the access or call
