@@ -24,19 +24,21 @@ fn main() -> anyhow::Result<()> {
     let offsets: [u64; 64] = std::array::from_fn(|i| ((i as u64 * 2_654_435_761) % (4 * 4096)) & !7);
     let mut sum = 0u64;
     if through == "miss" {
-        // Random reads over 64 MiB through Kernel32: almost all miss the TLB (4 MiB).
+        // Random reads over `span` (third argument, MiB) through the handle: almost all miss
+        // the TLB (4 MiB).
         let big = k.VirtualAlloc(0, span, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
         anyhow::ensure!(big != 0, "VirtualAlloc failed: error {}", k.GetLastError());
         for page in 0..span / 4096 {
             k.write(big + page * 4096, &[1]).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         }
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut memory = sys.memory(pid)?;
         for _ in 0..reads {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             let mut b = [0u8; 8];
-            k.read(big + (x & (span - 1) & !7), &mut b).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            memory.read(big + (x & (span - 1) & !7), &mut b).map_err(|e| anyhow::anyhow!("{e:?}"))?;
             sum = sum.wrapping_add(u64::from_ne_bytes(b));
         }
     } else if through == "kernel32" {
