@@ -1,13 +1,15 @@
 //! The ntmem measurements, each beside its baseline: one function per figure builds a simulated
-//! machine, drives it through `Kernel32` only (no invariant checks: they are for tests), and
+//! machine, drives it through the public API only — `Kernel32` for calls, the process's
+//! `Memory` handle for its loads and stores (no invariant checks: they are for tests) — and
 //! takes its samples in turn with the host baseline's from `native.rs`, or, for the scaling
-//! figures, with the same operation at a small scale.
+//! figures, with the same operation at a small scale. The TLB-miss figures take each side's
+//! samples in a run of their own, so that the two sides' 4 GiB are never held together.
 
 use super::native::{self, ProtectTarget};
-use super::timing::{ops_within_budget, paired_medians, per_op, XorShift};
+use super::timing::{median_of, ops_within, paired_medians, paired_medians_of, per_op, XorShift, SAMPLES};
 use super::Figure;
 use anyhow::{anyhow, bail, Context, Result};
-use ntmem::{Config, ProcessId, System};
+use ntmem::{AccessFault, Config, ProcessId, System};
 use ntmem_win32::{
     Exception, Kernel32, MEMORY_BASIC_INFORMATION64, MEM_COMMIT, MEM_RELEASE, MEM_RESERVE, PAGE_READONLY,
     PAGE_READWRITE,
@@ -49,12 +51,18 @@ fn raised(e: Exception) -> anyhow::Error {
     anyhow!("access at {:#x} raised exception {:#x}", e.address, e.code)
 }
 
+/// An access the memory manager could not complete, as an error.
+fn fault(f: AccessFault) -> anyhow::Error {
+    anyhow!("access at {:#x} faulted: {:?}", f.address, f.kind)
+}
+
 /// The program writes one byte at `addr`.
 fn touch(k: &mut Kernel32<'_>, addr: u64) -> Result<()> {
     k.write(addr, &[1]).map_err(raised)
 }
 
-/// 8-byte reads that hit the TLB: four touched pages, 64 offsets spread over them.
+/// 8-byte reads that hit the TLB, through the process's `Memory` handle (obtained once, as a
+/// program's loads would use it): four touched pages, 64 offsets spread over them.
 pub(super) fn tlb_hit_read() -> Result<Figure> {
     const PAGES: u64 = 4;
     const READS: usize = 5_000_000;
@@ -70,13 +78,15 @@ pub(super) fn tlb_hit_read() -> Result<Figure> {
     // Below PAGES * PAGE = 16 KiB.
     #[allow(clippy::cast_possible_truncation)]
     let offsets: [usize; 64] = std::array::from_fn(|_| ((rng.next_u64() % (PAGES * PAGE)) & !7) as usize);
+    let mut memory = sys.memory(pid)?;
     let (ntmem_ns, baseline_ns) = paired_medians(
         || {
             per_op(READS, || {
+                // The program's buffer, as a program reuses it.
+                let mut b = [0u8; 8];
                 for i in 0..READS {
                     let off = offsets[i % offsets.len()];
-                    let mut b = [0u8; 8];
-                    k.read(base + off as u64, &mut b).map_err(raised)?;
+                    memory.read(base + off as u64, &mut b).map_err(fault)?;
                     black_box(u64::from_ne_bytes(b));
                 }
                 Ok(())
@@ -93,44 +103,103 @@ pub(super) fn tlb_hit_read() -> Result<Figure> {
     })
 }
 
-/// Random 8-byte reads over 1 GiB of touched memory: almost every one misses the software TLB
-/// (1024 entries, 4 MiB) and walks the page tables.
-pub(super) fn tlb_miss_read() -> Result<Figure> {
-    const SPAN: u64 = 1 << 30;
-    const READS: usize = 2_000_000;
-    let (mut sys, pid) = machine(Config::default().with_ram_bytes(2 << 30))?;
+/// The span of the TLB-miss figures: 4 GiB of touched memory, four times what ntmem's
+/// paging-structure cache covers (512 page tables, 1 GiB), so that most misses walk from the
+/// root as well as miss the TLB (1024 entries, 4 MiB).
+const MISS_SPAN: u64 = 4 << 30;
+/// Reads per sample of the TLB-miss figures.
+const MISS_READS: usize = 2_000_000;
+
+/// A machine of 5 GiB of RAM (a host allocation that costs only what is touched) whose process
+/// has touched `MISS_SPAN` bytes from `base`: one write of 1 at the start of every page, so
+/// that every page is resident with its own frame and no balancing is wanted (a quarter of RAM
+/// stays free, far above the low-water mark).
+fn miss_machine() -> Result<(System, ProcessId, u64)> {
+    let (mut sys, pid) = machine(Config::default().with_ram_bytes(MISS_SPAN + MISS_SPAN / 4))?;
     let mut k = Kernel32::new(&mut sys, pid);
-    let base = alloc(&mut k, 0, SPAN, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)?;
-    for page in 0..SPAN / PAGE {
-        touch(&mut k, base + page * PAGE)?;
+    let base = alloc(&mut k, 0, MISS_SPAN, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)?;
+    let mut memory = sys.memory(pid)?;
+    for page in 0..MISS_SPAN / PAGE {
+        memory.write(base + page * PAGE, &[1]).map_err(fault)?;
     }
-    let mut host = vec![0u8; usize::try_from(SPAN)?];
+    Ok((sys, pid, base))
+}
+
+/// A host buffer as `miss_machine`'s memory: `MISS_SPAN` bytes, 1 at the start of every page
+/// (so every host page is backed), 0 elsewhere.
+fn miss_host() -> Result<Vec<u8>> {
+    let mut host = vec![0u8; usize::try_from(MISS_SPAN)?];
     for byte in host.iter_mut().step_by(usize::try_from(PAGE)?) {
         *byte = 1;
     }
-    let (ntmem_ns, baseline_ns) = paired_medians(
-        || {
+    Ok(host)
+}
+
+/// Random 8-byte reads over 4 GiB of touched memory (see [`MISS_SPAN`]), each independent of
+/// the one before, against the host's independent loads at the same offsets. ntmem's samples
+/// are all taken first, then the host's: together the two would hold 8 GiB of host memory.
+pub(super) fn tlb_miss_read() -> Result<Figure> {
+    let ntmem_ns = {
+        let (mut sys, pid, base) = miss_machine()?;
+        let mut memory = sys.memory(pid)?;
+        median_of(SAMPLES, || {
             let mut rng = XorShift::new();
             let mut sum = 0u64;
-            let ns = per_op(READS, || {
-                for _ in 0..READS {
-                    let off = rng.next_u64() & (SPAN - 1) & !7;
+            let ns = per_op(MISS_READS, || {
+                for _ in 0..MISS_READS {
+                    let off = rng.next_u64() & (MISS_SPAN - 1) & !7;
                     let mut b = [0u8; 8];
-                    k.read(base + off, &mut b).map_err(raised)?;
+                    memory.read(base + off, &mut b).map_err(fault)?;
                     sum = sum.wrapping_add(u64::from_ne_bytes(b));
                 }
                 Ok::<(), anyhow::Error>(())
             })?;
             black_box(sum);
             Ok(ns)
-        },
-        || native::random_loads(&host, XorShift::new(), READS),
-    )?;
+        })?
+    };
+    let host = miss_host()?;
+    let baseline_ns = median_of(SAMPLES, || native::random_loads(&host, XorShift::new(), MISS_READS))?;
     Ok(Figure {
         name: "tlb_miss_read",
         ntmem_ns,
         baseline_ns,
-        baseline: "host 8-byte loads over a touched 1 GiB Vec, same random sequence",
+        baseline: "host independent 8-byte loads over a touched 4 GiB Vec, same random offsets",
+        goal: 3.0,
+    })
+}
+
+/// As [`tlb_miss_read`], but each read's offset depends on the value the one before read, on
+/// both sides: the host's loads wait for each other as ntmem's walk and load do, so this is
+/// latency against latency, where `tlb_miss_read` lets the host overlap its misses.
+pub(super) fn tlb_miss_read_dependent() -> Result<Figure> {
+    let ntmem_ns = {
+        let (mut sys, pid, base) = miss_machine()?;
+        let mut memory = sys.memory(pid)?;
+        median_of(SAMPLES, || {
+            let mut rng = XorShift::new();
+            let mut last = 0u64;
+            let ns = per_op(MISS_READS, || {
+                for _ in 0..MISS_READS {
+                    let off = rng.next_u64().wrapping_add(last) & (MISS_SPAN - 1) & !7;
+                    let mut b = [0u8; 8];
+                    memory.read(base + off, &mut b).map_err(fault)?;
+                    last = u64::from_ne_bytes(b);
+                }
+                Ok::<(), anyhow::Error>(())
+            })?;
+            black_box(last);
+            Ok(ns)
+        })?
+    };
+    let host = miss_host()?;
+    let baseline_ns = median_of(SAMPLES, || native::dependent_loads(&host, XorShift::new(), MISS_READS))?;
+    Ok(Figure {
+        name: "tlb_miss_read_dependent",
+        ntmem_ns,
+        baseline_ns,
+        baseline: "host dependent 8-byte loads over a touched 4 GiB Vec (each offset adds the value last read), \
+                   ntmem's reads likewise",
         goal: 3.0,
     })
 }
@@ -232,8 +301,8 @@ pub(super) fn protect_page() -> Result<Figure> {
     Ok(Figure { name: "protect_page", ntmem_ns, baseline_ns, baseline: "Linux mprotect of one page", goal: 0.5 })
 }
 
-/// `VirtualQuery` at random pages of a process holding 100 000 allocations, against one
-/// holding 100.
+/// `VirtualQuery` at random pages of a process holding 100 000 allocations of committed,
+/// touched memory, against one holding 100: what a real process's queries look at.
 pub(super) fn query_scaling() -> Result<Figure> {
     let mut many = QueryTarget::new(100_000)?;
     let mut few = QueryTarget::new(100)?;
@@ -242,12 +311,13 @@ pub(super) fn query_scaling() -> Result<Figure> {
         name: "query_scaling",
         ntmem_ns,
         baseline_ns,
-        baseline: "ntmem VirtualQuery among 100 allocations",
+        baseline: "ntmem VirtualQuery among 100 allocations (each 2 pages committed and touched)",
         goal: 3.0,
     })
 }
 
-/// A process with `count` 64 KiB reservations side by side from 4 GiB up.
+/// A process with `count` allocations side by side from 4 GiB up, one per 64 KiB granule, each
+/// of [`QueryTarget::PAGES`] pages committed read-write and touched (written), so resident.
 struct QueryTarget {
     sys: System,
     pid: ProcessId,
@@ -256,22 +326,28 @@ struct QueryTarget {
 
 impl QueryTarget {
     const FIRST: u64 = 1 << 32;
+    const PAGES: u64 = 2;
     const QUERIES: usize = 200_000;
 
     fn new(count: u64) -> Result<QueryTarget> {
-        let (mut sys, pid) = machine(Config::default())?;
+        // 100 000 allocations hold 800 MiB of pages and 25 MiB of page tables: 2 GiB of RAM
+        // leaves them all resident, with no balancing.
+        let (mut sys, pid) = machine(Config::default().with_ram_bytes(2 << 30))?;
         let mut k = Kernel32::new(&mut sys, pid);
         for i in 0..count {
             let at = Self::FIRST + i * GRANULE;
-            let base = alloc(&mut k, at, GRANULE, MEM_RESERVE, PAGE_READWRITE)?;
+            let base = alloc(&mut k, at, Self::PAGES * PAGE, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE)?;
             if base != at {
                 bail!("VirtualAlloc at {at:#x} gave {base:#x}");
+            }
+            for page in 0..Self::PAGES {
+                touch(&mut k, base + page * PAGE)?;
             }
         }
         Ok(QueryTarget { sys, pid, count })
     }
 
-    /// One sample: queries at pages drawn from a fixed sequence.
+    /// One sample: queries at pages of the allocations drawn from a fixed sequence.
     fn queries(&mut self) -> Result<f64> {
         let mut k = Kernel32::new(&mut self.sys, self.pid);
         let mut rng = XorShift::new();
@@ -279,7 +355,7 @@ impl QueryTarget {
         per_op(Self::QUERIES, || {
             for _ in 0..Self::QUERIES {
                 let r = rng.next_u64();
-                let addr = Self::FIRST + (r % count) * GRANULE + (r >> 60) * PAGE;
+                let addr = Self::FIRST + (r % count) * GRANULE + (r >> 63) * PAGE;
                 let mut mbi = MEMORY_BASIC_INFORMATION64::default();
                 if k.VirtualQuery(addr, &mut mbi) == 0 {
                     bail!("VirtualQuery({addr:#x}) failed: error {}", k.GetLastError());
@@ -292,24 +368,30 @@ impl QueryTarget {
 }
 
 /// Reserving (and releasing) 1 TiB against 64 KiB: a reservation costs a VAD, whatever its
-/// size.
+/// size. Each figure is the median of many short samples (a few milliseconds each), so that a
+/// preemption spoils one sample, not the figure; the pairs a sample holds come from the median
+/// of several single pairs, after a warm-up.
 pub(super) fn reserve_scaling() -> Result<Figure> {
-    const MAX_PAIRS: usize = 20_000;
+    const MAX_PAIRS: usize = 2_000;
+    const SAMPLE_NS: f64 = 2e6;
+    const SHORT_SAMPLES: usize = 101;
     let (mut big_sys, big_pid) = machine(Config::default())?;
     let (mut small_sys, small_pid) = machine(Config::default())?;
-    // A slow reservation would make a fixed count take minutes: time one of each first.
-    let big_pairs = ops_within_budget(reserve_release(&mut Kernel32::new(&mut big_sys, big_pid), TIB, 1)?, MAX_PAIRS);
-    let small_pairs =
-        ops_within_budget(reserve_release(&mut Kernel32::new(&mut small_sys, small_pid), GRANULE, 1)?, MAX_PAIRS);
-    let (ntmem_ns, baseline_ns) = paired_medians(
-        || reserve_release(&mut Kernel32::new(&mut big_sys, big_pid), TIB, big_pairs),
-        || reserve_release(&mut Kernel32::new(&mut small_sys, small_pid), GRANULE, small_pairs),
+    let mut big = Kernel32::new(&mut big_sys, big_pid);
+    let mut small = Kernel32::new(&mut small_sys, small_pid);
+    // A slow reservation would make a fixed count take minutes: time single pairs first.
+    let big_pairs = ops_within(median_of(9, || reserve_release(&mut big, TIB, 1))?, SAMPLE_NS, MAX_PAIRS);
+    let small_pairs = ops_within(median_of(9, || reserve_release(&mut small, GRANULE, 1))?, SAMPLE_NS, MAX_PAIRS);
+    let (ntmem_ns, baseline_ns) = paired_medians_of(
+        SHORT_SAMPLES,
+        || reserve_release(&mut big, TIB, big_pairs),
+        || reserve_release(&mut small, GRANULE, small_pairs),
     )?;
     Ok(Figure {
         name: "reserve_scaling",
         ntmem_ns,
         baseline_ns,
-        baseline: "ntmem MEM_RESERVE + MEM_RELEASE of 64 KiB",
+        baseline: "ntmem MEM_RESERVE + MEM_RELEASE of 64 KiB (median of 101 samples of ~2 ms)",
         goal: 2.0,
     })
 }

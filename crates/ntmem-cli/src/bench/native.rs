@@ -122,6 +122,27 @@ pub(super) fn random_loads(memory: &[u8], rng: XorShift, reads: usize) -> anyhow
     Ok(ns)
 }
 
+/// `reads` 8-byte loads from `memory` (a power of two long), each at the next number drawn
+/// from `rng` plus the value the load before read: each load waits for the one before, as a
+/// pointer chase does. The host's counterpart of random reads that depend on each other.
+pub(super) fn dependent_loads(memory: &[u8], rng: XorShift, reads: usize) -> anyhow::Result<f64> {
+    anyhow::ensure!(memory.len().is_power_of_two(), "the span of random loads must be a power of two");
+    let mask = memory.len() as u64 - 1;
+    let mut rng = rng;
+    let mut last = 0u64;
+    let ns = per_op(reads, || {
+        for _ in 0..reads {
+            // Below memory.len(), a usize.
+            #[allow(clippy::cast_possible_truncation)]
+            let off = (rng.next_u64().wrapping_add(last) & mask & !7) as usize;
+            last = load_u64(memory, off);
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    black_box(last);
+    Ok(ns)
+}
+
 /// The 8 bytes at `off`.
 #[inline(always)]
 fn load_u64(memory: &[u8], off: usize) -> u64 {
@@ -215,16 +236,16 @@ impl HostFile {
         Ok(HostFile { file, len })
     }
 
-    /// Overwrites the whole file front to back, `chunk` bytes per `pwrite`, then `fsync`s it
-    /// (in the timing): the bytes are on the disk when it returns.
-    pub(super) fn write_sequential_fsync(&self, chunk: usize) -> anyhow::Result<f64> {
+    /// Overwrites the whole file front to back, `chunk` bytes per `pwrite`, through the host's
+    /// page cache and without `fsync`, as ntmem's page-file writes go.
+    pub(super) fn write_sequential(&self, chunk: usize) -> anyhow::Result<f64> {
         let data = vec![0x5au8; chunk];
         per_op(self.len / PAGE, || {
             for offset in (0..self.len).step_by(chunk) {
                 let n = chunk.min(self.len - offset);
                 self.file.write_all_at(&data[..n], offset as u64).context("pwrite")?;
             }
-            self.file.sync_all().context("fsync")
+            Ok(())
         })
     }
 

@@ -16,30 +16,43 @@ pub(super) fn per_op<E>(ops: usize, batch: impl FnOnce() -> Result<(), E>) -> Re
     Ok(start.elapsed().as_secs_f64() * 1e9 / ops as f64)
 }
 
-/// How many operations a sample of an operation costing `op_ns` nanoseconds may hold to take
-/// about [`SAMPLE_BUDGET_NS`], within `1..=max`: for operations whose cost is the question.
-pub(super) fn ops_within_budget(op_ns: f64, max: usize) -> usize {
-    let fit = (SAMPLE_BUDGET_NS / op_ns.max(1.0)).floor();
+/// How many operations costing `op_ns` nanoseconds fit in a sample of `budget_ns`, within
+/// `1..=max`: for operations whose cost is the question.
+pub(super) fn ops_within(op_ns: f64, budget_ns: f64, max: usize) -> usize {
+    let fit = (budget_ns / op_ns.max(1.0)).floor();
     // Clamped to 1..=max before the cast, so neither sign nor size is lost.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let n = fit.clamp(1.0, max as f64) as usize;
     n
 }
 
-/// About how long a calibrated sample takes: 0.2 s.
-const SAMPLE_BUDGET_NS: f64 = 2e8;
-
 /// The medians of [`SAMPLES`] samples of `a` and of `b`, taken alternately.
 pub(super) fn paired_medians(
+    a: impl FnMut() -> anyhow::Result<f64>,
+    b: impl FnMut() -> anyhow::Result<f64>,
+) -> anyhow::Result<(f64, f64)> {
+    paired_medians_of(SAMPLES, a, b)
+}
+
+/// The medians of `samples` samples of `a` and of `b`, taken alternately.
+pub(super) fn paired_medians_of(
+    samples: usize,
     mut a: impl FnMut() -> anyhow::Result<f64>,
     mut b: impl FnMut() -> anyhow::Result<f64>,
 ) -> anyhow::Result<(f64, f64)> {
-    let (mut xs, mut ys) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
-    for _ in 0..SAMPLES {
+    let (mut xs, mut ys) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
+    for _ in 0..samples {
         xs.push(a()?);
         ys.push(b()?);
     }
     Ok((median(xs), median(ys)))
+}
+
+/// The median of `samples` samples of `f`: for a figure whose two sides cannot be held in
+/// memory together, each side's samples taken in a run of their own.
+pub(super) fn median_of(samples: usize, mut f: impl FnMut() -> anyhow::Result<f64>) -> anyhow::Result<f64> {
+    let xs = (0..samples).map(|_| f()).collect::<anyhow::Result<Vec<f64>>>()?;
+    Ok(median(xs))
 }
 
 /// The median of `xs` (the mean of the middle two for an even count); NaN when empty.
@@ -88,9 +101,9 @@ mod tests {
 
     #[test]
     fn budget_bounds_the_count() {
-        assert_eq!(ops_within_budget(1e6, 20_000), 200);
-        assert_eq!(ops_within_budget(1.0, 20_000), 20_000);
-        assert_eq!(ops_within_budget(1e12, 20_000), 1);
+        assert_eq!(ops_within(1e6, 2e8, 20_000), 200);
+        assert_eq!(ops_within(1.0, 2e8, 20_000), 20_000);
+        assert_eq!(ops_within(1e12, 2e8, 20_000), 1);
     }
 
     #[test]

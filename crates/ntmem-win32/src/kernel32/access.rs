@@ -1,54 +1,57 @@
 //! The program's own accesses — reads, writes, instruction fetches — and
-//! `MmGetPhysicalAddress`. The hot path of `read`/`write` is the core's fast path
-//! (`System::read_fast`, `System::write_fast`): a TLB hit, else one walk of the page tables,
-//! tried before anything else.
+//! `MmGetPhysicalAddress`. The hot path of `read`/`write` is the core's [`ntmem::system::Memory`]
+//! handle: a TLB hit is a compare and a copy, tried before anything else; everything else (a
+//! walk, a fault, a crossing, an empty access, a pending balance) takes the full path, after
+//! which the invariants are checked (in tests).
 
 use super::Kernel32;
 use crate::Exception;
-use ntmem::system::FastAccess;
 
 #[allow(non_snake_case)]
 impl Kernel32<'_> {
-    /// The program reads `buf.len()` bytes at `addr`.
+    /// The program reads `buf.len()` bytes at `addr`. An empty read touches nothing and
+    /// succeeds, wherever `addr` is.
     #[inline(always)]
     pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
-        match self.sys.read_fast(self.pid, addr, buf) {
-            // A TLB hit changes nothing: no Vm to build, no invariant to check afterwards.
-            FastAccess::Hit => Ok(()),
-            // A walk changes accessed bits and the TLB, no frame: nothing to balance.
-            FastAccess::Walked => self.finish(Ok(())),
-            FastAccess::Missed => self.read_full(addr, buf),
+        // A TLB hit changes nothing: no Vm to build, no invariant to check afterwards.
+        if let Ok(mut memory) = self.sys.memory(self.pid) {
+            if memory.read_cached(addr, buf) {
+                return Ok(());
+            }
         }
+        self.read_full(addr, buf)
     }
 
-    /// The program writes `data` at `addr`.
+    /// The program writes `data` at `addr`. An empty write touches nothing and succeeds,
+    /// wherever `addr` is.
     #[inline(always)]
     pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Exception> {
-        match self.sys.write_fast(self.pid, addr, data) {
-            FastAccess::Hit => Ok(()),
-            FastAccess::Walked => self.finish(Ok(())),
-            FastAccess::Missed => self.write_full(addr, data),
+        if let Ok(mut memory) = self.sys.memory(self.pid) {
+            if memory.write_cached(addr, data) {
+                return Ok(());
+            }
         }
+        self.write_full(addr, data)
     }
 
-    /// A read that needs the full path: faults, balancing. Cold, so that the compiler lays
-    /// the fast path out as the straight one.
+    /// A read that needs the full path: walks, faults, balancing. Cold, so that the compiler
+    /// lays the hit out as the straight path.
     #[cold]
     #[inline(never)]
     fn read_full(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Exception> {
-        let r = match self.sys.vm(self.pid) {
-            Ok(mut vm) => vm.read(addr, buf).map_err(Exception::from),
+        let r = match self.sys.memory(self.pid) {
+            Ok(mut memory) => memory.read_full(addr, buf).map_err(Exception::from),
             Err(_) => Err(Exception::from(terminated(addr, ntmem::AccessKind::Read))),
         };
         self.finish(r)
     }
 
-    /// A write that needs the full path: faults, balancing (cold, as `read_full`).
+    /// A write that needs the full path (cold, as `read_full`).
     #[cold]
     #[inline(never)]
     fn write_full(&mut self, addr: u64, data: &[u8]) -> Result<(), Exception> {
-        let r = match self.sys.vm(self.pid) {
-            Ok(mut vm) => vm.write(addr, data).map_err(Exception::from),
+        let r = match self.sys.memory(self.pid) {
+            Ok(mut memory) => memory.write_full(addr, data).map_err(Exception::from),
             Err(_) => Err(Exception::from(terminated(addr, ntmem::AccessKind::Write))),
         };
         self.finish(r)

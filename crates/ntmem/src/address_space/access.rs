@@ -1,9 +1,11 @@
 //! The program's own accesses: reads, writes and instruction fetches through the MMU.
 //!
-//! The hot path is a TLB hit: one index, one compare, one copy; no allocation, no map, no lock.
-//! A miss inside one page walks the tables (one PTE read when the paging-structure cache knows
-//! the page table) on the same fast path (`read_fast`, `write_fast`); anything else takes
-//! the full path, which on a page fault asks `fault.rs` to resolve it. An
+//! The hot path is a TLB hit: one index, one compare, one copy; no allocation, no map, no lock
+//! (`system::Memory` makes it without even finding the process). A miss inside one page walks
+//! the tables (one PTE read when the paging-structure cache knows the page table) on the same
+//! fast path (`read_fast`, `write_fast`); anything else takes the full path, which on a page
+//! fault asks `fault.rs` to resolve it. An empty access touches nothing, wherever it is: no
+//! walk, no accessed or dirty bit, no fault (a `memcpy` of 0 bytes touches no memory). An
 //! access crossing a page boundary is an access to each page; a write is checked on every page
 //! before any byte is written, so a failed access changes nothing.
 
@@ -31,7 +33,7 @@ pub enum FaultKind {
 /// How far the fast path (`AddressSpace::read_fast`, `AddressSpace::write_fast`) took an
 /// access.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum FastAccess {
+pub(crate) enum FastAccess {
     /// The TLB had the page: done, nothing changed but the bytes written.
     Hit,
     /// One walk of the page tables found the page: done; the PTE's accessed (and dirty) bit
@@ -87,7 +89,9 @@ impl AddressSpace {
         // Below 4096.
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
-        if off + buf.len() > PAGE_BYTES {
+        // An empty access touches nothing: the slow path's loop does nothing for it. One
+        // compare for both: `len - 1` wraps to usize::MAX for an empty access.
+        if buf.len().wrapping_sub(1) >= PAGE_BYTES - off {
             return FastAccess::Missed;
         }
         let (frame, how) = match self.tlb.lookup(addr >> PAGE_SHIFT, READ) {
@@ -107,7 +111,8 @@ impl AddressSpace {
     pub(crate) fn write_fast(&mut self, phys: &mut PhysicalMemory, addr: u64, data: &[u8]) -> FastAccess {
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
-        if off + data.len() > PAGE_BYTES {
+        // An empty write touches nothing (see `read_fast`).
+        if data.len().wrapping_sub(1) >= PAGE_BYTES - off {
             return FastAccess::Missed;
         }
         let (frame, how) = match self.tlb.lookup(addr >> PAGE_SHIFT, WRITE) {

@@ -5,47 +5,54 @@
 //! grants more than its PTE does. An entry allows writes only once the PTE's dirty bit is set,
 //! so the first write through a clean entry walks again and sets it, as the CPU does.
 
-use crate::units::{PageRange, Pfn, Vpn};
+use crate::units::{PageRange, Pfn, Vpn, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
 
 /// Entries in each TLB.
 pub const TLB_ENTRIES: usize = 1024;
 const MASK: u64 = TLB_ENTRIES as u64 - 1;
-/// The page-number bits the index stands for; the tag holds the rest.
-const INDEX_BITS: u32 = TLB_ENTRIES.trailing_zeros();
+/// The offset bits of an address.
+const OFFSET_MASK: u64 = PAGE_SIZE - 1;
 
 /// Permission bits of an entry.
 pub(crate) const READ: u8 = 1;
 pub(crate) const WRITE: u8 = 2;
 pub(crate) const EXEC: u8 = 4;
 
-/// One cached translation. Each kind of access has its own tag, set only when the entry
-/// allows that access, so a look-up is one compare whatever the access: no separate
+/// One cached translation, 32 bytes: half a cache line, so that the tag a hit compares and
+/// the frame it uses come from one line. Each kind of access has its own tag, set only when
+/// the entry allows that access, so a look-up is one compare whatever the access: no separate
 /// permission test on the hot path.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(32))]
 struct TlbEntry {
-    /// [`tag_of`] the page when reads are allowed, else 0.
-    read: u32,
-    /// [`tag_of`] the page when writes are allowed (and the PTE is dirty), else 0.
-    write: u32,
-    /// [`tag_of`] the page when instruction fetches are allowed, else 0.
-    exec: u32,
+    /// The page's address when reads are allowed, else [`NO_PAGE`].
+    read: u64,
+    /// The page's address when writes are allowed (and the PTE is dirty), else [`NO_PAGE`].
+    write: u64,
+    /// The page's address when instruction fetches are allowed, else [`NO_PAGE`].
+    exec: u64,
     frame: u32,
 }
 
-const EMPTY: TlbEntry = TlbEntry { read: 0, write: 0, exec: 0, frame: 0 };
+/// A tag no access matches: the address of a page is a multiple of 4096, this is not. So any
+/// address, user or not, can be compared with any tag: no range check on the hot path.
+const NO_PAGE: u64 = 1;
 
-/// The tag of page number `vpn`: the bits above the index, plus one so that 0 is no page.
-/// Never 0; for a user page (below 2^35) it fits a `u32`, and a larger `vpn` (an address no
-/// entry can hold) gives a tag above every `u32`, so it can never match.
+const EMPTY: TlbEntry = TlbEntry { read: NO_PAGE, write: NO_PAGE, exec: NO_PAGE, frame: 0 };
+
+/// The slot of page `vpn`.
 #[inline(always)]
-const fn tag_of(vpn: u64) -> u64 {
-    (vpn >> INDEX_BITS) + 1
+fn slot_of(vpn: u64) -> usize {
+    // The mask keeps the index below TLB_ENTRIES.
+    #[allow(clippy::cast_possible_truncation)]
+    let slot = (vpn & MASK) as usize;
+    slot
 }
 
 /// A software TLB.
 pub struct Tlb {
     /// A fixed-size array, so that an index masked to `TLB_ENTRIES` needs no bounds check;
-    /// held inline (16 KiB in the address space), so that reaching it is no pointer load.
+    /// held inline (32 KiB in the address space), so that reaching it is no pointer load.
     entries: [TlbEntry; TLB_ENTRIES],
 }
 
@@ -60,31 +67,50 @@ impl Tlb {
     /// cached with that permission.
     #[inline(always)]
     pub(crate) fn lookup(&self, vpn: u64, need: u8) -> Option<u32> {
-        // The mask keeps the index below TLB_ENTRIES.
-        #[allow(clippy::cast_possible_truncation)]
-        let e = &self.entries[(vpn & MASK) as usize];
+        self.lookup_page(vpn << PAGE_SHIFT, need)
+    }
+
+    /// Looks up the page at `page` (a multiple of 4096, or anything else, which never
+    /// matches) for one kind of access.
+    #[inline(always)]
+    fn lookup_page(&self, page: u64, need: u8) -> Option<u32> {
+        let e = &self.entries[slot_of(page >> PAGE_SHIFT)];
         let tag = match need {
             READ => e.read,
             WRITE => e.write,
             _ => e.exec,
         };
-        (u64::from(tag) == tag_of(vpn)).then_some(e.frame)
+        (tag == page).then_some(e.frame)
+    }
+
+    /// The TLB hit of an access of `len` bytes at `addr` (`READ` or `WRITE`): the frame and
+    /// the byte offset in it, when the access is not empty, stays inside one page, and the
+    /// page is cached with that permission. Anything else (an empty access, which touches
+    /// nothing, a page crossing, a miss) is `None`, for the full path.
+    #[inline(always)]
+    pub(crate) fn hit(&self, addr: u64, len: usize, need: u8) -> Option<(u32, usize)> {
+        // Below PAGE_BYTES.
+        #[allow(clippy::cast_possible_truncation)]
+        let off = (addr & OFFSET_MASK) as usize;
+        // One compare for both: `len - 1` wraps to usize::MAX for an empty access.
+        if len.wrapping_sub(1) >= PAGE_BYTES - off {
+            return None;
+        }
+        self.lookup_page(addr & !OFFSET_MASK, need).map(|frame| (frame, off))
     }
 
     /// Caches `vpn` → `pfn` with the permission bits `perms`.
     pub(crate) fn fill(&mut self, vpn: Vpn, pfn: Pfn, perms: u8) {
-        // A user page number is below 2^35, so its tag fits a u32 (see `tag_of`).
-        #[allow(clippy::cast_possible_truncation)]
-        let (slot, tag) = ((vpn.as_u64() & MASK) as usize, tag_of(vpn.as_u64()) as u32);
-        debug_assert_eq!(u64::from(tag), tag_of(vpn.as_u64()), "a TLB entry for a page beyond user space");
-        let when = |bit: u8| if perms & bit != 0 { tag } else { 0 };
-        self.entries[slot] = TlbEntry { read: when(READ), write: when(WRITE), exec: when(EXEC), frame: pfn.0 };
+        let page = vpn.as_u64() << PAGE_SHIFT;
+        let when = |bit: u8| if perms & bit != 0 { page } else { NO_PAGE };
+        self.entries[slot_of(vpn.as_u64())] =
+            TlbEntry { read: when(READ), write: when(WRITE), exec: when(EXEC), frame: pfn.0 };
     }
 
     fn invalidate(&mut self, vpn: Vpn) {
-        #[allow(clippy::cast_possible_truncation)]
-        let e = &mut self.entries[(vpn.as_u64() & MASK) as usize];
-        if u64::from(e.read | e.write | e.exec) == tag_of(vpn.as_u64()) {
+        let page = vpn.as_u64() << PAGE_SHIFT;
+        let e = &mut self.entries[slot_of(vpn.as_u64())];
+        if e.read == page || e.write == page || e.exec == page {
             *e = EMPTY;
         }
     }
@@ -96,13 +122,16 @@ impl Tlb {
 
     /// The cached entries: (page, frame, permission bits: 1 read, 2 write-ready, 4 execute).
     pub fn entries(&self) -> impl Iterator<Item = (Vpn, Pfn, u8)> + '_ {
-        self.entries.iter().zip(0u64..).filter_map(|(e, index)| {
-            let tag = e.read | e.write | e.exec;
-            let perms =
-                [(e.read, READ), (e.write, WRITE), (e.exec, EXEC)]
-                    .iter()
-                    .fold(0, |p, &(t, bit)| if t != 0 { p | bit } else { p });
-            (tag != 0).then(|| (Vpn(((u64::from(tag) - 1) << INDEX_BITS) | index), Pfn(e.frame), perms))
+        self.entries.iter().filter_map(|e| {
+            let perms = [(e.read, READ), (e.write, WRITE), (e.exec, EXEC)].iter().fold(0, |p, &(t, bit)| {
+                if t != NO_PAGE {
+                    p | bit
+                } else {
+                    p
+                }
+            });
+            let page = [e.read, e.write, e.exec].into_iter().find(|&t| t != NO_PAGE)?;
+            Some((Vpn(page >> PAGE_SHIFT), Pfn(e.frame), perms))
         })
     }
 }
@@ -131,6 +160,40 @@ impl TlbFlush {
             for vpn in self.0.iter() {
                 tlb.invalidate(vpn);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hit_needs_the_page_the_permission_and_one_page_of_bytes() {
+        let mut tlb = Tlb::default();
+        let vpn = Vpn(0x12_3456);
+        let addr = vpn.as_u64() << PAGE_SHIFT;
+        tlb.fill(vpn, Pfn(77), READ);
+        assert_eq!(tlb.hit(addr + 8, 8, READ), Some((77, 8)));
+        assert_eq!(tlb.hit(addr + 4088, 8, READ), Some((77, 4088)), "the last 8 bytes of the page");
+        assert_eq!(tlb.hit(addr + 4089, 8, READ), None, "crosses into the next page");
+        assert_eq!(tlb.hit(addr + 8, 0, READ), None, "an empty access is not a hit: it touches nothing");
+        assert_eq!(tlb.hit(addr + 8, 8, WRITE), None, "not cached for writing");
+        assert_eq!(tlb.hit(addr + 8 + (TLB_ENTRIES as u64 * PAGE_SIZE), 8, READ), None, "the same slot, another page");
+        tlb.fill(vpn, Pfn(78), READ | WRITE);
+        assert_eq!(tlb.hit(addr, 4096, WRITE), Some((78, 0)), "a whole page");
+        assert_eq!(tlb.entries().collect::<Vec<_>>(), vec![(vpn, Pfn(78), READ | WRITE)]);
+        TlbFlush::page(vpn).apply(&mut tlb);
+        assert_eq!(tlb.hit(addr, 8, READ), None);
+        assert_eq!(tlb.entries().count(), 0);
+    }
+
+    #[test]
+    fn no_address_matches_an_empty_entry() {
+        let tlb = Tlb::default();
+        for addr in [0, 1, 0x1000, u64::MAX, u64::MAX - 4095, 1 << 63] {
+            assert_eq!(tlb.hit(addr & !7, 8, READ), None, "{addr:#x}");
+            assert_eq!(tlb.lookup(addr >> PAGE_SHIFT, EXEC), None, "{addr:#x}");
         }
     }
 }

@@ -3,18 +3,18 @@
 //!
 //! Key types: [`System`], [`Config`], [`ProcessId`], [`Vm`] (the memory manager as one process
 //! sees it), [`SystemStats`]. Processes live in a vector indexed by their id, so finding the
-//! process of an access is an index, not a map look-up; `fast_access.rs` completes the accesses
-//! that need no page fault without building a `Vm`.
+//! process of an access is an index, not a map look-up; [`Memory`] (`memory.rs`) is a handle on
+//! one process's memory whose accesses are a TLB compare and a copy when they hit.
 
 mod config;
-mod fast_access;
 mod handles;
+mod memory;
 mod process;
 mod vm;
 
 pub use config::{Config, ConfigError, DEFAULT_PAGE_IN_CLUSTER, MAX_PAGE_IN_CLUSTER, MAX_RAM_BYTES, MIN_RAM_BYTES};
-pub use fast_access::FastAccess;
 pub use handles::{Handle, HandleEntry, HandleTable, Object};
+pub use memory::Memory;
 pub use process::{Process, ProcessId};
 pub use vm::{Vm, WorkingSetEntry};
 

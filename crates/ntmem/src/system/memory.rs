@@ -1,0 +1,247 @@
+//! [`Memory`]: one process's memory as its program reads and writes it, a handle obtained once
+//! ([`System::memory`]) and used for many accesses.
+//!
+//! The hot path of docs/design.md ("a handful of instructions: no allocation, no map look-up, no
+//! locking") is [`Memory::read`] and [`Memory::write`] on a TLB hit: one compare of the access
+//! against the page (not empty, not crossing), the TLB tag compare, and the copy. The handle has
+//! found the process once (its address space and the machine are borrowed directly), so an
+//! access neither looks it up by id nor checks that it runs. Anything else — a TLB miss (one
+//! walk of the page tables), a page fault, a page crossing, an empty access — takes the full
+//! path out of line, with every semantic of [`super::Vm::read`] and [`super::Vm::write`]: faults resolved, the
+//! balancer run (across every process) when no frame could be had or memory is left low.
+//!
+//! Balancing: a frame allocation that leaves memory low raises a flag, and the access or call
+//! that raised it balances before it returns. A flag the last call left raised is settled when
+//! the handle is made (the balance it owed runs then, before any access); while the handle
+//! lives only its own full path can raise the flag, and that path settles it before returning.
+//! So a hit never has a balance to run, and does not check for one.
+//!
+//! Contract: a hit changes nothing but the bytes written (a write hits only a page whose PTE is
+//! already dirty), so there is nothing for the balancer or the invariant checker to look at
+//! afterwards; callers that check invariants after each call (`Kernel32` in tests) use
+//! [`Memory::read_cached`] / [`Memory::write_cached`] to learn whether the access was a hit.
+
+use super::{Process, ProcessId, System, SystemError};
+use crate::address_space::access::FaultKind;
+use crate::address_space::{AccessFault, AddressSpace};
+use crate::balancer;
+use crate::machine::Machine;
+use crate::paging::tlb::{READ, WRITE};
+
+/// One running process's memory, borrowed from the [`System`] for a run of accesses.
+///
+/// It holds the process's address space and the machine directly (found once, when the handle
+/// is made), and the other processes beside them for the balancer.
+pub struct Memory<'a> {
+    space: &'a mut AddressSpace,
+    machine: &'a mut Machine,
+    /// The processes created before this one, and after it: the balancer trims them all.
+    before: &'a mut [Process],
+    after: &'a mut [Process],
+}
+
+impl System {
+    /// The memory of process `pid`, for accesses by its program: [`Memory::read`] and
+    /// [`Memory::write`].
+    #[inline]
+    pub fn memory(&mut self, pid: ProcessId) -> Result<Memory<'_>, SystemError> {
+        let slot = self.slot(pid).ok_or(SystemError::NoSuchProcess)?;
+        if self.machine.wants_balance && self.processes[slot].space.is_some() {
+            self.settle_pending_balance();
+        }
+        let (before, rest) = self.processes.split_at_mut(slot);
+        let Some((Process { space: Some(space), .. }, after)) = rest.split_first_mut() else {
+            return Err(SystemError::ProcessTerminated);
+        };
+        Ok(Memory { space, machine: &mut self.machine, before, after })
+    }
+
+    /// Runs the balance the last call left pending, as the full path of an access does after
+    /// it: the flag lowered, the balancer run if memory is low or the modified list long.
+    #[cold]
+    #[inline(never)]
+    fn settle_pending_balance(&mut self) {
+        self.machine.wants_balance = false;
+        if balancer::wanted(&self.machine) {
+            self.balance(0);
+        }
+    }
+}
+
+impl Memory<'_> {
+    /// The program reads `buf.len()` bytes at `addr`: the TLB hit inline, anything else the
+    /// full path (as [`super::Vm::read`]). An empty read touches nothing and succeeds,
+    /// wherever `addr` is.
+    #[inline(always)]
+    pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
+        if self.read_cached(addr, buf) {
+            return Ok(());
+        }
+        self.read_full(addr, buf)
+    }
+
+    /// The program writes `data` at `addr`: the TLB hit inline (a page cached as writable and
+    /// dirty), anything else the full path (as [`super::Vm::write`]). An empty write touches
+    /// nothing and succeeds, wherever `addr` is.
+    #[inline(always)]
+    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
+        if self.write_cached(addr, data) {
+            return Ok(());
+        }
+        self.write_full(addr, data)
+    }
+
+    /// The read as a TLB hit alone completes it: true when done, having changed nothing;
+    /// false when it needs the full path ([`Self::read_full`]), having touched nothing.
+    #[inline(always)]
+    #[must_use]
+    pub fn read_cached(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+        debug_assert!(!self.machine.wants_balance, "a balance pending while a Memory handle lives");
+        match self.space.tlb.hit(addr, buf.len(), READ) {
+            Some((frame, off)) => {
+                self.machine.phys.store().read_into(frame, off, buf);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The write as a TLB hit alone completes it (see [`Self::read_cached`]).
+    #[inline(always)]
+    #[must_use]
+    pub fn write_cached(&mut self, addr: u64, data: &[u8]) -> bool {
+        debug_assert!(!self.machine.wants_balance, "a balance pending while a Memory handle lives");
+        match self.space.tlb.hit(addr, data.len(), WRITE) {
+            Some((frame, off)) => {
+                self.machine.phys.store_mut().write_from(frame, off, data);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The read by the full path: a walk, faults, crossings, and the balancer when it found
+    /// no frame or left memory low — what [`super::Vm::read`] does.
+    #[cold]
+    #[inline(never)]
+    pub fn read_full(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
+        let r = self.space.read(self.machine, addr, buf);
+        if self.machine.wants_balance || out_of_frames(&r) {
+            return self.after_access(r, |s, m| s.read(m, addr, buf));
+        }
+        r
+    }
+
+    /// The write by the full path (see [`Self::read_full`]).
+    #[cold]
+    #[inline(never)]
+    pub fn write_full(&mut self, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
+        let r = self.space.write(self.machine, addr, data);
+        if self.machine.wants_balance || out_of_frames(&r) {
+            return self.after_access(r, |s, m| s.write(m, addr, data));
+        }
+        r
+    }
+
+    /// As [`super::Vm`] does after an access: balance and retry while no frame could be had,
+    /// then balance if memory is left low.
+    fn after_access(
+        &mut self,
+        first: Result<(), AccessFault>,
+        mut again: impl FnMut(&mut AddressSpace, &mut Machine) -> Result<(), AccessFault>,
+    ) -> Result<(), AccessFault> {
+        let mut r = first;
+        // Each retry makes progress (a page came in); the bound is the number of pages an
+        // access can touch plus the balancing rounds.
+        for _ in 0..64 {
+            if !out_of_frames(&r) || !self.balance(2) {
+                break;
+            }
+            r = again(self.space, self.machine);
+        }
+        self.machine.wants_balance = false;
+        if balancer::wanted(self.machine) {
+            self.balance(0);
+        }
+        r
+    }
+
+    /// Balances memory across every running process, in creation order as
+    /// [`System::balance`] does; true when `needed` frames are available.
+    fn balance(&mut self, needed: u64) -> bool {
+        let mut spaces: Vec<&mut AddressSpace> = self
+            .before
+            .iter_mut()
+            .filter_map(|p| p.space.as_mut())
+            .chain(std::iter::once(&mut *self.space))
+            .chain(self.after.iter_mut().filter_map(|p| p.space.as_mut()))
+            .collect();
+        balancer::balance(self.machine, &mut spaces, needed)
+    }
+
+    /// The system's machine: RAM, commit and page files, between accesses.
+    #[must_use]
+    pub fn machine(&self) -> &Machine {
+        self.machine
+    }
+}
+
+fn out_of_frames(r: &Result<(), AccessFault>) -> bool {
+    matches!(r, Err(AccessFault { kind: FaultKind::OutOfFrames, .. }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address_space::ReserveOptions;
+    use crate::paging::{AccessKind, Protection};
+    use crate::system::Config;
+
+    fn system() -> (System, ProcessId, u64) {
+        let mut sys = System::new(Config::default().with_ram_bytes(16 << 20)).expect("a small machine");
+        let pid = sys.create_process("p").expect("a process");
+        let mut vm = sys.vm(pid).expect("running");
+        let range = vm.reserve(None, 0x10000, &ReserveOptions::new(Protection::READ_WRITE)).expect("reserve");
+        let base = range.start_addr();
+        vm.commit(base, 0x2000, Protection::READ_WRITE).expect("commit");
+        (sys, pid, base)
+    }
+
+    #[test]
+    fn reads_and_writes_through_the_handle_as_through_the_vm() {
+        let (mut sys, pid, base) = system();
+        let mut memory = sys.memory(pid).expect("running");
+        memory.write(base + 0xFFE, &[1, 2, 3, 4]).expect("a write across two committed pages");
+        let mut b = [0u8; 4];
+        assert!(memory.read_cached(base + 0xFFC, &mut b), "the write's walk cached page 0");
+        assert_eq!(b, [0, 0, 1, 2]);
+        memory.read(base + 0xFFE, &mut b).expect("a read across the pages");
+        assert_eq!(b, [1, 2, 3, 4]);
+        let fault = memory.read(base + 0x2000, &mut b).expect_err("reserved");
+        assert_eq!(
+            (fault.kind, fault.access, fault.address),
+            (FaultKind::AccessViolation, AccessKind::Read, base + 0x2000)
+        );
+        assert!(!memory.write_cached(base + 0x2000, &[1]), "no hit on a reserved page");
+        let mut vm = sys.vm(pid).expect("running");
+        let mut again = [0u8; 4];
+        vm.read(base + 0xFFE, &mut again).expect("read");
+        assert_eq!(again, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn no_handle_for_a_missing_or_terminated_process() {
+        let (mut sys, pid, _) = system();
+        assert_eq!(sys.memory(ProcessId(3)).err(), Some(SystemError::NoSuchProcess));
+        sys.terminate_process(pid, 0).expect("terminate");
+        assert_eq!(sys.memory(pid).err(), Some(SystemError::ProcessTerminated));
+    }
+
+    #[test]
+    fn making_the_handle_settles_a_pending_balance() {
+        let (mut sys, pid, _) = system();
+        sys.machine.wants_balance = true;
+        let memory = sys.memory(pid).expect("running");
+        assert!(!memory.machine().wants_balance, "settled before any access");
+    }
+}
