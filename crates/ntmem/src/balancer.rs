@@ -33,7 +33,7 @@ pub const WRITE_CLUSTER: usize = 64;
 pub const PASS_PAGES: u64 = 2048;
 
 /// Pages aged per page to trim (a share of the working sets per pass, not all of them).
-pub const AGE_PER_TRIM: u64 = 4;
+pub const AGE_PER_TRIM: u64 = 2;
 
 /// Pages the modified page writer writes per call when the modified list is merely long.
 pub const WRITE_BATCH: u64 = 512;
