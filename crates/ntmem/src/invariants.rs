@@ -13,7 +13,7 @@
 //!   clean and has a copy (or was MEM_RESET); no frame is parked without a PTE pointing at it;
 //! - every allocated page-file slot belongs to exactly one page (a page-file PTE, or the copy
 //!   of a frame), and every slot a page names is allocated;
-//! - the working set holds exactly the valid private pages; a locked page is resident; a hard
+//! - the working set holds exactly the valid private pages; a locked page's frame is in use; a hard
 //!   maximum holds (but when every private page left is locked);
 //! - non-zero PTEs lie only inside allocations; committed pages, working set and locked pages
 //!   match the counters;
@@ -345,7 +345,13 @@ impl Walk<'_> {
                         e.protection()
                     );
                 } else if let Pte::Transition { protection, .. } = pte {
-                    ensure!(!e.flags().has(PfnFlags::LOCKED), "locked {vpn:?} is not resident: {pte:?}");
+                    // A locked page made no-access or guard keeps its frame in use; one on a
+                    // list could be repurposed.
+                    ensure!(
+                        !e.flags().has(PfnFlags::LOCKED) || e.state() == PfnState::Active,
+                        "locked {vpn:?} is not resident: its frame is {:?}",
+                        e.state()
+                    );
                     ensure!(
                         protection == e.protection(),
                         "transition PTE of {vpn:?} disagrees with its frame's protection"
