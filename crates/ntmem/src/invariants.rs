@@ -13,7 +13,8 @@
 //!   clean and has a copy (or was MEM_RESET); no frame is parked without a PTE pointing at it;
 //! - every allocated page-file slot belongs to exactly one page (a page-file PTE, or the copy
 //!   of a frame), and every slot a page names is allocated;
-//! - the working set holds exactly the valid private pages;
+//! - the working set holds exactly the valid private pages; a locked page's frame is in use; a hard
+//!   maximum holds (but when every private page left is locked);
 //! - non-zero PTEs lie only inside allocations; committed pages, working set and locked pages
 //!   match the counters;
 //! - every TLB entry agrees with its PTE and grants nothing more;
@@ -195,6 +196,13 @@ fn check_space(
         walk.private_valid,
         space.working_set().len()
     );
+    let limits = space.working_set().limits();
+    ensure!(
+        !limits.hard_maximum || counters.working_set <= limits.maximum || walk.private_valid <= counters.locked_pages,
+        "working set of {} pages over its hard maximum of {} with pages to trim",
+        counters.working_set,
+        limits.maximum
+    );
     for (vpn, pfn, perms) in space.tlb().entries() {
         let pte = space.pte(phys, vpn);
         let Pte::Valid(v) = pte else {
@@ -337,6 +345,13 @@ impl Walk<'_> {
                         e.protection()
                     );
                 } else if let Pte::Transition { protection, .. } = pte {
+                    // A locked page made no-access or guard keeps its frame in use; one on a
+                    // list could be repurposed.
+                    ensure!(
+                        !e.flags().has(PfnFlags::LOCKED) || e.state() == PfnState::Active,
+                        "locked {vpn:?} is not resident: its frame is {:?}",
+                        e.state()
+                    );
                     ensure!(
                         protection == e.protection(),
                         "transition PTE of {vpn:?} disagrees with its frame's protection"

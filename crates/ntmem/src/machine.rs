@@ -25,6 +25,8 @@ pub struct Machine {
     pub(crate) wants_balance: bool,
     /// The buffer clustered page-file reads land in, kept between faults.
     pub(crate) io_buffer: Vec<u8>,
+    /// Where the balancer goes on from (its rotating cursor over the processes).
+    pub(crate) balance_cursor: crate::balancer::Cursor,
 }
 
 /// Low-water mark: below this many available pages the balancer trims.
@@ -45,7 +47,15 @@ pub(crate) enum Fill {
 impl Machine {
     pub(crate) fn new(phys: PhysicalMemory, files: PageFiles, cluster: u32) -> Machine {
         let limit = u64::from(phys.frame_count()) - 1 + files.capacity();
-        Machine { phys, commit: CommitCharge::new(limit), files, cluster, wants_balance: false, io_buffer: Vec::new() }
+        Machine {
+            phys,
+            commit: CommitCharge::new(limit),
+            files,
+            cluster,
+            wants_balance: false,
+            io_buffer: Vec::new(),
+            balance_cursor: crate::balancer::Cursor::default(),
+        }
     }
 
     /// RAM and the PFN database.

@@ -18,6 +18,7 @@
 mod figures;
 mod native;
 mod paging;
+mod pressure;
 mod timing;
 
 use std::io::Write;
@@ -87,6 +88,9 @@ const FIGURES: &[(Kind, Measure)] = &[
     (Kind::Throughput, paging::sequential_page_in),
     (Kind::Cost, paging::random_hard_fault),
     (Kind::Cost, paging::soft_fault),
+    (Kind::Cost, pressure::pressure_worst_access),
+    (Kind::Cost, pressure::pressure_write_per_page),
+    (Kind::Cost, pressure::processes_2048_vs_16),
 ];
 
 /// Measures every figure and prints them, as JSON when `json`.

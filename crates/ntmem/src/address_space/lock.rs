@@ -2,55 +2,99 @@
 //!
 //! Locking touches every page of the range as a read would (F104): uncommitted and no-access
 //! pages fail with an access violation, a guard page fails the call and loses its guard (F98,
-//! F106). Locked pages stay resident; there is no lock count (F104). A process may lock its
+//! F106). Locked pages stay resident; there is no lock count (F104). A lock either leaves
+//! every page of its range resident and locked or fails and changes no page's lock: under a
+//! hard working-set maximum each page is locked as soon as it is brought in, so bringing in
+//! the next cannot trim it; a range that cannot be held within the hard maximum fails with the
+//! working-set quota error (STATUS_WORKING_SET_QUOTA, ERROR_WORKING_SET_QUOTA). A process may lock its
 //! working-set minimum less eight pages (VirtualLock documentation); more fails with the
 //! working-set quota error. Unlocking needs every page locked (F105); a failed unlock still
 //! drops the range's unlocked pages from the working set, as the documentation says.
 
 use super::access::FaultKind;
+use super::AccessFault;
 use super::{AddressSpace, VmError};
 use crate::machine::Machine;
 use crate::paging::{AccessKind, Pte};
-use crate::phys::{FrameUse, PfnFlags};
-use crate::units::{PageRange, Pfn, VirtAddr};
+use crate::phys::{FrameUse, PfnFlags, PhysicalMemory};
+use crate::units::{PageRange, Pfn, VirtAddr, Vpn};
+
+/// The error a lock reports for a page it could not touch.
+fn lock_error(f: AccessFault) -> VmError {
+    let at = VirtAddr::user(f.address);
+    match f.kind {
+        FaultKind::GuardPage => VmError::GuardPage(at),
+        FaultKind::AccessViolation => VmError::AccessViolation(at, AccessKind::Read),
+        FaultKind::InPageError => VmError::InPageError(at),
+        FaultKind::OutOfFrames => VmError::OutOfFrames(1),
+    }
+}
 
 impl AddressSpace {
-    /// Locks the pages of `[addr, addr + size)`.
+    /// Locks the pages of `[addr, addr + size)`: every page ends resident and locked, or the
+    /// call fails and no page's lock changes.
     pub fn lock(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let range = PageRange::covering(addr, size).ok_or(VmError::InvalidParameter)?;
-        let mut newly = 0;
+        // Every page must be lockable: touch each as a read would (F104).
         for vpn in range.iter() {
-            let frame = self.resolve(m, vpn.addr().as_u64(), AccessKind::Read).map_err(|f| {
-                let at = VirtAddr::user(f.address);
-                match f.kind {
-                    FaultKind::GuardPage => VmError::GuardPage(at),
-                    FaultKind::AccessViolation => VmError::AccessViolation(at, AccessKind::Read),
-                    FaultKind::InPageError => VmError::InPageError(at),
-                    FaultKind::OutOfFrames => VmError::OutOfFrames(1),
-                }
-            })?;
-            let e = m.phys.pfn(Pfn(frame));
-            newly += u64::from(!e.flags().has(PfnFlags::LOCKED) && e.usage() != FrameUse::SharedUserData);
+            self.resolve(m, vpn.addr().as_u64(), AccessKind::Read).map_err(lock_error)?;
         }
-        if self.counters.locked_pages + newly > self.lock_limit() {
+        // Under a hard maximum, touching a page may have trimmed an earlier one of the range:
+        // count by frame, resident or not. Locked pages are always resident.
+        let newly = range.iter().filter(|&vpn| !self.is_locked(&m.phys, vpn)).count() as u64;
+        if self.counters.locked_pages + newly > self.lock_limit() || !self.lock_fits_hard_maximum(newly) {
             return Err(VmError::WorkingSetQuota);
         }
+        // Bring each page in again if it was trimmed meanwhile, and lock it at once, so that
+        // making room for the next page can never trim it (issue 6 item 6).
+        let mut locked_now: Vec<Pfn> = Vec::new();
+        for vpn in range.iter() {
+            let frame = match self.resolve(m, vpn.addr().as_u64(), AccessKind::Read) {
+                Ok(frame) => Pfn(frame),
+                Err(f) => {
+                    for pfn in locked_now {
+                        m.phys.pfn_mut(pfn).flags.set(PfnFlags::LOCKED, false);
+                    }
+                    return Err(lock_error(f));
+                }
+            };
+            let e = m.phys.pfn_mut(frame);
+            if e.usage() != FrameUse::SharedUserData && !e.flags().has(PfnFlags::LOCKED) {
+                e.flags.set(PfnFlags::LOCKED, true);
+                locked_now.push(frame);
+            }
+        }
+        self.counters.locked_pages += locked_now.len() as u64;
         for vpn in range.iter() {
             let Some(pfn) = self.pte(&m.phys, vpn).frame() else { continue };
-            if m.phys.pfn(pfn).usage() == FrameUse::SharedUserData {
-                continue;
-            }
-            let e = m.phys.pfn_mut(pfn);
-            e.flags.set(PfnFlags::LOCKED, true);
             // V18: a successful lock of a writable page counts as a write for write watch.
-            if e.protection.can_write() {
+            if m.phys.pfn(pfn).usage() != FrameUse::SharedUserData && m.phys.pfn(pfn).protection.can_write() {
                 if let Some(vad) = self.vads.find_mut(vpn) {
                     vad.set_watch_bit(vpn, true);
                 }
             }
         }
-        self.counters.locked_pages += newly;
         Ok(range)
+    }
+
+    /// True when `vpn` is resident and locked (or is the always-resident shared user data page).
+    fn is_locked(&self, phys: &PhysicalMemory, vpn: Vpn) -> bool {
+        match self.pte(phys, vpn) {
+            Pte::Valid(v) => {
+                let e = phys.pfn(v.pfn());
+                e.flags().has(PfnFlags::LOCKED) || e.usage() == FrameUse::SharedUserData
+            }
+            _ => false,
+        }
+    }
+
+    /// With a hard maximum, the pages that cannot leave the working set once `newly` more are
+    /// locked (resident pages that are not private — the shared user data page — and locked
+    /// ones) must leave room within it, or the lock could not be held resident.
+    fn lock_fits_hard_maximum(&self, newly: u64) -> bool {
+        let limits = self.ws.limits();
+        let pinned = self.counters.working_set.saturating_sub(self.ws.len()) + self.counters.locked_pages;
+        !limits.hard_maximum || pinned + newly <= limits.maximum
     }
 
     /// Unlocks the pages of `[addr, addr + size)`; every one must be locked.

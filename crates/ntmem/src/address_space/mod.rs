@@ -139,10 +139,13 @@ impl AddressSpace {
     /// and the tables of that mapping.
     pub(crate) fn create(m: &mut Machine, shared_user_data: Pfn) -> Result<AddressSpace, VmError> {
         const TABLES: u64 = 4; // PML4, and the PDPT, PD and PT of 0x7FFE0000
-        if m.phys.available() < TABLES {
+        m.charge(TABLES).map_err(|_| VmError::CommitLimit)?;
+        // Page tables come from the zeroed and free lists: repurpose standby pages onto them
+        // first, as a demand-zero fault would take one (issue 6 item 1).
+        if !m.make_free(TABLES) {
+            m.commit.uncharge(TABLES);
             return Err(VmError::OutOfFrames(TABLES));
         }
-        m.charge(TABLES).map_err(|_| VmError::CommitLimit)?;
         let phys = &mut m.phys;
         let Some(tables) = PageTables::create(phys) else {
             m.commit.uncharge(TABLES);

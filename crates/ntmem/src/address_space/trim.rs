@@ -12,14 +12,15 @@ use crate::paging::{Leaf, Pte};
 use crate::phys::{FrameUse, ListKind, PfnFlags};
 use crate::units::Vpn;
 
-const MAX_AGE: u8 = 7;
+use super::working_set::MAX_AGE;
 
 impl AddressSpace {
-    /// One aging pass: accessed pages become young (their accessed bit cleared, and their TLB
-    /// entry dropped so the next access sets it again), the others age.
-    pub(crate) fn age(&mut self, m: &mut Machine) {
-        let pages: Vec<Vpn> = self.ws.iter().map(|(v, _)| v).collect();
-        for vpn in pages {
+    /// Ages up to `budget` pages under the working set's aging hand: accessed pages become
+    /// young (their accessed bit cleared, and their TLB entry dropped so the next access sets
+    /// it again), the others age. Returns the pages aged.
+    pub(crate) fn age_some(&mut self, m: &mut Machine, budget: u64) -> u64 {
+        let pages = self.ws.advance_hand(budget);
+        for &vpn in &pages {
             let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) else { continue };
             let raw = m.phys.read_u64(at);
             if raw & hw::P == 0 {
@@ -32,18 +33,19 @@ impl AddressSpace {
                 self.ws.set_age(vpn, 0);
             } else {
                 let age = self.ws.age(vpn);
-                self.ws.set_age(vpn, (age + 1).min(MAX_AGE));
+                self.ws.set_age(vpn, age.saturating_add(1).min(MAX_AGE));
             }
         }
+        pages.len() as u64
     }
 
-    /// Trims up to `n` pages, oldest first, never below `floor` pages; returns how many.
+    /// Trims up to `n` pages, oldest first, never below `floor` pages; returns how many. Costs
+    /// what it trims (and the locked pages it steps over), not the working set's size.
     pub(crate) fn trim(&mut self, m: &mut Machine, n: u64, floor: u64) -> u64 {
         let mut trimmed = 0;
-        for vpn in self.ws.oldest_first() {
-            if trimmed == n || self.ws.len() <= floor {
-                break;
-            }
+        let mut victims = self.ws.victims();
+        while trimmed < n && self.ws.len() > floor {
+            let Some(vpn) = victims.next(&self.ws) else { break };
             trimmed += self.trim_page(m, vpn);
         }
         trimmed
@@ -87,8 +89,8 @@ impl AddressSpace {
     /// faulted in) until the working set is back at its maximum.
     pub(crate) fn enforce_hard_maximum(&mut self, m: &mut Machine, keep: Vpn) {
         let limits = self.ws.limits();
-        if limits.hard_maximum && self.ws.len() > limits.maximum {
-            self.enforce_hard_maximum_to(m, keep, limits.maximum);
+        if limits.hard_maximum && self.counters.working_set > limits.maximum {
+            self.trim_working_set_to(m, Some(keep), limits.maximum);
         }
     }
 
@@ -96,17 +98,21 @@ impl AddressSpace {
     /// first, so the working set never exceeds its maximum, not even for a moment.
     pub(crate) fn make_room_in_working_set(&mut self, m: &mut Machine, incoming: Vpn) {
         let limits = self.ws.limits();
-        if limits.hard_maximum && self.ws.len() >= limits.maximum {
-            self.enforce_hard_maximum_to(m, incoming, limits.maximum.saturating_sub(1));
+        if limits.hard_maximum && self.counters.working_set >= limits.maximum {
+            self.trim_working_set_to(m, Some(incoming), limits.maximum.saturating_sub(1));
         }
     }
 
-    fn enforce_hard_maximum_to(&mut self, m: &mut Machine, keep: Vpn, target: u64) {
-        for vpn in self.ws.oldest_first() {
-            if self.ws.len() <= target {
-                break;
-            }
-            if vpn != keep {
+    /// Trims the oldest pages but `keep` until the whole working set — `WorkingSetSize`, the
+    /// shared user data page and locked pages included — is at most `target` pages, or nothing
+    /// more can be trimmed. The hard maximum counts every page `WorkingSetSize` counts, so the
+    /// two agree (DOC:"SetProcessWorkingSetSizeEx function": the working set will not exceed
+    /// the maximum).
+    pub(crate) fn trim_working_set_to(&mut self, m: &mut Machine, keep: Option<Vpn>, target: u64) {
+        let mut victims = self.ws.victims();
+        while self.counters.working_set > target {
+            let Some(vpn) = victims.next(&self.ws) else { break };
+            if Some(vpn) != keep {
                 self.trim_page(m, vpn);
             }
         }

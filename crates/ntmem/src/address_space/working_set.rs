@@ -2,12 +2,22 @@
 //! balancer keeps it within (SetProcessWorkingSetSizeEx documentation: minimum 50 pages and
 //! maximum 345 by default; a minimum below 20 pages becomes 20; hard limits by flag).
 //!
-//! Aging follows the accessed bit (Windows Internals, 7th ed., ch. 5, "Working sets"): at each
-//! aging pass a page whose PTE was accessed gets age 0 and its bit cleared, one that was not
-//! grows older; trimming takes the oldest pages first.
+//! Aging follows the accessed bit (Windows Internals, 7th ed., ch. 5, "Working sets"): a page
+//! whose PTE was accessed since it was last aged gets age 0 and its bit cleared, one that was
+//! not grows older. Aging is incremental: a hand sweeps the working set in address order, a
+//! bounded number of pages at a time, so a pass costs what it ages, not the working set.
+//!
+//! Choosing victims is the one seam a replacement policy plugs into: [`Victims`] yields the
+//! pages to trim in order (here NT's: oldest first, lowest address first among equals), each
+//! step costing O(log n) — pages sit in one ordered set per age — so trimming k pages costs
+//! O(k log n), never a sort of the whole working set.
 
 use crate::units::Vpn;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Ages run from 0 (accessed at the last aging) to this.
+pub(crate) const MAX_AGE: u8 = 7;
+const AGES: usize = MAX_AGE as usize + 1;
 
 /// Working-set limits, in pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +55,12 @@ impl Default for WorkingSetLimits {
 /// The trimmable part of a working set: resident private pages and their ages.
 #[derive(Default, Debug)]
 pub struct WorkingSet {
+    /// Each resident private page and its age.
     pages: BTreeMap<u64, u8>,
+    /// The same pages, one ordered set per age: victims in order without sorting.
+    by_age: [BTreeSet<u64>; AGES],
+    /// The page the next aging step starts at (the aging hand).
+    hand: u64,
     limits: WorkingSetLimits,
 }
 
@@ -84,11 +99,16 @@ impl WorkingSet {
     }
 
     pub(crate) fn insert(&mut self, vpn: Vpn) {
-        self.pages.insert(vpn.as_u64(), 0);
+        if let Some(old) = self.pages.insert(vpn.as_u64(), 0) {
+            self.by_age[usize::from(old)].remove(&vpn.as_u64());
+        }
+        self.by_age[0].insert(vpn.as_u64());
     }
 
     pub(crate) fn remove(&mut self, vpn: Vpn) {
-        self.pages.remove(&vpn.as_u64());
+        if let Some(old) = self.pages.remove(&vpn.as_u64()) {
+            self.by_age[usize::from(old)].remove(&vpn.as_u64());
+        }
     }
 
     pub(crate) fn age(&self, vpn: Vpn) -> u8 {
@@ -96,15 +116,106 @@ impl WorkingSet {
     }
 
     pub(crate) fn set_age(&mut self, vpn: Vpn, age: u8) {
+        let age = age.min(MAX_AGE);
         if let Some(a) = self.pages.get_mut(&vpn.as_u64()) {
-            *a = age;
+            if *a != age {
+                self.by_age[usize::from(*a)].remove(&vpn.as_u64());
+                self.by_age[usize::from(age)].insert(vpn.as_u64());
+                *a = age;
+            }
         }
     }
 
-    /// Pages in trimming order: oldest first, lowest address first among equals.
-    pub(crate) fn oldest_first(&self) -> Vec<Vpn> {
-        let mut v: Vec<(u8, u64)> = self.pages.iter().map(|(p, a)| (*a, *p)).collect();
-        v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        v.into_iter().map(|(_, p)| Vpn(p)).collect()
+    /// The next `n` pages under the aging hand, in address order, wrapping once past the
+    /// highest; moves the hand past them. At most the working set's length.
+    pub(crate) fn advance_hand(&mut self, n: u64) -> Vec<Vpn> {
+        let n = usize::try_from(n.min(self.len())).unwrap_or(usize::MAX);
+        let mut out: Vec<Vpn> = self.pages.range(self.hand..).take(n).map(|(v, _)| Vpn(*v)).collect();
+        if out.len() < n {
+            let wrap = n - out.len();
+            out.extend(self.pages.range(..self.hand).take(wrap).map(|(v, _)| Vpn(*v)));
+        }
+        self.hand = out.last().map_or(0, |v| v.as_u64() + 1);
+        out
+    }
+
+    /// The pages to trim, in the policy's order (see [`Victims`]).
+    pub(crate) fn victims(&self) -> Victims {
+        Victims { next: Some((MAX_AGE, 0)) }
+    }
+}
+
+/// The trimming policy's choice of victims, as a cursor over a working set: NT's aging, the
+/// oldest page first and the lowest address first among equals. Taking the next victim is
+/// O(log n) whatever was trimmed since (the order is by (age, address), which trimming does
+/// not change for the pages not yet visited). Replacement policies (LRU, FIFO, CLOCK, OPT)
+/// replace this type only.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Victims {
+    /// The (age, lowest address) the next victim is looked for from; `None` when done.
+    next: Option<(u8, u64)>,
+}
+
+impl Victims {
+    /// The next page to trim, if any.
+    pub(crate) fn next(&mut self, ws: &WorkingSet) -> Option<Vpn> {
+        let (mut age, mut from) = self.next?;
+        loop {
+            if let Some(&vpn) = ws.by_age[usize::from(age)].range(from..).next() {
+                self.next = Some((age, vpn.saturating_add(1)));
+                return Some(Vpn(vpn));
+            }
+            if age == 0 {
+                self.next = None;
+                return None;
+            }
+            age -= 1;
+            from = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws_with(ages: &[(u64, u8)]) -> WorkingSet {
+        let mut ws = WorkingSet::default();
+        for &(v, a) in ages {
+            ws.insert(Vpn(v));
+            ws.set_age(Vpn(v), a);
+        }
+        ws
+    }
+
+    #[test]
+    fn victims_come_oldest_first_then_lowest_address() {
+        let ws = ws_with(&[(5, 1), (3, 7), (9, 7), (1, 0), (4, 1)]);
+        let mut v = ws.victims();
+        let order: Vec<u64> = std::iter::from_fn(|| v.next(&ws)).map(|p| p.as_u64()).collect();
+        assert_eq!(order, vec![3, 9, 4, 5, 1]);
+    }
+
+    #[test]
+    fn victims_survive_removals_between_steps() {
+        let mut ws = ws_with(&[(1, 2), (2, 2), (3, 1)]);
+        let mut v = ws.victims();
+        assert_eq!(v.next(&ws), Some(Vpn(1)));
+        ws.remove(Vpn(1));
+        assert_eq!(v.next(&ws), Some(Vpn(2)));
+        ws.remove(Vpn(2));
+        assert_eq!(v.next(&ws), Some(Vpn(3)));
+        assert_eq!(v.next(&ws), None);
+        assert!(ws.by_age.iter().map(BTreeSet::len).sum::<usize>() == ws.pages.len());
+    }
+
+    #[test]
+    fn the_hand_sweeps_in_address_order_and_wraps() {
+        let mut ws = ws_with(&[(10, 0), (20, 0), (30, 0)]);
+        assert_eq!(ws.advance_hand(2), vec![Vpn(10), Vpn(20)]);
+        assert_eq!(ws.advance_hand(2), vec![Vpn(30), Vpn(10)]);
+        assert_eq!(ws.advance_hand(9), vec![Vpn(20), Vpn(30), Vpn(10)]);
+        ws.remove(Vpn(20));
+        assert_eq!(ws.advance_hand(1), vec![Vpn(30)]);
     }
 }

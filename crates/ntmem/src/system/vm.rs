@@ -178,10 +178,10 @@ impl<'a> Vm<'a> {
     pub fn set_working_set_limits(&mut self, limits: crate::address_space::WorkingSetLimits) {
         let (space, m) = self.parts();
         space.ws.set_limits(limits);
-        if limits.hard_maximum && space.ws.len() > limits.maximum {
-            let over = space.ws.len() - limits.maximum;
-            space.age(m);
-            space.trim(m, over, limits.maximum);
+        if limits.hard_maximum && space.counters.working_set > limits.maximum {
+            let all = space.ws.len();
+            space.age_some(m, all);
+            space.trim_working_set_to(m, None, limits.maximum);
         }
         self.settle();
     }
