@@ -12,6 +12,7 @@
 mod figures;
 mod native;
 mod paging;
+mod placement;
 mod timing;
 
 use std::io::Write;
@@ -68,7 +69,7 @@ impl Figure {
 type Measure = fn() -> anyhow::Result<Figure>;
 
 /// The figures, in the order they are measured and printed.
-const FIGURES: [(Kind, Measure); 11] = [
+const FIGURES: [(Kind, Measure); 14] = [
     (Kind::Cost, figures::tlb_hit_read),
     (Kind::Cost, figures::tlb_miss_read),
     (Kind::Cost, figures::demand_zero_fault),
@@ -80,6 +81,9 @@ const FIGURES: [(Kind, Measure); 11] = [
     (Kind::Throughput, paging::sequential_page_in),
     (Kind::Cost, paging::random_hard_fault),
     (Kind::Cost, paging::soft_fault),
+    (Kind::Cost, placement::placement_scaling),
+    (Kind::Cost, placement::placement_top_down_scaling),
+    (Kind::Cost, placement::range_ops_1tib),
 ];
 
 /// Measures every figure and prints them, as JSON when `json`.
