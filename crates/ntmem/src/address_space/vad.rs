@@ -3,6 +3,7 @@
 //! any size costs one VAD (DESIGN.md, "Determinism and scale"). [`VadTree`] (`vad/tree.rs`)
 //! holds them in address order.
 
+mod rooms;
 mod tree;
 
 use crate::paging::Protection;
