@@ -1,12 +1,15 @@
 //! Walks of the page tables over a range of pages, for the operations on many pages at once
-//! (commit, protect, decommit, release): visiting the leaves, and freeing the tables left
-//! empty. They read only the tables that exist, so their cost follows what is mapped under a
-//! range, not its size (DESIGN.md: a reservation of any size costs a VAD).
+//! (commit, protect, decommit, release, lock, write watch, reset): visiting the leaves, and
+//! freeing the tables left empty. They read only the tables that exist, skipping an absent
+//! entry at every level whole, so their cost follows what is mapped under a range, not its
+//! size (DESIGN.md: a reservation of any size costs a VAD; issue 6, item 9). A walk that looks
+//! for a page failing a check stops at the first ([`PageTables::try_for_each_mapped`]).
 
 use super::page_table::{next, parent_span_pages, Leaf, PageTables};
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, Level};
 use crate::phys::PhysicalMemory;
 use crate::units::{PageRange, Pfn, PhysAddr, Vpn, PAGES_PER_LARGE_PAGE, PAGE_SHIFT};
+use std::ops::ControlFlow;
 
 impl PageTables {
     /// Calls `f` with every leaf PTE address and page under `range` whose table exists,
@@ -42,28 +45,45 @@ impl PageTables {
     /// Descends only into present entries and stops searching a table once all its entries
     /// have been seen, so the cost follows what is mapped, not the size of `range`.
     pub(crate) fn for_each_mapped(&self, phys: &PhysicalMemory, range: PageRange, mut f: impl FnMut(Vpn, Leaf, u64)) {
-        if !range.is_empty() {
-            Self::mapped_under(phys, self.root, Level::Pml4, range, &mut f);
-        }
+        let _ = self.try_for_each_mapped(phys, range, |vpn, leaf, raw| -> ControlFlow<()> {
+            f(vpn, leaf, raw);
+            ControlFlow::Continue(())
+        });
     }
 
-    fn mapped_under<F: FnMut(Vpn, Leaf, u64)>(
+    /// As [`PageTables::for_each_mapped`], lowest page first, until `f` breaks; returns what
+    /// it broke with. A check of every page of a range stops at the first page that fails it:
+    /// a leaf that fails, or a page missing before the next leaf.
+    pub(crate) fn try_for_each_mapped<T>(
+        &self,
+        phys: &PhysicalMemory,
+        range: PageRange,
+        mut f: impl FnMut(Vpn, Leaf, u64) -> ControlFlow<T>,
+    ) -> ControlFlow<T> {
+        if range.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        Self::mapped_under(phys, self.root, Level::Pml4, range, &mut f)
+    }
+
+    fn mapped_under<T, F: FnMut(Vpn, Leaf, u64) -> ControlFlow<T>>(
         phys: &PhysicalMemory,
         table: Pfn,
         level: Level,
         range: PageRange,
         f: &mut F,
-    ) {
+    ) -> ControlFlow<T> {
         let span = EntrySpan::of(level, range);
         for (index, e) in nonzero_entries(phys, table, span.first, span.last) {
             let at = entry_address(table, index);
             match level {
-                Level::Pt => f(span.page(index), Leaf::Pte(at), e),
-                Level::Pd if e & hw::PS != 0 => f(span.page(index), Leaf::Large { pde: at, index: 0 }, e),
+                Level::Pt => f(span.page(index), Leaf::Pte(at), e)?,
+                Level::Pd if e & hw::PS != 0 => f(span.page(index), Leaf::Large { pde: at, index: 0 }, e)?,
                 _ if e & hw::P == 0 => {}
-                _ => Self::mapped_under(phys, entry_frame(e), next(level), span.clamp(index, range), f),
+                _ => Self::mapped_under(phys, entry_frame(e), next(level), span.clamp(index, range), f)?,
             }
         }
+        ControlFlow::Continue(())
     }
 
     /// Frees every PT, PD and PDPT under `range` that maps nothing any more, and returns how
