@@ -18,6 +18,7 @@
 mod figures;
 mod native;
 mod paging;
+mod placement;
 mod pressure;
 mod timing;
 
@@ -88,6 +89,9 @@ const FIGURES: &[(Kind, Measure)] = &[
     (Kind::Throughput, paging::sequential_page_in),
     (Kind::Cost, paging::random_hard_fault),
     (Kind::Cost, paging::soft_fault),
+    (Kind::Cost, placement::placement_scaling),
+    (Kind::Cost, placement::placement_top_down_scaling),
+    (Kind::Cost, placement::range_ops_1tib),
     (Kind::Cost, pressure::pressure_worst_access),
     (Kind::Cost, pressure::pressure_write_per_page),
     (Kind::Cost, pressure::processes_2048_vs_16),

@@ -15,9 +15,10 @@ use super::access::FaultKind;
 use super::AccessFault;
 use super::{AddressSpace, VmError};
 use crate::machine::Machine;
-use crate::paging::{AccessKind, Pte};
+use crate::paging::{AccessKind, Leaf, Pte};
 use crate::phys::{FrameUse, PfnFlags, PhysicalMemory};
-use crate::units::{PageRange, Pfn, VirtAddr, Vpn};
+use crate::units::{PageRange, Pfn, VirtAddr, Vpn, PAGES_PER_LARGE_PAGE};
+use std::ops::ControlFlow;
 
 /// The error a lock reports for a page it could not touch.
 fn lock_error(f: AccessFault) -> VmError {
@@ -100,17 +101,15 @@ impl AddressSpace {
     /// Unlocks the pages of `[addr, addr + size)`; every one must be locked.
     pub fn unlock(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let range = PageRange::covering(addr, size).ok_or(VmError::InvalidParameter)?;
-        let phys = &m.phys;
-        // The shared user data page is always resident: it counts as locked.
-        let locked = |pte: Pte| {
-            pte.frame().is_some_and(|pfn| {
-                let e = phys.pfn(pfn);
-                e.flags().has(PfnFlags::LOCKED) || e.usage() == FrameUse::SharedUserData
-            })
-        };
-        if !range.iter().all(|vpn| locked(self.pte(phys, vpn))) {
-            // F105: the pages are also dropped from the working set.
-            for vpn in range.iter() {
+        if !self.all_locked(&m.phys, range) {
+            // F105: the pages are also dropped from the working set. Only valid PTEs can be.
+            let mut resident = Vec::new();
+            self.tables.for_each_mapped(&m.phys, range, |vpn, leaf, raw| {
+                if matches!(leaf, Leaf::Pte(_)) && matches!(Pte::decode(raw), Pte::Valid(_)) {
+                    resident.push(vpn);
+                }
+            });
+            for vpn in resident {
                 self.trim_page(m, vpn);
             }
             return Err(VmError::NotLocked);
@@ -124,5 +123,35 @@ impl AddressSpace {
             }
         }
         Ok(range)
+    }
+
+    /// True when every page of `range` is locked (the shared user data page, always
+    /// resident, counts as locked). Walks only the tables that exist and stops at the first
+    /// page that is not: a page with no PTE before the next one found, or one not locked; so
+    /// a failing check over a huge empty range costs a few entries (issue 6, item 9).
+    fn all_locked(&self, phys: &PhysicalMemory, range: PageRange) -> bool {
+        let locked = |pte: Pte| {
+            pte.frame().is_some_and(|pfn| {
+                let e = phys.pfn(pfn);
+                e.flags().has(PfnFlags::LOCKED) || e.usage() == FrameUse::SharedUserData
+            })
+        };
+        let mut next = range.start;
+        let walk = self.tables.try_for_each_mapped(phys, range, |vpn, leaf, raw| {
+            let pages = match leaf {
+                Leaf::Large { .. } => PageRange { start: vpn.max(range.start), end: vpn.add(PAGES_PER_LARGE_PAGE) },
+                _ => PageRange { start: vpn, end: vpn.add(1) },
+            };
+            let whole = match leaf {
+                Leaf::Large { .. } => pages.iter().take_while(|&p| p < range.end).all(|p| locked(self.pte(phys, p))),
+                _ => locked(Pte::decode(raw)),
+            };
+            if pages.start != next || !whole {
+                return ControlFlow::Break(());
+            }
+            next = pages.end;
+            ControlFlow::Continue(())
+        });
+        walk.is_continue() && next >= range.end
     }
 }

@@ -46,7 +46,7 @@ pub use working_set::{
 use crate::machine::Machine;
 use crate::paging::{PageTables, Protection, Pte, Tlb};
 use crate::phys::{FrameUse, PfnFlags, PhysicalMemory};
-use crate::units::{Pfn, PhysAddr, Vpn, MIN_USER_ADDRESS, PAGE_SHIFT};
+use crate::units::{Pfn, PhysAddr, Vpn, PAGE_SHIFT};
 
 /// Page faults of one process, by how they were resolved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -125,8 +125,6 @@ pub struct AddressSpace {
     pub(crate) tables: PageTables,
     pub(crate) tlb: Tlb,
     pub(crate) vads: VadTree,
-    /// No free gap below this page can hold a granule-aligned allocation.
-    bottom_up_hint: u64,
     pub(crate) counters: SpaceCounters,
     pub(crate) ws: WorkingSet,
 }
@@ -155,7 +153,6 @@ impl AddressSpace {
             tables,
             tlb: Tlb::default(),
             vads: VadTree::default(),
-            bottom_up_hint: MIN_USER_ADDRESS >> PAGE_SHIFT,
             counters: SpaceCounters::default(),
             ws: WorkingSet::default(),
         };

@@ -51,14 +51,12 @@ impl AddressSpace {
         }
         let charge = self.drop_range(m, range);
         m.commit.uncharge(charge);
-        self.note_freed(range.start);
         Ok(range)
     }
 
     /// Removes the VAD starting at `start` with all its pages; returns the charge freed.
     pub(crate) fn release_vad(&mut self, m: &mut Machine, start: Vpn) -> u64 {
         let Some(vad) = self.vads.remove(start) else { return 0 };
-        self.note_freed(start);
         self.drop_range(m, vad.range)
     }
 }

@@ -115,7 +115,7 @@ impl AddressSpace {
             }
             self.add_committed(range.len());
         }
-        let write_watch = opts.write_watch.then(|| vec![0u64; super::vad::words(range.len())]);
+        let write_watch = opts.write_watch.then(std::collections::BTreeSet::new);
         self.vads.insert(Vad { range, allocation_protection: opts.protection, kind, write_watch });
         Ok(range)
     }

@@ -8,12 +8,15 @@
 //! so kept. Undo marks the pages modified again; it cannot tell a page whose contents were
 //! dropped from one never written, and succeeds (F45 leaves that case undefined). The range
 //! must lie in one allocation (F42, F43).
+//!
+//! Both visit only the PTEs of the tables that exist under the range, so their cost follows
+//! what the range holds, not its length (issue 6, item 9).
 
 use super::{AddressSpace, VadKind, VmError};
 use crate::machine::Machine;
 use crate::paging::{Leaf, Pte};
-use crate::phys::{ListKind, PfnFlags, PfnState};
-use crate::units::PageRange;
+use crate::phys::{ListKind, PfnFlags, PfnState, PhysicalMemory};
+use crate::units::{PageRange, PhysAddr, Vpn};
 
 impl AddressSpace {
     fn reset_range(&self, addr: u64, size: u64) -> Result<PageRange, VmError> {
@@ -24,12 +27,22 @@ impl AddressSpace {
         }
     }
 
+    /// The non-zero PTEs under `range` (a private allocation's: no large pages), lowest first.
+    fn mapped_ptes(&self, phys: &PhysicalMemory, range: PageRange) -> Vec<(Vpn, PhysAddr, Pte)> {
+        let mut ptes = Vec::new();
+        self.tables.for_each_mapped(phys, range, |vpn, leaf, raw| {
+            if let Leaf::Pte(at) = leaf {
+                ptes.push((vpn, at, Pte::decode(raw)));
+            }
+        });
+        ptes
+    }
+
     /// `MEM_RESET` of `[addr, addr + size)`.
     pub fn reset(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let range = self.reset_range(addr, size)?;
-        for vpn in range.iter() {
-            let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) else { continue };
-            match Pte::decode(m.phys.read_u64(at)) {
+        for (vpn, at, pte) in self.mapped_ptes(&m.phys, range) {
+            match pte {
                 Pte::Valid(v) => {
                     self.capture_dirty(&mut m.phys, vpn, v);
                     let e = m.phys.pfn_mut(v.pfn());
@@ -66,8 +79,8 @@ impl AddressSpace {
     /// `MEM_RESET_UNDO` of `[addr, addr + size)`.
     pub fn reset_undo(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
         let range = self.reset_range(addr, size)?;
-        for vpn in range.iter() {
-            let Some(pfn) = self.pte(&m.phys, vpn).frame() else { continue };
+        for (_, _, pte) in self.mapped_ptes(&m.phys, range) {
+            let Some(pfn) = pte.frame() else { continue };
             let e = m.phys.pfn_mut(pfn);
             if !e.flags.has(PfnFlags::RESET) {
                 continue;

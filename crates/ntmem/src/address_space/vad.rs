@@ -3,10 +3,12 @@
 //! any size costs one VAD (docs/design.md, "Determinism and scale"). [`VadTree`] (`vad/tree.rs`)
 //! holds them in address order.
 
+mod rooms;
 mod tree;
 
 use crate::paging::Protection;
 use crate::units::{PageRange, Vpn};
+use std::collections::BTreeSet;
 pub use tree::VadTree;
 
 /// What kind of memory a VAD describes.
@@ -31,8 +33,10 @@ pub struct Vad {
     pub allocation_protection: Protection,
     /// What it is.
     pub kind: VadKind,
-    /// For `MEM_WRITE_WATCH` allocations: pages written, as captured from the PTEs' dirty bits.
-    pub(crate) write_watch: Option<Vec<u64>>,
+    /// For `MEM_WRITE_WATCH` allocations: the pages written, as captured from the PTEs' dirty
+    /// bits. Sparse, so that a watched reservation of any size costs what was written, not its
+    /// length (issue 6, item 9).
+    pub(crate) write_watch: Option<BTreeSet<Vpn>>,
 }
 
 impl Vad {
@@ -42,44 +46,32 @@ impl Vad {
         self.write_watch.is_some()
     }
 
-    pub(crate) fn watch_bit(&self, vpn: Vpn) -> bool {
-        self.write_watch.as_ref().is_some_and(|bits| {
-            let i = vpn.as_u64() - self.range.start.as_u64();
-            bits[usize::try_from(i / 64).unwrap_or(0)] & (1 << (i % 64)) != 0
-        })
-    }
-
+    /// Marks `vpn` written (`on`) or not, in a write-watch allocation.
     pub(crate) fn set_watch_bit(&mut self, vpn: Vpn, on: bool) {
-        let start = self.range.start.as_u64();
-        if let Some(bits) = self.write_watch.as_mut() {
-            let i = vpn.as_u64() - start;
-            let word = &mut bits[usize::try_from(i / 64).unwrap_or(0)];
+        if let Some(written) = self.write_watch.as_mut() {
             if on {
-                *word |= 1 << (i % 64);
+                written.insert(vpn);
             } else {
-                *word &= !(1 << (i % 64));
+                written.remove(&vpn);
             }
         }
     }
 
-    /// Splits off the pages from `at` on into a new VAD (the write-watch bits go with them).
+    /// The pages of `range` marked written, lowest first.
+    pub(crate) fn watched_in(&self, range: PageRange) -> impl Iterator<Item = Vpn> + '_ {
+        self.write_watch.iter().flat_map(move |written| written.range(range.start..range.end).copied())
+    }
+
+    /// Splits off the pages from `at` on into a new VAD (the write-watch marks go with them).
     pub(crate) fn split_off(&mut self, at: Vpn) -> Vad {
-        let tail_range = PageRange { start: at, end: self.range.end };
-        let write_watch = self.write_watch.as_ref().map(|_| vec![0u64; words(tail_range.len())]);
-        let mut tail = Vad { range: tail_range, write_watch, ..self.clone() };
-        for vpn in tail_range.iter() {
-            let bit = self.watch_bit(vpn);
-            tail.set_watch_bit(vpn, bit);
-        }
+        let write_watch = self.write_watch.as_mut().map(|written| written.split_off(&at));
+        let tail = Vad {
+            range: PageRange { start: at, end: self.range.end },
+            allocation_protection: self.allocation_protection,
+            kind: self.kind,
+            write_watch,
+        };
         self.range.end = at;
-        if let Some(bits) = self.write_watch.as_mut() {
-            bits.truncate(words(self.range.len()));
-        }
         tail
     }
-}
-
-/// Words of a write-watch bitmap for `pages` pages.
-pub(crate) fn words(pages: u64) -> usize {
-    usize::try_from(pages.div_ceil(64)).unwrap_or(usize::MAX)
 }

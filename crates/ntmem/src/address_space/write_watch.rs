@@ -1,14 +1,19 @@
 //! Write watch (`GetWriteWatch`, `ResetWriteWatch`): which pages of a `MEM_WRITE_WATCH`
 //! allocation were written since the last reset.
 //!
-//! A page is written when its allocation's bitmap says so or its valid PTE is dirty: NT moves
-//! dirty bits into the bitmap whenever it rewrites a valid PTE (`protect.rs`), and resetting
-//! clears both, so the next write walks again and sets the dirty bit (F108–F118).
+//! A page is written when its allocation marks it so or its valid PTE is dirty: NT moves
+//! dirty bits into the allocation's marks whenever it rewrites a valid PTE (`protect.rs`), and
+//! resetting clears both, so the next write walks again and sets the dirty bit (F108–F118).
+//!
+//! The marks are a sparse set and the PTEs are read by a walk of the tables that exist, so a
+//! query or reset costs what the range holds, not its length: over a 1 TiB reservation it
+//! reads a handful of entries (issue 6, item 9).
 
 use super::{AddressSpace, VmError};
 use crate::paging::{Leaf, Pte};
 use crate::phys::{PfnFlags, PhysicalMemory};
-use crate::units::{PageRange, Vpn};
+use crate::units::{PageRange, Vpn, PAGES_PER_LARGE_PAGE};
+use std::ops::ControlFlow;
 
 impl AddressSpace {
     fn watched_range(&self, addr: u64, size: u64) -> Result<PageRange, VmError> {
@@ -19,11 +24,30 @@ impl AddressSpace {
         }
     }
 
-    fn page_written(&self, phys: &PhysicalMemory, vpn: Vpn) -> bool {
-        let bit = self.vads.find(vpn).is_some_and(|v| v.watch_bit(vpn));
-        bit || matches!(self.tables.pte(phys, vpn), Pte::Valid(v) if v.dirty())
+    /// The pages of `range` whose valid PTE is dirty, lowest first, `most` at most.
+    fn dirty_pages(&self, phys: &PhysicalMemory, range: PageRange, most: usize) -> Vec<Vpn> {
+        let mut dirty = Vec::new();
+        let _ = self.tables.try_for_each_mapped(phys, range, |vpn, leaf, raw| {
+            match leaf {
+                Leaf::Pte(_) if matches!(Pte::decode(raw), Pte::Valid(v) if v.dirty()) => dirty.push(vpn),
+                Leaf::Large { .. } => {
+                    let pages = PageRange { start: vpn, end: vpn.add(PAGES_PER_LARGE_PAGE) };
+                    let inside = pages.iter().filter(|&p| range.start <= p && p < range.end);
+                    dirty.extend(inside.filter(|&p| matches!(self.tables.pte(phys, p), Pte::Valid(v) if v.dirty())));
+                }
+                _ => {}
+            }
+            if dirty.len() >= most {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        dirty.truncate(most);
+        dirty
     }
 
+    /// Forgets that `vpn` was written: its mark, and its PTE's dirty bit.
     fn clear_written(&mut self, phys: &mut PhysicalMemory, vpn: Vpn) {
         if let Some(vad) = self.vads.find_mut(vpn) {
             vad.set_watch_bit(vpn, false);
@@ -50,26 +74,32 @@ impl AddressSpace {
         reset: bool,
     ) -> Result<usize, VmError> {
         let range = self.watched_range(addr, size)?;
-        let mut count = 0;
-        for vpn in range.iter() {
-            if count == out.len() {
-                break;
-            }
-            if self.page_written(phys, vpn) {
-                out[count] = vpn.addr().as_u64();
-                count += 1;
-                if reset {
-                    self.clear_written(phys, vpn);
-                }
+        // The first `out.len()` written pages are among the first `out.len()` of each kind.
+        let dirty = self.dirty_pages(phys, range, out.len());
+        let mut written: Vec<Vpn> =
+            self.vads.find(range.start).map_or_else(Vec::new, |vad| vad.watched_in(range).take(out.len()).collect());
+        written.extend(dirty);
+        written.sort_unstable();
+        written.dedup();
+        written.truncate(out.len());
+        for (slot, &vpn) in out.iter_mut().zip(&written) {
+            *slot = vpn.addr().as_u64();
+        }
+        if reset {
+            for &vpn in &written {
+                self.clear_written(phys, vpn);
             }
         }
-        Ok(count)
+        Ok(written.len())
     }
 
     /// Forgets every write to `[addr, addr + size)` (F112).
     pub fn reset_write_watch(&mut self, phys: &mut PhysicalMemory, addr: u64, size: u64) -> Result<(), VmError> {
         let range = self.watched_range(addr, size)?;
-        for vpn in range.iter() {
+        let mut written: Vec<Vpn> =
+            self.vads.find(range.start).map_or_else(Vec::new, |vad| vad.watched_in(range).collect());
+        written.extend(self.dirty_pages(phys, range, usize::MAX));
+        for vpn in written {
             self.clear_written(phys, vpn);
         }
         Ok(())

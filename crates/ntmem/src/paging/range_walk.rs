@@ -1,12 +1,15 @@
 //! Walks of the page tables over a range of pages, for the operations on many pages at once
-//! (commit, protect, decommit, release): visiting the leaves, and freeing the tables left
-//! empty. They read only the tables that exist, so their cost follows what is mapped under a
-//! range, not its size (docs/design.md: a reservation of any size costs a VAD).
+//! (commit, protect, decommit, release, lock, write watch, reset): visiting the leaves, and
+//! freeing the tables left empty. They read only the tables that exist, skipping an absent
+//! entry at every level whole, so their cost follows what is mapped under a range, not its
+//! size (docs/design.md: a reservation of any size costs a VAD; issue 6, item 9). A walk that looks
+//! for a page failing a check stops at the first ([`PageTables::try_for_each_mapped`]).
 
 use super::page_table::{next, parent_span_pages, Leaf, PageTables};
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, Level};
 use crate::phys::PhysicalMemory;
 use crate::units::{PageRange, Pfn, PhysAddr, Vpn, PAGES_PER_LARGE_PAGE, PAGE_SHIFT};
+use std::ops::ControlFlow;
 
 impl PageTables {
     /// Calls `f` with every leaf PTE address and page under `range` whose table exists,
@@ -42,28 +45,45 @@ impl PageTables {
     /// Descends only into present entries and stops searching a table once all its entries
     /// have been seen, so the cost follows what is mapped, not the size of `range`.
     pub(crate) fn for_each_mapped(&self, phys: &PhysicalMemory, range: PageRange, mut f: impl FnMut(Vpn, Leaf, u64)) {
-        if !range.is_empty() {
-            Self::mapped_under(phys, self.root, Level::Pml4, range, &mut f);
-        }
+        let _ = self.try_for_each_mapped(phys, range, |vpn, leaf, raw| -> ControlFlow<()> {
+            f(vpn, leaf, raw);
+            ControlFlow::Continue(())
+        });
     }
 
-    fn mapped_under<F: FnMut(Vpn, Leaf, u64)>(
+    /// As [`PageTables::for_each_mapped`], lowest page first, until `f` breaks; returns what
+    /// it broke with. A check of every page of a range stops at the first page that fails it:
+    /// a leaf that fails, or a page missing before the next leaf.
+    pub(crate) fn try_for_each_mapped<T>(
+        &self,
+        phys: &PhysicalMemory,
+        range: PageRange,
+        mut f: impl FnMut(Vpn, Leaf, u64) -> ControlFlow<T>,
+    ) -> ControlFlow<T> {
+        if range.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        Self::mapped_under(phys, self.root, Level::Pml4, range, &mut f)
+    }
+
+    fn mapped_under<T, F: FnMut(Vpn, Leaf, u64) -> ControlFlow<T>>(
         phys: &PhysicalMemory,
         table: Pfn,
         level: Level,
         range: PageRange,
         f: &mut F,
-    ) {
+    ) -> ControlFlow<T> {
         let span = EntrySpan::of(level, range);
         for (index, e) in nonzero_entries(phys, table, span.first, span.last) {
             let at = entry_address(table, index);
             match level {
-                Level::Pt => f(span.page(index), Leaf::Pte(at), e),
-                Level::Pd if e & hw::PS != 0 => f(span.page(index), Leaf::Large { pde: at, index: 0 }, e),
+                Level::Pt => f(span.page(index), Leaf::Pte(at), e)?,
+                Level::Pd if e & hw::PS != 0 => f(span.page(index), Leaf::Large { pde: at, index: 0 }, e)?,
                 _ if e & hw::P == 0 => {}
-                _ => Self::mapped_under(phys, entry_frame(e), next(level), span.clamp(index, range), f),
+                _ => Self::mapped_under(phys, entry_frame(e), next(level), span.clamp(index, range), f)?,
             }
         }
+        ControlFlow::Continue(())
     }
 
     /// Frees every PT, PD and PDPT under `range` that maps nothing any more, and returns how
@@ -163,20 +183,37 @@ const ENTRY_BYTES: usize = std::mem::size_of::<u64>();
 
 /// The non-zero entries of `table` at indices `first..=last`, lowest first, with their
 /// values. The search ends once it has met as many as the table holds in all (its PFN share
-/// count, see the module contract), so a sparse table is cheap to search.
+/// count, see the module contract), and skips runs of eight zero entries (one cache line) at a
+/// time, so a sparse table is cheap to search.
 fn nonzero_entries(
     phys: &PhysicalMemory,
     table: Pfn,
     first: usize,
     last: usize,
 ) -> impl Iterator<Item = (usize, u64)> + '_ {
-    let total = usize::from(phys.pfn(table).share_count);
-    phys.frame(table)
-        .chunks_exact(ENTRY_BYTES)
-        .enumerate()
-        .take(last + 1)
-        .skip(first)
-        .map(|(i, raw)| (i, u64::from_le_bytes(raw.try_into().expect("chunks_exact gives 8 bytes"))))
-        .filter(|&(_, e)| e != 0)
-        .take(total)
+    let frame = phys.frame(table);
+    let entry = move |i: usize| {
+        let raw = &frame[i * ENTRY_BYTES..(i + 1) * ENTRY_BYTES];
+        u64::from_le_bytes(raw.try_into().expect("an entry is 8 bytes"))
+    };
+    let mut left = usize::from(phys.pfn(table).share_count);
+    let mut i = first;
+    std::iter::from_fn(move || {
+        while i <= last && left > 0 {
+            if i.is_multiple_of(LINE) && i + LINE <= last + 1 && (i..i + LINE).fold(0, |any, k| any | entry(k)) == 0 {
+                i += LINE;
+                continue;
+            }
+            let (index, e) = (i, entry(i));
+            i += 1;
+            if e != 0 {
+                left -= 1;
+                return Some((index, e));
+            }
+        }
+        None
+    })
 }
+
+/// Entries in a 64-byte cache line.
+const LINE: usize = 8;

@@ -13,7 +13,18 @@
 //! chunk of their own rather than splitting it, so such chunks stay full. Inserting or
 //! removing moves at most a chunk's VADs and, when a chunk splits, merges or empties, the
 //! chunks after it (one pointer-sized header each) and the summary after it.
+//!
+//! For placement the index also keeps, per chunk, its largest *room*: over the free gaps that
+//! end at one of its VADs, the most pages an allocation starting on a 64 KiB boundary could
+//! have there. A max-tree over the chunks ([`Rooms`], `rooms.rs`) finds the first or last
+//! chunk with enough room in O(log n), and [`VadTree::gaps_up`] / [`VadTree::gaps_down`]
+//! (`tree/gaps.rs`) offer placement only the gaps that could hold it. Every change to a chunk
+//! recomputes the rooms of that chunk and the next (whose first gap starts at this one's last
+//! VAD).
 
+mod gaps;
+
+use super::rooms::Rooms;
 use super::Vad;
 use crate::units::{PageRange, Vpn};
 
@@ -27,11 +38,13 @@ const STRIDE: usize = 16;
 ///
 /// Invariants (checked by [`VadTree::check`]): no chunk is empty or holds more than
 /// `CHUNK`; a chunk's `first` is its first VAD's first page; first pages increase strictly
-/// across the whole tree; `summary[k]` is `chunks[k * STRIDE].first`.
+/// across the whole tree; `summary[k]` is `chunks[k * STRIDE].first`; `rooms` holds each
+/// chunk's largest room.
 #[derive(Default, Debug)]
 pub struct VadTree {
     chunks: Vec<Chunk>,
     summary: Vec<u64>,
+    rooms: Rooms,
     len: usize,
 }
 
@@ -114,6 +127,7 @@ impl VadTree {
         Some(&self.chunks[c].vads[i]).filter(|v| v.range.end > vpn)
     }
 
+    /// The VAD holding `vpn`, to change what is not its range (the index files it by range).
     pub(crate) fn find_mut(&mut self, vpn: Vpn) -> Option<&mut Vad> {
         let (c, i) = self.last_at_or_below(vpn.as_u64())?;
         Some(&mut self.chunks[c].vads[i]).filter(|v| v.range.end > vpn)
@@ -154,6 +168,7 @@ impl VadTree {
         let i = self.chunks[c].count_below(start.as_u64());
         if let Some(same) = self.chunks[c].vads.get_mut(i).filter(|v| v.range.start == start) {
             *same = vad;
+            self.refresh(c, 2);
             return;
         }
         if self.chunks[c].len() < CHUNK {
@@ -178,18 +193,22 @@ impl VadTree {
             vads.extend(self.chunks[c].vads.drain(CHUNK / 2..));
             let upper = Chunk { first: vads[0].range.start.as_u64(), vads };
             self.chunks.insert(c + 1, upper);
+            self.rooms.insert(c + 1, 0);
             let (c, i) = if i <= CHUNK / 2 { (c, i) } else { (c + 1, i - CHUNK / 2) };
             self.chunks[c].put(i, vad);
             self.resummarise(c);
         }
         self.len += 1;
+        self.refresh(c, 3);
     }
 
     /// Inserts a chunk holding only `vad` at position `c`.
     fn open_chunk(&mut self, c: usize, vad: Vad) {
         self.chunks.insert(c, Chunk::of(vad));
+        self.rooms.insert(c, 0);
         self.resummarise(c);
         self.len += 1;
+        self.refresh(c, 2);
     }
 
     /// Removes the VAD starting at `start`.
@@ -202,29 +221,43 @@ impl VadTree {
         self.len -= 1;
         if self.chunks[c].vads.is_empty() {
             self.chunks.remove(c);
+            self.rooms.remove(c);
             self.resummarise(c);
+            self.refresh(c, 1);
         } else {
             self.chunks[c].first = self.chunks[c].vads[0].range.start.as_u64();
             self.first_changed(c);
-            self.merge_small(c);
+            let c = self.merge_small(c);
+            self.refresh(c, 2);
         }
         Some(vad)
     }
 
     /// Merges chunk `c` with its predecessor or successor when the two fit in half a chunk,
-    /// so that removals do not leave the index a list of tiny chunks.
-    fn merge_small(&mut self, c: usize) {
+    /// so that removals do not leave the index a list of tiny chunks. Returns where chunk
+    /// `c`'s VADs are now.
+    fn merge_small(&mut self, c: usize) -> usize {
         let fits = |a: &Chunk, b: &Chunk| a.len() + b.len() <= CHUNK / 2;
         let into = if c > 0 && fits(&self.chunks[c - 1], &self.chunks[c]) {
             c - 1
         } else if c + 1 < self.chunks.len() && fits(&self.chunks[c], &self.chunks[c + 1]) {
             c
         } else {
-            return;
+            return c;
         };
         let mut next = self.chunks.remove(into + 1);
+        self.rooms.remove(into + 1);
         self.chunks[into].vads.append(&mut next.vads);
         self.resummarise(into + 1);
+        into
+    }
+
+    /// Recomputes the rooms of the `count` chunks from `c` on (those that exist).
+    fn refresh(&mut self, c: usize, count: usize) {
+        for k in c..(c + count).min(self.chunks.len()) {
+            let room = self.chunk_room(k);
+            self.rooms.set(k, room);
+        }
     }
 
     /// Keeps the summary after chunk `c`'s first page changed.
@@ -289,7 +322,7 @@ impl VadTree {
         if !self.summary.iter().copied().eq(self.chunks.iter().step_by(STRIDE).map(|c| c.first)) {
             return Err("the summary of the chunks is stale".to_owned());
         }
-        Ok(())
+        self.rooms.check((0..self.chunks.len()).map(|c| self.chunk_room(c)))
     }
 }
 
