@@ -20,8 +20,13 @@
 //! - the VAD index is well formed, and the paging-structure cache names the page tables the
 //!   PDEs point to;
 //! - VADs do not overlap and stay in the user range;
-//! - commit total = the shared page + every process's committed pages and table pages, and
-//!   frames in use never exceed it.
+//! - commit total = the shared page + every process's committed pages and table pages + the
+//!   commit of `SEC_COMMIT` segments, and frames in use never exceed it;
+//! - sections: each segment's section count is the sections referring to it, a host file has
+//!   at most one data segment (and the index names it), a `SEC_COMMIT` page-file segment is
+//!   charged for all its pages and any other for none, each object's handle count is the
+//!   handles naming it, every handle names a live object, a name stands for a live section
+//!   that bears it.
 
 use crate::address_space::{AddressSpace, VadKind};
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, ENTRIES_PER_TABLE};
@@ -50,7 +55,8 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
     check_lists(phys)?;
     let mut mapped: HashMap<Pfn, u32> = HashMap::new();
     let mut slots: HashMap<(u8, u32), u32> = HashMap::new();
-    let mut expected_commit = 1; // the shared user data page
+    let mut expected_commit = 1 + sys.sections().commit(); // the shared user data page, sections
+    check_sections(sys)?;
     let mut live = 0;
     for process in sys.processes() {
         let Some(space) = process.space() else { continue };
@@ -115,6 +121,79 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
         check_lookup_structures(phys, space)
             .map_err(|e| InvariantViolation(format!("process {:#x}: {}", u32::from(process.id()), e.0)))?;
     }
+    Ok(())
+}
+
+fn check_sections(sys: &System) -> Result<(), InvariantViolation> {
+    use crate::section::{Backing, SectionKind};
+    use crate::system::Object;
+    let objects = sys.sections();
+    let mut section_refs: HashMap<u32, u32> = HashMap::new();
+    let mut section_handles: HashMap<crate::section::SectionId, u32> = HashMap::new();
+    let mut file_handles: HashMap<crate::section::FileId, u32> = HashMap::new();
+    for process in sys.processes() {
+        for entry in process.handles().iter() {
+            match entry.object {
+                Object::Section(id) => {
+                    ensure!(objects.section(id).is_some(), "a handle names the dead section {id:?}");
+                    *section_handles.entry(id).or_default() += 1;
+                }
+                Object::File(id) => {
+                    ensure!(objects.file(id).is_some(), "a handle names the closed file {id:?}");
+                    *file_handles.entry(id).or_default() += 1;
+                }
+                Object::Process(_) => {}
+            }
+        }
+    }
+    for (id, n) in &section_handles {
+        let s = objects.section(*id).map_or(0, crate::section::Section::handles);
+        ensure!(s == *n, "section {id:?} counts {s} handles, {n} name it");
+    }
+    for section in objects.sections() {
+        let segment = objects.segment(section.segment());
+        ensure!(segment.is_some(), "a section refers to the dead segment {:?}", section.segment());
+        *section_refs.entry(section.segment().raw()).or_default() += 1;
+        ensure!(
+            section.handles() > 0 || section.name().is_none(),
+            "section {:?} keeps its name without a handle",
+            section.name()
+        );
+        if let Some(name) = section.name() {
+            let found = objects.lookup(name).and_then(|id| objects.section(id)).and_then(|s| s.name());
+            ensure!(found == Some(name), "the name {name:?} does not stand for its section");
+        }
+    }
+    for (id, file) in objects.files_by_id() {
+        let n = file_handles.get(&id).copied().unwrap_or(0);
+        ensure!(n == file.handles(), "file {id:?} counts {} handles, {n} name it", file.handles());
+        ensure!(n > 0, "the file {} is open with no handle", file.path().display());
+    }
+    let mut data_segments = 0;
+    for (id, segment) in objects.segments() {
+        let refs = segment.refs();
+        let n = section_refs.get(&id.raw()).copied().unwrap_or(0);
+        ensure!(refs.sections == n, "segment {id:?} counts {} sections, {n} refer to it", refs.sections);
+        ensure!(refs.views == 0, "segment {id:?} counts views, and views do not exist yet");
+        ensure!(!refs.is_unreferenced(), "segment {id:?} lives with no reference");
+        match segment.backing() {
+            Backing::File(identity) => {
+                data_segments += 1;
+                ensure!(objects.data_segment(identity) == Some(id), "segment {id:?} is not its file's data segment");
+                ensure!(
+                    segment.holds_file() && segment.commit() == 0,
+                    "file segment {id:?} without its file, or charged"
+                );
+            }
+            Backing::PageFile => {
+                let committed = objects.sections().any(|s| s.segment() == id && s.kind() == SectionKind::Commit);
+                let want = if committed { segment.pages() } else { 0 };
+                ensure!(segment.commit() == want, "segment {id:?} charged {} pages, {want} expected", segment.commit());
+            }
+        }
+    }
+    let indexed = objects.data_segments().count();
+    ensure!(indexed == data_segments, "{data_segments} data segments, {indexed} indexed");
     Ok(())
 }
 

@@ -49,6 +49,7 @@ pub(crate) fn reference_process(
     match entry.object {
         Object::Process(pid) if entry.access & access == access => Ok(pid),
         Object::Process(_) => Err(STATUS_ACCESS_DENIED),
+        Object::File(_) | Object::Section(_) => Err(STATUS_OBJECT_TYPE_MISMATCH),
     }
 }
 
