@@ -4,8 +4,8 @@
 //! changing nothing.
 //!
 //! Every test runs with the core's invariant checker on. Not here yet: F131's accepted
-//! `SEC_IMAGE` (image sections arrive with views), F137 (no other named object type exists
-//! yet), and the view facts F134–F136, F139 and section O.
+//! `SEC_IMAGE` (image sections arrive with views), and the view facts (F134's views,
+//! F135, F136's views, F139 and section O).
 
 #![allow(non_snake_case)]
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
@@ -639,4 +639,34 @@ fn duplicated_section_handles_carry_their_own_rights() {
     assert_eq!(Ntdll::new(&mut sys, other).NtQuerySection(same, class, &mut info, BASIC_LEN, None), STATUS_SUCCESS);
     assert_eq!(info.MaximumSize, 0x1000);
     assert_eq!(sys.sections().sections().next().unwrap().handles(), 2);
+}
+
+#[test]
+fn name_used_by_another_object_type_is_an_invalid_handle() {
+    // F137 (with an event, the one other named type here)
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let event = k.CreateEventW(None, TRUE, FALSE, Some("taken"));
+    assert!(!event.is_null());
+    assert_eq!(k.GetLastError(), 0);
+    let before = commit_total(k.system());
+    assert!(k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x1000, Some("taken")).is_null());
+    assert_eq!(k.GetLastError(), ERROR_INVALID_HANDLE);
+    assert!(k.OpenFileMappingW(FILE_MAP_READ, FALSE, "taken").is_null());
+    assert_eq!(k.GetLastError(), ERROR_INVALID_HANDLE);
+    assert_eq!(k.system().sections().sections().count(), 0);
+    assert_eq!(commit_total(k.system()), before);
+    // The other way round, and a second event of the name is the first.
+    let section = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x1000, Some("mapping"));
+    assert!(!section.is_null());
+    assert!(k.CreateEventW(None, FALSE, FALSE, Some("mapping")).is_null());
+    assert_eq!(k.GetLastError(), ERROR_INVALID_HANDLE);
+    let again = k.CreateEventW(None, FALSE, FALSE, Some("taken"));
+    assert_eq!(k.GetLastError(), ERROR_ALREADY_EXISTS);
+    assert_eq!(k.system().sections().events().count(), 1);
+    // The name is free once the event's handles are closed.
+    assert_eq!(k.CloseHandle(event), TRUE);
+    assert_eq!(k.CloseHandle(again), TRUE);
+    assert!(!k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x1000, Some("taken")).is_null());
+    assert_eq!(k.GetLastError(), 0);
 }

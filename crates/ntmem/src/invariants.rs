@@ -25,8 +25,8 @@
 //! - sections: each segment's section count is the sections referring to it, a host file has
 //!   at most one data segment (and the index names it), a `SEC_COMMIT` page-file segment is
 //!   charged for all its pages and any other for none, each object's handle count is the
-//!   handles naming it, every handle names a live object, a name stands for a live section
-//!   that bears it.
+//!   handles naming it, every handle names a live object, every name stands for a live
+//!   object that bears it (sections and events share the namespace).
 
 use crate::address_space::{AddressSpace, VadKind};
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, ENTRIES_PER_TABLE};
@@ -125,12 +125,13 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
 }
 
 fn check_sections(sys: &System) -> Result<(), InvariantViolation> {
-    use crate::section::{Backing, SectionKind};
+    use crate::section::{Backing, NamedObject, SectionKind};
     use crate::system::Object;
     let objects = sys.sections();
     let mut section_refs: HashMap<u32, u32> = HashMap::new();
     let mut section_handles: HashMap<crate::section::SectionId, u32> = HashMap::new();
     let mut file_handles: HashMap<crate::section::FileId, u32> = HashMap::new();
+    let mut event_handles: HashMap<crate::section::EventId, u32> = HashMap::new();
     for process in sys.processes() {
         for entry in process.handles().iter() {
             match entry.object {
@@ -141,6 +142,10 @@ fn check_sections(sys: &System) -> Result<(), InvariantViolation> {
                 Object::File(id) => {
                     ensure!(objects.file(id).is_some(), "a handle names the closed file {id:?}");
                     *file_handles.entry(id).or_default() += 1;
+                }
+                Object::Event(id) => {
+                    ensure!(objects.event(id).is_some(), "a handle names the dead event {id:?}");
+                    *event_handles.entry(id).or_default() += 1;
                 }
                 Object::Process(_) => {}
             }
@@ -160,9 +165,22 @@ fn check_sections(sys: &System) -> Result<(), InvariantViolation> {
             section.name()
         );
         if let Some(name) = section.name() {
-            let found = objects.lookup(name).and_then(|id| objects.section(id)).and_then(|s| s.name());
-            ensure!(found == Some(name), "the name {name:?} does not stand for its section");
+            ensure!(
+                matches!(objects.lookup(name), Some(NamedObject::Section(_))),
+                "the section named {name:?} is not in the namespace"
+            );
         }
+    }
+    for (name, object) in objects.names() {
+        let bearer = match object {
+            NamedObject::Section(id) => objects.section(id).and_then(|s| s.name()),
+            NamedObject::Event(id) => objects.event(id).and_then(|e| e.name()),
+        };
+        ensure!(bearer == Some(name), "the name {name:?} stands for {object:?}, which does not bear it");
+    }
+    for (id, event) in objects.events() {
+        let n = event_handles.get(&id).copied().unwrap_or(0);
+        ensure!(n == event.handles() && n > 0, "event {id:?} counts {} handles, {n} name it", event.handles());
     }
     for (id, file) in objects.files_by_id() {
         let n = file_handles.get(&id).copied().unwrap_or(0);

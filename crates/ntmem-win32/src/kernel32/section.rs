@@ -1,15 +1,18 @@
 //! `CreateFileMappingW`, `OpenFileMappingW`: kernelbase's own checks (the protection sets the
 //! handle's rights; a page-file section needs a size, F122), then `NtCreateSection` /
-//! `NtOpenSection`.
+//! `NtOpenSection`. `CreateEventW` is here only as the other owner of names sections meet
+//! (F137): an event has a name and handles, nothing to wait on.
 
 use super::Kernel32;
-use crate::errors::win32_error_of;
+use crate::errors::{status_of_section, win32_error_of};
 use crate::nt;
+use ntmem::section::Created;
 use windows_sys::core::BOOL;
 use windows_sys::Win32::Foundation::*;
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 use windows_sys::Win32::Storage::FileSystem::STANDARD_RIGHTS_REQUIRED;
 use windows_sys::Win32::System::Memory::*;
+use windows_sys::Win32::System::Threading::EVENT_ALL_ACCESS;
 
 const SEC_FLAGS: u32 = 0xFFF0_0000;
 
@@ -95,5 +98,26 @@ impl Kernel32<'_> {
             return self.fail(win32_error_of(status), null);
         }
         self.finish(section)
+    }
+
+    /// Creates a named or unnamed event, or opens the event its name stands for (last error
+    /// ERROR_ALREADY_EXISTS); a name taken by a section gives NULL / ERROR_INVALID_HANDLE.
+    pub fn CreateEventW(
+        &mut self,
+        lpEventAttributes: Option<&SECURITY_ATTRIBUTES>,
+        bManualReset: BOOL,
+        bInitialState: BOOL,
+        lpName: Option<&str>,
+    ) -> HANDLE {
+        // No waits exist here: the reset kind and the state change nothing.
+        let _ = (lpEventAttributes, bManualReset, bInitialState);
+        let name = lpName.filter(|n| !n.is_empty());
+        match self.sys.create_event(self.pid, name, EVENT_ALL_ACCESS) {
+            Ok((h, created)) => {
+                self.last_error = if created == Created::Existing { ERROR_ALREADY_EXISTS } else { ERROR_SUCCESS };
+                self.finish(h.raw() as usize as HANDLE)
+            }
+            Err(e) => self.fail(win32_error_of(status_of_section(e)), core::ptr::null_mut()),
+        }
     }
 }

@@ -54,7 +54,7 @@ pub(crate) fn reference_process(
     match entry.object {
         Object::Process(pid) if entry.access & access == access => Ok(pid),
         Object::Process(_) => Err(STATUS_ACCESS_DENIED),
-        Object::File(_) | Object::Section(_) => Err(STATUS_OBJECT_TYPE_MISMATCH),
+        Object::File(_) | Object::Section(_) | Object::Event(_) => Err(STATUS_OBJECT_TYPE_MISMATCH),
     }
 }
 

@@ -6,7 +6,7 @@
 //! last fallible step, and a file grows (F125) only once the section is sure to exist.
 
 use super::{insert, Backing, FileId, Section, SectionError, SectionId, SectionKind, SectionOptions, Sections};
-use super::{FileAccess, Segment, SegmentId, MAX_SEGMENT_PAGES};
+use super::{FileAccess, NamedObject, Segment, SegmentId, MAX_SEGMENT_PAGES};
 use crate::machine::Machine;
 use crate::paging::{Access, Modifier, Protection, PrototypePte};
 use crate::units::PAGE_SIZE;
@@ -91,10 +91,13 @@ impl Sections {
             },
             Some(p) => p.size,
         };
-        if let Some(existing) = options.name.and_then(|n| self.lookup(n)) {
+        match options.name.and_then(|n| self.lookup(n)) {
             // F133: the existing object, with its own size. Windows builds the new section
             // and drops it at the name's collision; building nothing shows the same.
-            return Ok((existing, Created::Existing));
+            Some(NamedObject::Section(existing)) => return Ok((existing, Created::Existing)),
+            // F137: a name taken by another type of object.
+            Some(NamedObject::Event(_)) => return Err(SectionError::ObjectTypeMismatch),
+            None => {}
         }
         let pages = pages_of(size);
         let commit = if plan.is_none() && options.kind == SectionKind::Commit { pages } else { 0 };
@@ -142,7 +145,7 @@ impl Sections {
             return Err(SectionError::InsufficientResources);
         };
         if let Some(name) = options.name {
-            self.names.insert(name.to_owned(), id);
+            self.names.insert(name.to_owned(), NamedObject::Section(id));
         }
         Ok((id, Created::New))
     }

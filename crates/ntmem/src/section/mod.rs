@@ -36,8 +36,45 @@ pub struct Sections {
     sections: Vec<Option<Section>>,
     /// The data segment of each host file that has one.
     data_segments: BTreeMap<FileIdentity, SegmentId>,
+    /// Events: the one other named object type so far, so that a name can be taken by an
+    /// object that is not a section (F137). They have no waiting here.
+    events: Vec<Option<Event>>,
     /// The object namespace (`\BaseNamedObjects`): names are case-sensitive (F133).
-    names: BTreeMap<String, SectionId>,
+    names: BTreeMap<String, NamedObject>,
+}
+
+/// What a name in the namespace stands for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NamedObject {
+    /// A section.
+    Section(SectionId),
+    /// An event.
+    Event(EventId),
+}
+
+/// An event's number.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
+pub struct EventId(pub(crate) u32);
+
+/// An event object: only its name and handles matter to the memory manager.
+#[derive(Debug)]
+pub struct Event {
+    name: Option<String>,
+    handles: u32,
+}
+
+impl Event {
+    /// Open handles.
+    #[must_use]
+    pub fn handles(&self) -> u32 {
+        self.handles
+    }
+
+    /// Its name, while a handle keeps it.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
 }
 
 /// Puts `value` in the lowest free slot; its index.
@@ -133,10 +170,61 @@ impl Sections {
         self.data_segments.get(&identity).copied()
     }
 
-    /// The section a name stands for.
+    /// What a name stands for.
     #[must_use]
-    pub fn lookup(&self, name: &str) -> Option<SectionId> {
+    pub fn lookup(&self, name: &str) -> Option<NamedObject> {
         self.names.get(name).copied()
+    }
+
+    /// Every name and what it stands for.
+    pub fn names(&self) -> impl Iterator<Item = (&str, NamedObject)> {
+        self.names.iter().map(|(n, o)| (n.as_str(), *o))
+    }
+
+    /// An event.
+    #[must_use]
+    pub fn event(&self, id: EventId) -> Option<&Event> {
+        get(&self.events, id.0)
+    }
+
+    /// Every event with its number.
+    pub fn events(&self) -> impl Iterator<Item = (EventId, &Event)> {
+        self.events.iter().enumerate().filter_map(|(i, e)| Some((EventId(u32::try_from(i).ok()?), e.as_ref()?)))
+    }
+
+    /// Creates an event, or finds the one its name stands for (`Created::Existing`); a name
+    /// taken by another type is `ObjectTypeMismatch`.
+    pub(crate) fn create_event(&mut self, name: Option<&str>) -> Result<(EventId, Created), SectionError> {
+        match name.and_then(|n| self.lookup(n)) {
+            Some(NamedObject::Event(id)) => return Ok((id, Created::Existing)),
+            Some(NamedObject::Section(_)) => return Err(SectionError::ObjectTypeMismatch),
+            None => {}
+        }
+        let event = Event { name: name.map(str::to_owned), handles: 0 };
+        let id = EventId(insert(&mut self.events, event).ok_or(SectionError::InsufficientResources)?);
+        if let Some(n) = name {
+            self.names.insert(n.to_owned(), NamedObject::Event(id));
+        }
+        Ok((id, Created::New))
+    }
+
+    /// A handle to an event was opened.
+    pub(crate) fn reference_event(&mut self, id: EventId) {
+        if let Some(e) = get_mut(&mut self.events, id.0) {
+            e.handles += 1;
+        }
+    }
+
+    /// A handle to an event was closed: the event (and its name) go with the last one.
+    pub(crate) fn dereference_event(&mut self, id: EventId) {
+        let Some(e) = get_mut(&mut self.events, id.0) else { return };
+        e.handles = e.handles.saturating_sub(1);
+        if e.handles == 0 {
+            if let Some(name) = e.name.take() {
+                self.names.remove(&name);
+            }
+            self.events[id.0 as usize] = None;
+        }
     }
 
     /// Commit charged by every segment, in pages.

@@ -1,7 +1,7 @@
 //! A process's handle table: the objects it has opened and the access each handle grants.
 
 use super::ProcessId;
-use crate::section::{FileId, SectionId};
+use crate::section::{EventId, FileId, SectionId};
 
 /// A handle value: a multiple of four, as Windows hands them out.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -35,6 +35,8 @@ pub enum Object {
     File(FileId),
     /// A section (file mapping) object.
     Section(SectionId),
+    /// An event (named objects of another type, F137).
+    Event(EventId),
 }
 
 /// One open handle.

@@ -6,7 +6,8 @@
 
 use super::{Handle, HandleEntry, Object, ProcessId, System};
 use crate::section::{
-    Created, Disposition, FileAccess, FileId, FileShare, SectionError, SectionId, SectionOptions, Sections, SeekOrigin,
+    Created, Disposition, FileAccess, FileId, FileShare, NamedObject, SectionError, SectionId, SectionOptions,
+    Sections, SeekOrigin,
 };
 use std::path::Path;
 
@@ -45,6 +46,7 @@ impl System {
         match object {
             Object::File(id) => self.sections.reference_file(id),
             Object::Section(id) => self.sections.reference_section(id),
+            Object::Event(id) => self.sections.reference_event(id),
             Object::Process(_) => {}
         }
         Ok(handle)
@@ -55,6 +57,7 @@ impl System {
         match object {
             Object::File(id) => self.sections.dereference_file(id),
             Object::Section(id) => self.sections.dereference_section(&mut self.machine, id),
+            Object::Event(id) => self.sections.dereference_event(id),
             Object::Process(_) => {}
         }
     }
@@ -175,9 +178,28 @@ impl System {
         }
     }
 
-    /// Opens the section `name` stands for (F133: names are case-sensitive).
+    /// Opens the section `name` stands for (F133: names are case-sensitive; F137: a name of
+    /// another type is `ObjectTypeMismatch`).
     pub fn open_section(&mut self, pid: ProcessId, name: &str, access: u32) -> Result<Handle, SectionError> {
-        let id = self.sections.lookup(name).ok_or(SectionError::NameNotFound)?;
-        self.open_handle(pid, Object::Section(id), access)
+        match self.sections.lookup(name).ok_or(SectionError::NameNotFound)? {
+            NamedObject::Section(id) => self.open_handle(pid, Object::Section(id), access),
+            NamedObject::Event(_) => Err(SectionError::ObjectTypeMismatch),
+        }
+    }
+
+    /// Creates an event for `pid`, or opens the one its name stands for; a name taken by a
+    /// section is `ObjectTypeMismatch` (F137).
+    pub fn create_event(
+        &mut self,
+        pid: ProcessId,
+        name: Option<&str>,
+        access: u32,
+    ) -> Result<(Handle, Created), SectionError> {
+        if self.process(pid).and_then(|p| p.space()).is_none() {
+            return Err(SectionError::InvalidHandle);
+        }
+        let (id, created) = self.sections.create_event(name)?;
+        let handle = self.open_handle(pid, Object::Event(id), access)?;
+        Ok((handle, created))
     }
 }
