@@ -606,6 +606,8 @@ fn opens_that_do_not_share_are_refused_and_change_nothing() {
     assert_eq!(k.CreateFileW(p, GENERIC_WRITE, SHARE_RW, OPEN_EXISTING, 0), INVALID_HANDLE_VALUE);
     assert_eq!(k.GetLastError(), ERROR_SHARING_VIOLATION);
     assert_ne!(k.CreateFileW(p, GENERIC_READ, SHARE_RW, OPEN_EXISTING, 0), INVALID_HANDLE_VALUE);
+    // An open for no data access takes no part in sharing.
+    assert_ne!(k.CreateFileW(p, 0, 0, OPEN_EXISTING, 0), INVALID_HANDLE_VALUE);
     assert_eq!(k.CreateFileW(p, GENERIC_READ, SHARE_RW, 0, 0), INVALID_HANDLE_VALUE);
     assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
 }

@@ -176,9 +176,13 @@ impl File {
     }
 
     /// True when an open with `access` and `share` may coexist with this one (NT's
-    /// `IoCheckShareAccess`: each must share what the other does with data).
+    /// `IoCheckShareAccess`: each must share what the other does with data; an open that
+    /// touches no data takes no part).
     #[must_use]
     pub fn shares_with(&self, access: FileAccess, share: FileShare) -> bool {
+        if access == FileAccess::NONE || self.access == FileAccess::NONE {
+            return true;
+        }
         let theirs_ok = (!access.intersects(FileAccess::READ.union(FileAccess::EXECUTE)) || self.share.read)
             && (!access.contains(FileAccess::WRITE) || self.share.write);
         let mine_ok = (!self.access.intersects(FileAccess::READ.union(FileAccess::EXECUTE)) || share.read)
@@ -251,5 +255,48 @@ impl File {
         } else {
             Err(SectionError::AccessDenied)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(access: FileAccess, share: FileShare) -> File {
+        let host = tempfile_host();
+        File { path: PathBuf::new(), identity: FileIdentity::new(0, 0), host, access, share, position: 0, handles: 1 }
+    }
+
+    fn tempfile_host() -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("ntmem-file-unit-{}", std::process::id()));
+        let host = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path);
+        let _ = std::fs::remove_file(&path);
+        host.expect("a temporary host file")
+    }
+
+    #[test]
+    fn sharing_is_checked_both_ways() {
+        let read_share_read = FileShare { read: true, ..FileShare::default() };
+        let reader = file(FileAccess::READ, read_share_read);
+        assert!(reader.shares_with(FileAccess::READ, read_share_read));
+        assert!(!reader.shares_with(FileAccess::WRITE, FileShare { read: true, write: true, delete: false }));
+        // The new open must share what the old one does...
+        assert!(!reader.shares_with(FileAccess::READ, FileShare::default()));
+        // ... unless it touches no data.
+        assert!(reader.shares_with(FileAccess::NONE, FileShare::default()));
+        let exclusive = file(FileAccess::READ.union(FileAccess::WRITE), FileShare::default());
+        assert!(!exclusive.shares_with(FileAccess::READ, FileShare { read: true, write: true, delete: true }));
+    }
+
+    #[test]
+    fn seeking_before_the_start_changes_nothing() {
+        let mut f = file(FileAccess::READ.union(FileAccess::WRITE), FileShare::default());
+        assert_eq!(f.write(b"abcdef"), Ok(6));
+        assert_eq!(f.seek(-2, SeekOrigin::End), Ok(4));
+        assert_eq!(f.seek(-5, SeekOrigin::Current), Err(SectionError::NegativeSeek));
+        assert_eq!(f.position(), 4);
+        let mut buf = [0; 8];
+        assert_eq!(f.read(&mut buf), Ok(2));
+        assert_eq!(&buf[..2], b"ef");
     }
 }

@@ -2,8 +2,9 @@
 //! pages (docs/design.md, "Sections"). This layer sits between the machine (commit charge,
 //! page files) and the address spaces (views, prototype-PTE faults, which come later).
 //!
-//! Key types: [`Sections`] (every file, segment and section of a system, and the object
-//! namespace), [`File`], [`Segment`], [`Section`]. Objects are numbered ([`FileId`],
+//! Key types: [`Sections`] (every file, segment, section and event of a system, and the object
+//! namespace of [`NamedObject`]s), [`File`], [`Segment`], [`Section`]. Events are here only as
+//! the other owner of names that sections meet (F137). Objects are numbered ([`FileId`],
 //! [`SegmentId`], [`SectionId`]) and kept in vectors whose lowest free slot is reused, so
 //! numbering is deterministic; handles (system/handles.rs) name them by number.
 //!

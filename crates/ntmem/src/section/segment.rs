@@ -130,3 +130,22 @@ impl Segment {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_pages_encode_as_zero_and_grow_keeps_pages() {
+        let seg = Segment::new(Backing::PageFile, 4, PrototypePte::Reserved, None);
+        assert_eq!(seg.prototypes, vec![0; 4]);
+        assert_eq!(seg.bytes(), 4 * PAGE_SIZE);
+        assert_eq!(seg.prototype(4), None);
+        let mut file = Segment::new(Backing::PageFile, 1, PrototypePte::DemandZero(Protection::READ_WRITE), None);
+        file.grow(3, Protection::READ_ONLY);
+        assert_eq!(file.prototype(0), Some(PrototypePte::DemandZero(Protection::READ_WRITE)));
+        assert_eq!(file.prototype(2), Some(PrototypePte::InFile(Protection::READ_ONLY)));
+        file.grow(2, Protection::READ_ONLY);
+        assert_eq!(file.pages(), 3, "a smaller section never shrinks the segment");
+    }
+}
