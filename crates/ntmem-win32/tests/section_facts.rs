@@ -540,6 +540,11 @@ fn files_read_write_seek_and_truncate() {
     let p = path.to_str().unwrap();
     assert_eq!(k.CreateFileW(p, GENERIC_READ, 0, OPEN_EXISTING, 0), INVALID_HANDLE_VALUE);
     assert_eq!(k.GetLastError(), ERROR_FILE_NOT_FOUND);
+    let missing_dir = dir.path().join("no-such-dir").join("f");
+    assert_eq!(k.CreateFileW(missing_dir.to_str().unwrap(), GENERIC_READ, 0, OPEN_EXISTING, 0), INVALID_HANDLE_VALUE);
+    assert_eq!(k.GetLastError(), ERROR_PATH_NOT_FOUND);
+    assert_eq!(k.CreateFileW(dir.path().to_str().unwrap(), GENERIC_READ, 0, OPEN_EXISTING, 0), INVALID_HANDLE_VALUE);
+    assert_eq!(k.GetLastError(), ERROR_ACCESS_DENIED);
     let f = k.CreateFileW(p, GENERIC_READ | GENERIC_WRITE, SHARE_RW, CREATE_NEW, 0);
     assert_ne!(f, INVALID_HANDLE_VALUE);
     assert_eq!(k.GetLastError(), 0);

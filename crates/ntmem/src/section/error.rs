@@ -69,7 +69,8 @@ impl SectionError {
         match e.kind() {
             std::io::ErrorKind::NotFound => SectionError::NameNotFound,
             std::io::ErrorKind::AlreadyExists => SectionError::NameCollision,
-            std::io::ErrorKind::PermissionDenied => SectionError::AccessDenied,
+            // Opening a directory as a file is ERROR_ACCESS_DENIED on Windows.
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::IsADirectory => SectionError::AccessDenied,
             kind => SectionError::Io(kind),
         }
     }
