@@ -2,6 +2,7 @@
 //! to Win32 errors as `RtlNtStatusToDosError` does (docs/windows-behaviour.md, "NTSTATUS codes
 //! and the Win32 error each becomes"), and NTSTATUS to its `ntstatus.h` name for messages.
 
+use ntmem::section::SectionError;
 use ntmem::{SystemError, VmError};
 use windows_sys::Win32::Foundation::*;
 
@@ -39,6 +40,31 @@ pub(crate) fn status_of_system(e: SystemError) -> NTSTATUS {
     }
 }
 
+/// The NTSTATUS NT returns for a file or section error.
+#[must_use]
+pub(crate) fn status_of_section(e: SectionError) -> NTSTATUS {
+    match e {
+        SectionError::InvalidHandle => STATUS_INVALID_HANDLE,
+        SectionError::ObjectTypeMismatch => STATUS_OBJECT_TYPE_MISMATCH,
+        SectionError::AccessDenied => STATUS_ACCESS_DENIED,
+        SectionError::InvalidParameter | SectionError::NegativeSeek => STATUS_INVALID_PARAMETER,
+        SectionError::NameNotFound => STATUS_OBJECT_NAME_NOT_FOUND,
+        SectionError::PathNotFound => STATUS_OBJECT_PATH_NOT_FOUND,
+        SectionError::NameCollision => STATUS_OBJECT_NAME_COLLISION,
+        SectionError::SharingViolation => STATUS_SHARING_VIOLATION,
+        SectionError::SectionTooBig => STATUS_SECTION_TOO_BIG,
+        SectionError::MappedFileSizeZero => STATUS_MAPPED_FILE_SIZE_ZERO,
+        SectionError::DiskFull => STATUS_DISK_FULL,
+        SectionError::CommitLimit => STATUS_COMMITMENT_LIMIT,
+        SectionError::InsufficientResources => STATUS_INSUFFICIENT_RESOURCES,
+        SectionError::InvalidProtection => STATUS_INVALID_PAGE_PROTECTION,
+        SectionError::InvalidFileForSection => STATUS_INVALID_FILE_FOR_SECTION,
+        SectionError::InvalidImageNotMz => STATUS_INVALID_IMAGE_NOT_MZ,
+        SectionError::NotSupported => STATUS_NOT_SUPPORTED,
+        SectionError::Io(_) => STATUS_IO_DEVICE_ERROR,
+    }
+}
+
 /// `RtlNtStatusToDosError` for the statuses the memory manager returns.
 #[must_use]
 pub fn win32_error_of(status: NTSTATUS) -> u32 {
@@ -64,6 +90,12 @@ pub fn win32_error_of(status: NTSTATUS) -> u32 {
         STATUS_INVALID_FILE_FOR_SECTION | STATUS_INVALID_IMAGE_NOT_MZ => ERROR_BAD_EXE_FORMAT,
         STATUS_NOT_LOCKED => ERROR_NOT_LOCKED,
         STATUS_OBJECT_NAME_NOT_FOUND => ERROR_FILE_NOT_FOUND,
+        STATUS_OBJECT_PATH_NOT_FOUND => ERROR_PATH_NOT_FOUND,
+        STATUS_SHARING_VIOLATION => ERROR_SHARING_VIOLATION,
+        STATUS_DISK_FULL => ERROR_DISK_FULL,
+        STATUS_IO_DEVICE_ERROR => ERROR_IO_DEVICE,
+        STATUS_OBJECT_NAME_EXISTS => ERROR_ALREADY_EXISTS,
+        STATUS_INVALID_INFO_CLASS => ERROR_INVALID_PARAMETER,
         STATUS_OBJECT_NAME_COLLISION => ERROR_ALREADY_EXISTS,
         STATUS_PRIVILEGE_NOT_HELD => ERROR_PRIVILEGE_NOT_HELD,
         STATUS_INSUFFICIENT_RESOURCES => ERROR_NO_SYSTEM_RESOURCES,
@@ -128,6 +160,19 @@ pub fn status_name(status: NTSTATUS) -> Option<&'static str> {
         (STATUS_INVALID_PARAMETER_11, "STATUS_INVALID_PARAMETER_11"),
         (STATUS_INVALID_PARAMETER_12, "STATUS_INVALID_PARAMETER_12"),
         (STATUS_COMMITMENT_LIMIT, "STATUS_COMMITMENT_LIMIT"),
+        (STATUS_OBJECT_NAME_NOT_FOUND, "STATUS_OBJECT_NAME_NOT_FOUND"),
+        (STATUS_OBJECT_NAME_EXISTS, "STATUS_OBJECT_NAME_EXISTS"),
+        (STATUS_OBJECT_NAME_COLLISION, "STATUS_OBJECT_NAME_COLLISION"),
+        (STATUS_OBJECT_PATH_NOT_FOUND, "STATUS_OBJECT_PATH_NOT_FOUND"),
+        (STATUS_SHARING_VIOLATION, "STATUS_SHARING_VIOLATION"),
+        (STATUS_SECTION_TOO_BIG, "STATUS_SECTION_TOO_BIG"),
+        (STATUS_MAPPED_FILE_SIZE_ZERO, "STATUS_MAPPED_FILE_SIZE_ZERO"),
+        (STATUS_DISK_FULL, "STATUS_DISK_FULL"),
+        (STATUS_INVALID_FILE_FOR_SECTION, "STATUS_INVALID_FILE_FOR_SECTION"),
+        (STATUS_INVALID_IMAGE_NOT_MZ, "STATUS_INVALID_IMAGE_NOT_MZ"),
+        (STATUS_SECTION_NOT_IMAGE, "STATUS_SECTION_NOT_IMAGE"),
+        (STATUS_INVALID_INFO_CLASS, "STATUS_INVALID_INFO_CLASS"),
+        (STATUS_IO_DEVICE_ERROR, "STATUS_IO_DEVICE_ERROR"),
     ];
     NAMES.iter().find(|(s, _)| *s == status).map(|(_, name)| *name)
 }

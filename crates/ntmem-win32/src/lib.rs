@@ -23,12 +23,17 @@ pub use errors::{status_name, status_of, win32_error_of};
 pub use exception::Exception;
 pub use kernel32::Kernel32;
 pub use names::{allocation_type_name, protection_name, state_name, type_name};
-pub use nt::{NtCurrentProcess, MAP_PROCESS, MAP_SYSTEM};
+pub use nt::{
+    NtCurrentProcess, MAP_PROCESS, MAP_SYSTEM, SECTION_BASIC_INFORMATION, SECTION_BASIC_INFORMATION_CLASS,
+    SECTION_IMAGE_INFORMATION_CLASS, SEC_FILE,
+};
 pub use ntdll::Ntdll;
 pub use protection::{from_win32 as protection_from_win32, to_win32 as protection_to_win32};
 
 pub use windows_sys::core::BOOL;
 pub use windows_sys::Win32::Foundation::*;
+pub use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
+pub use windows_sys::Win32::Storage::FileSystem::*;
 pub use windows_sys::Win32::System::Memory::*;
 pub use windows_sys::Win32::System::ProcessStatus::*;
 pub use windows_sys::Win32::System::SystemInformation::*;

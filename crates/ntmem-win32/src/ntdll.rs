@@ -88,6 +88,54 @@ impl<'a> Ntdll<'a> {
         self.done(s)
     }
 
+    /// Creates a section (`name`: its name in the namespace, from the object attributes);
+    /// `STATUS_OBJECT_NAME_EXISTS` with a handle to the existing section the name stands for
+    /// (F133). `section` is written on success only.
+    #[allow(clippy::too_many_arguments)]
+    pub fn NtCreateSection(
+        &mut self,
+        section: &mut HANDLE,
+        desired_access: u32,
+        name: Option<&str>,
+        maximum_size: Option<&i64>,
+        page_protection: u32,
+        allocation_attributes: u32,
+        file: HANDLE,
+    ) -> NTSTATUS {
+        let s = nt::create_section(
+            self.sys,
+            self.pid,
+            section,
+            desired_access,
+            name,
+            maximum_size,
+            page_protection,
+            allocation_attributes,
+            file,
+        );
+        self.done(s)
+    }
+
+    /// Opens a named section; `section` is written on success only.
+    pub fn NtOpenSection(&mut self, section: &mut HANDLE, desired_access: u32, name: &str) -> NTSTATUS {
+        let s = nt::open_section(self.sys, self.pid, section, desired_access, name);
+        self.done(s)
+    }
+
+    /// Describes a section (`SectionBasicInformation`, F132); `length` is the buffer's size in
+    /// bytes as the caller declares it.
+    pub fn NtQuerySection(
+        &mut self,
+        section: HANDLE,
+        class: u32,
+        info: &mut nt::SECTION_BASIC_INFORMATION,
+        length: u32,
+        return_length: Option<&mut u32>,
+    ) -> NTSTATUS {
+        let s = nt::query_section(self.sys, self.pid, section, class, info, length, return_length);
+        self.done(s)
+    }
+
     /// Copies from another process; `read` receives the bytes copied (not written when the
     /// range is refused outright).
     pub fn NtReadVirtualMemory(

@@ -21,8 +21,13 @@
 //! - the VAD index is well formed, and the paging-structure cache names the page tables the
 //!   PDEs point to;
 //! - VADs do not overlap and stay in the user range;
-//! - commit total = the shared page + every process's committed pages and table pages, and
-//!   frames in use never exceed it.
+//! - commit total = the shared page + every process's committed pages and table pages + the
+//!   commit of `SEC_COMMIT` segments, and frames in use never exceed it;
+//! - sections: each segment's section count is the sections referring to it, a host file has
+//!   at most one data segment (and the index names it), a `SEC_COMMIT` page-file segment is
+//!   charged for all its pages and any other for none, each object's handle count is the
+//!   handles naming it, every handle names a live object, every name stands for a live
+//!   object that bears it (sections and events share the namespace).
 
 use crate::address_space::{AddressSpace, VadKind};
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, ENTRIES_PER_TABLE};
@@ -45,13 +50,17 @@ macro_rules! ensure {
     };
 }
 
+// After the macro, which it uses.
+mod sections;
+
 /// Checks every invariant of the system.
 pub fn check(sys: &System) -> Result<(), InvariantViolation> {
     let phys = sys.phys();
     check_lists(phys)?;
     let mut mapped: HashMap<Pfn, u32> = HashMap::new();
     let mut slots: HashMap<(u8, u32), u32> = HashMap::new();
-    let mut expected_commit = 1; // the shared user data page
+    let mut expected_commit = 1 + sys.sections().commit(); // the shared user data page, sections
+    sections::check(sys)?;
     let mut live = 0;
     for process in sys.processes() {
         let Some(space) = process.space() else { continue };

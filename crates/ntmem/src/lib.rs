@@ -3,7 +3,8 @@
 //! Layers, lowest first (docs/design.md): [`units`] and [`arch`] (addresses, hardware PTE bits),
 //! [`phys`] (RAM and the PFN database with its page lists), [`paging`] (page tables in frames,
 //! the walker, the TLB), [`page_file`] (page files on the host disk), [`machine`] (RAM, commit
-//! and page files together), [`address_space`] (VADs, working sets and every virtual-memory
+//! and page files together), [`section`] (files, section objects, segments and their prototype
+//! PTEs), [`address_space`] (VADs, working sets and every virtual-memory
 //! operation and fault), [`balancer`] (trimming and the modified page writer), [`system`]
 //! (processes, figures). [`invariants`] checks all of them at once.
 //!
@@ -19,6 +20,7 @@ pub mod machine;
 pub mod page_file;
 pub mod paging;
 pub mod phys;
+pub mod section;
 pub mod system;
 pub mod units;
 

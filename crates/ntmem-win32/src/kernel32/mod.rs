@@ -4,12 +4,15 @@
 //!
 //! Split by concern: `memory.rs` (Virtual*), `process.rs` (handles, processes, cross-process
 //! copies), `info.rs` (figures), `access.rs` (the program's own accesses), `working_set.rs`
-//! (working-set limits, trimming and queries).
+//! (working-set limits, trimming and queries), `file.rs` (host files), `section.rs` (file
+//! mappings).
 
 mod access;
+mod file;
 mod info;
 mod memory;
 mod process;
+mod section;
 mod working_set;
 
 use crate::errors::win32_error_of;

@@ -1,8 +1,8 @@
-//! `OpenProcess`, `CloseHandle`, `TerminateProcess`, `ReadProcessMemory`,
+//! `OpenProcess`, `CloseHandle`, `DuplicateHandle`, `TerminateProcess`, `ReadProcessMemory`,
 //! `WriteProcessMemory`.
 
 use super::Kernel32;
-use crate::errors::{status_of_system, win32_error_of};
+use crate::errors::{status_of_section, status_of_system, win32_error_of};
 use crate::nt::{self, failed, is_current_process, reference_process};
 use ntmem::system::{Handle, HandleEntry, Object};
 use ntmem::ProcessId;
@@ -10,8 +10,8 @@ use windows_sys::core::BOOL;
 use windows_sys::Win32::Foundation::*;
 use windows_sys::Win32::System::Memory::*;
 use windows_sys::Win32::System::Threading::{
-    PROCESS_ALL_ACCESS, PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE,
-    PROCESS_VM_OPERATION, PROCESS_VM_WRITE,
+    PROCESS_ALL_ACCESS, PROCESS_DUP_HANDLE, PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION,
+    PROCESS_TERMINATE, PROCESS_VM_OPERATION, PROCESS_VM_WRITE,
 };
 
 #[allow(non_snake_case)]
@@ -45,16 +45,78 @@ impl Kernel32<'_> {
         self.finish(handle.raw() as usize as HANDLE)
     }
 
-    /// Closes a handle. The current-process pseudo handle closes successfully and stays.
+    /// Closes a handle of any type; the object goes with its last reference (a section also
+    /// needs its views gone, F168). The current-process pseudo handle closes successfully and
+    /// stays.
     pub fn CloseHandle(&mut self, hObject: HANDLE) -> BOOL {
         if is_current_process(hObject) {
             return self.finish(TRUE);
         }
-        let closed = Handle::from_raw(hObject as usize as u64)
-            .and_then(|h| self.sys.process_mut(self.pid).and_then(|p| p.handles_mut().close(h)));
+        let closed = Handle::from_raw(hObject as usize as u64).map(|h| self.sys.close_handle(self.pid, h));
         match closed {
-            Some(_) => self.finish(TRUE),
-            None => self.fail(ERROR_INVALID_HANDLE, FALSE),
+            Some(Ok(_)) => self.finish(TRUE),
+            Some(Err(_)) | None => self.fail(ERROR_INVALID_HANDLE, FALSE),
+        }
+    }
+
+    /// Duplicates a handle into a process (both process handles need PROCESS_DUP_HANDLE).
+    /// `DUPLICATE_SAME_ACCESS` keeps the source's rights, else the handle grants
+    /// `dwDesiredAccess` (F136); `DUPLICATE_CLOSE_SOURCE` closes the source handle whatever
+    /// the outcome, as documented. `*lpTargetHandle` is written only on success.
+    #[allow(clippy::too_many_arguments)]
+    pub fn DuplicateHandle(
+        &mut self,
+        hSourceProcessHandle: HANDLE,
+        hSourceHandle: HANDLE,
+        hTargetProcessHandle: HANDLE,
+        lpTargetHandle: &mut HANDLE,
+        dwDesiredAccess: u32,
+        bInheritHandle: BOOL,
+        dwOptions: u32,
+    ) -> BOOL {
+        let _ = bInheritHandle; // No child processes inherit here.
+        let source = match reference_process(self.sys, self.pid, hSourceProcessHandle, PROCESS_DUP_HANDLE) {
+            Ok(pid) => pid,
+            Err(s) => return self.fail(win32_error_of(s), FALSE),
+        };
+        let close_source = dwOptions & DUPLICATE_CLOSE_SOURCE != 0;
+        let target = match reference_process(self.sys, self.pid, hTargetProcessHandle, PROCESS_DUP_HANDLE) {
+            Ok(pid) => pid,
+            Err(s) => {
+                if close_source {
+                    if let Some(h) = Handle::from_raw(hSourceHandle as usize as u64) {
+                        let _ = self.sys.close_handle(source, h);
+                    }
+                }
+                return self.fail(win32_error_of(s), FALSE);
+            }
+        };
+        let access = (dwOptions & DUPLICATE_SAME_ACCESS == 0).then_some(dwDesiredAccess);
+        if is_current_process(hSourceHandle) {
+            // The pseudo handle duplicates into a real handle to the source process.
+            let entry = HandleEntry { object: Object::Process(source), access: access.unwrap_or(u32::MAX) };
+            return match self.sys.process_mut(target).filter(|p| p.space().is_some()) {
+                Some(p) => {
+                    *lpTargetHandle = p.handles_mut().insert(entry).raw() as usize as HANDLE;
+                    self.finish(TRUE)
+                }
+                None => self.fail(ERROR_INVALID_HANDLE, FALSE),
+            };
+        }
+        let Some(h) = Handle::from_raw(hSourceHandle as usize as u64) else {
+            return self.fail(ERROR_INVALID_HANDLE, FALSE);
+        };
+        match self.sys.duplicate_handle(source, h, target, access, close_source) {
+            Ok(new) => {
+                *lpTargetHandle = new.raw() as usize as HANDLE;
+                self.finish(TRUE)
+            }
+            Err(e) => {
+                if close_source {
+                    let _ = self.sys.close_handle(source, h);
+                }
+                self.fail(win32_error_of(status_of_section(e)), FALSE)
+            }
         }
     }
 

@@ -8,9 +8,14 @@
 //! `NtReadVirtualMemory` / `NtWriteVirtualMemory`).
 
 mod copy;
+mod section;
 mod virtual_memory;
 
 pub(crate) use copy::{read_virtual_memory, write_virtual_memory};
+pub(crate) use section::{create_section, open_section, query_section};
+pub use section::{
+    SECTION_BASIC_INFORMATION, SECTION_BASIC_INFORMATION_CLASS, SECTION_IMAGE_INFORMATION_CLASS, SEC_FILE,
+};
 pub(crate) use virtual_memory::{
     allocate_virtual_memory, free_virtual_memory, get_write_watch, lock_virtual_memory, protect_virtual_memory,
     query_virtual_memory, reset_write_watch, unlock_virtual_memory,
@@ -49,6 +54,7 @@ pub(crate) fn reference_process(
     match entry.object {
         Object::Process(pid) if entry.access & access == access => Ok(pid),
         Object::Process(_) => Err(STATUS_ACCESS_DENIED),
+        Object::File(_) | Object::Section(_) | Object::Event(_) => Err(STATUS_OBJECT_TYPE_MISMATCH),
     }
 }
 

@@ -16,7 +16,7 @@ pub(crate) mod tlb;
 
 pub use page_table::{Leaf, PageTables, Translation, WalkStep};
 pub use protection::{Access, Modifier, Protection};
-pub use pte::{Pte, ValidPte};
+pub use pte::{PrototypePointer, PrototypePte, Pte, ValidPte};
 pub use tlb::{Tlb, TlbFlush, TLB_ENTRIES};
 
 /// The kind of a memory access.

@@ -8,8 +8,18 @@
 //! | transition | bit 11 set, protection in 9..5, frame in 51..12: the page is in memory but the PTE is invalid (trimmed to the standby or modified list, or a resident guard / no-access page) |
 //! | page file | protection in 9..5, file in 15..12 (`PageFileLow`), slot in 63..32 (`PageFileHigh`): the page is on disk |
 //!
-//! Slot 0 is never used, so a page-file PTE is never all-zero but for its protection. The
-//! prototype format (bit 10) has its bit reserved here and arrives with sections.
+//! Slot 0 is never used, so a page-file PTE is never all-zero but for its protection.
+//!
+//! Sections add two more (WRK `MMPTE_PROTOTYPE`, `MMPTE_SUBSECTION`):
+//! - [`PrototypePte`]: the shared PTE of one section page, kept in its segment. It is a valid,
+//!   transition, page-file or demand-zero PTE as above, zero for a page of a `SEC_RESERVE`
+//!   section not yet committed, or — bit 10 set — "in the file, not yet read" (NT's subsection
+//!   format; the segment knows the file, so no subsection address is stored).
+//! - [`PrototypePointer`]: a process PTE that says "look at the prototype" (bit 10 set). NT
+//!   stores the prototype PTE's kernel address; ntmem's prototype PTEs live in a `Vec` of the
+//!   segment (NT keeps them in paged pool), so it stores the segment's number and the page.
+//!   No process PTE takes this format until views exist: [`Pte::decode`] gains the variant
+//!   then, with the fault path that resolves it.
 
 use super::protection::Protection;
 use crate::arch::x86_64::{self as hw, entry_frame};
@@ -23,6 +33,11 @@ const TRANSITION: u64 = 1 << 11;
 const FILE_SHIFT: u32 = 12;
 /// `PageFileHigh`: the slot in it.
 const SLOT_SHIFT: u32 = 32;
+/// NT's `Prototype` bit of an invalid PTE.
+const PROTOTYPE: u64 = 1 << 10;
+/// A prototype pointer's segment number: bits 31..12.
+const SEGMENT_SHIFT: u32 = 12;
+const SEGMENT_BITS: u64 = 0xF_FFFF;
 
 /// A decoded PTE.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -183,6 +198,109 @@ impl Pte {
     }
 }
 
+/// The state of one section page: the contents of its prototype PTE.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PrototypePte {
+    /// A page of a `SEC_RESERVE` section not committed yet.
+    Reserved,
+    /// Committed, never touched: the first touch takes a zeroed frame.
+    DemandZero(Protection),
+    /// A page of a file-backed section not read yet: its bytes are in the file.
+    InFile(Protection),
+    /// The page is in a page file (page-file-backed sections only).
+    PageFile {
+        /// Which page file.
+        file: u8,
+        /// Which slot (never 0).
+        slot: u32,
+        /// The page's protection.
+        protection: Protection,
+    },
+    /// The page is in a frame some views map (share count > 0).
+    Valid(ValidPte),
+    /// The page is in a frame on the standby or modified list.
+    Transition {
+        /// The frame.
+        pfn: Pfn,
+        /// The page's protection.
+        protection: Protection,
+    },
+}
+
+impl PrototypePte {
+    /// Decodes a raw prototype PTE.
+    #[must_use]
+    pub fn decode(raw: u64) -> PrototypePte {
+        if raw & hw::P == 0 && raw & PROTOTYPE != 0 {
+            return PrototypePte::InFile(protection_of(raw));
+        }
+        match Pte::decode(raw) {
+            Pte::Zero => PrototypePte::Reserved,
+            Pte::Valid(v) => PrototypePte::Valid(v),
+            Pte::DemandZero(p) => PrototypePte::DemandZero(p),
+            Pte::Transition { pfn, protection } => PrototypePte::Transition { pfn, protection },
+            Pte::PageFile { file, slot, protection } => PrototypePte::PageFile { file, slot, protection },
+        }
+    }
+
+    /// Encodes to the raw prototype PTE.
+    #[must_use]
+    pub fn encode(self) -> u64 {
+        match self {
+            PrototypePte::Reserved => 0,
+            PrototypePte::DemandZero(p) => Pte::DemandZero(p).encode(),
+            PrototypePte::InFile(p) => PROTOTYPE | (u64::from(p.mask()) << PROTECTION_SHIFT),
+            PrototypePte::PageFile { file, slot, protection } => Pte::PageFile { file, slot, protection }.encode(),
+            PrototypePte::Valid(v) => v.0,
+            PrototypePte::Transition { pfn, protection } => Pte::Transition { pfn, protection }.encode(),
+        }
+    }
+
+    /// The frame holding the page (valid or transition).
+    #[must_use]
+    pub fn frame(self) -> Option<Pfn> {
+        match self {
+            PrototypePte::Valid(v) => Some(v.pfn()),
+            PrototypePte::Transition { pfn, .. } => Some(pfn),
+            _ => None,
+        }
+    }
+}
+
+/// A process PTE in NT's prototype format: the page is a section page, described by
+/// prototype PTE `page` of segment `segment`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PrototypePointer {
+    /// The segment's number (below 2^20).
+    pub segment: u32,
+    /// The page within the segment.
+    pub page: u32,
+}
+
+impl PrototypePointer {
+    /// The highest segment number the format holds.
+    pub const MAX_SEGMENT: u32 = 0xF_FFFF;
+
+    /// Encodes to the raw process PTE; `None` when the segment number does not fit.
+    #[must_use]
+    pub fn encode(self) -> Option<u64> {
+        (self.segment <= Self::MAX_SEGMENT)
+            .then(|| PROTOTYPE | (u64::from(self.segment) << SEGMENT_SHIFT) | (u64::from(self.page) << SLOT_SHIFT))
+    }
+
+    /// Decodes a raw process PTE; `None` when it is not in the prototype format.
+    #[must_use]
+    pub fn decode(raw: u64) -> Option<PrototypePointer> {
+        if raw & hw::P != 0 || raw & PROTOTYPE == 0 || raw & TRANSITION != 0 {
+            return None;
+        }
+        // The masks keep both within their fields' widths.
+        #[allow(clippy::cast_possible_truncation)]
+        let (segment, page) = (((raw >> SEGMENT_SHIFT) & SEGMENT_BITS) as u32, (raw >> SLOT_SHIFT) as u32);
+        Some(PrototypePointer { segment, page })
+    }
+}
+
 fn protection_of(raw: u64) -> Protection {
     // Five bits by construction of the mask.
     #[allow(clippy::cast_possible_truncation)]
@@ -208,6 +326,30 @@ mod tests {
             assert_eq!(Pte::decode(pte.encode()), pte);
         }
         assert_eq!(Pte::DemandZero(Protection::READ_WRITE).encode(), 0x80);
+    }
+
+    #[test]
+    fn prototype_formats_round_trip() {
+        for pte in [
+            PrototypePte::Reserved,
+            PrototypePte::DemandZero(Protection::READ_WRITE),
+            PrototypePte::InFile(Protection::READ_ONLY),
+            PrototypePte::PageFile { file: 3, slot: 9, protection: Protection::READ_WRITE },
+            PrototypePte::Valid(ValidPte::new(Pfn(5), Protection::READ_ONLY)),
+            PrototypePte::Transition { pfn: Pfn(0x77), protection: Protection::READ_WRITE },
+        ] {
+            assert_eq!(PrototypePte::decode(pte.encode()), pte);
+        }
+        let p = PrototypePointer { segment: PrototypePointer::MAX_SEGMENT, page: u32::MAX };
+        let raw = p.encode().unwrap();
+        assert_eq!(PrototypePointer::decode(raw), Some(p));
+        assert_eq!(PrototypePointer { segment: PrototypePointer::MAX_SEGMENT + 1, page: 0 }.encode(), None);
+        // The ordinary formats are not prototype pointers.
+        assert_eq!(PrototypePointer::decode(Pte::DemandZero(Protection::READ_WRITE).encode()), None);
+        assert_eq!(
+            PrototypePointer::decode(Pte::Transition { pfn: Pfn(1), protection: Protection::READ_ONLY }.encode()),
+            None
+        );
     }
 
     #[test]

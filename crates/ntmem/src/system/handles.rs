@@ -1,6 +1,7 @@
 //! A process's handle table: the objects it has opened and the access each handle grants.
 
 use super::ProcessId;
+use crate::section::{EventId, FileId, SectionId};
 
 /// A handle value: a multiple of four, as Windows hands them out.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -30,6 +31,12 @@ impl Handle {
 pub enum Object {
     /// A process.
     Process(ProcessId),
+    /// An open file.
+    File(FileId),
+    /// A section (file mapping) object.
+    Section(SectionId),
+    /// An event (named objects of another type, F137).
+    Event(EventId),
 }
 
 /// One open handle.
@@ -74,7 +81,8 @@ impl HandleTable {
         self.entries.iter().filter_map(|e| *e)
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.entries.clear();
+    /// Closes every handle; the entries that were open.
+    pub(crate) fn drain(&mut self) -> Vec<HandleEntry> {
+        self.entries.drain(..).flatten().collect()
     }
 }

@@ -9,6 +9,7 @@
 mod config;
 mod handles;
 mod memory;
+mod objects;
 mod process;
 mod vm;
 
@@ -23,6 +24,7 @@ use crate::balancer;
 use crate::machine::Machine;
 use crate::page_file::{FaultPlan, PageFiles};
 use crate::phys::{FrameUse, ListKind, PhysicalMemory};
+use crate::section::Sections;
 use crate::units::Pfn;
 
 /// Process ids start here and step by four, as Windows' do.
@@ -111,6 +113,8 @@ pub struct System {
     processes: Vec<Process>,
     shared_user_data: Pfn,
     gone_faults: FaultCounts,
+    /// Files, sections and segments, and the object namespace (system/objects.rs).
+    sections: Sections,
 }
 
 impl System {
@@ -133,6 +137,7 @@ impl System {
             processes: Vec::new(),
             shared_user_data: shared,
             gone_faults: FaultCounts::default(),
+            sections: Sections::default(),
         })
     }
 
@@ -172,9 +177,12 @@ impl System {
         let space = process.space.take().ok_or(SystemError::ProcessTerminated)?;
         process.final_counters = space.counters();
         process.exit_code = Some(exit_code);
-        process.handles.clear();
+        let handles = process.handles.drain();
         self.gone_faults.add(&space.counters().faults);
         space.destroy(&mut self.machine);
+        for entry in handles {
+            self.release_object(entry.object);
+        }
         Ok(())
     }
 

@@ -1,0 +1,211 @@
+//! Creating a section (`MmCreateSection`): the checks of F122–F130 and F138 in Windows'
+//! order, then the segment — a new one for a page-file-backed section, the file's data segment
+//! (created on first use) for a file-backed one — and the name.
+//!
+//! Everything that can fail is checked before anything changes: the commit charge is the
+//! last fallible step, and a file grows (F125) only once the section is sure to exist.
+
+use super::{insert, Backing, FileId, Section, SectionError, SectionId, SectionKind, SectionOptions, Sections};
+use super::{FileAccess, NamedObject, Segment, SegmentId, MAX_SEGMENT_PAGES};
+use crate::machine::Machine;
+use crate::paging::{Access, Modifier, Protection, PrototypePte};
+use crate::units::PAGE_SIZE;
+use std::io::Read;
+
+/// The largest section: the size of the user address space (F138: 128 TiB is too big).
+const MAX_SECTION_BYTES: u64 = 0x7FFF_FFFF_0000;
+
+/// Whether a section is new or was found by its name (F133).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Created {
+    /// A new section object.
+    New,
+    /// The name was taken by this existing section; it is returned as it is.
+    Existing,
+}
+
+/// The file rights a section protection needs (F128, "CreateFileMappingW function").
+fn rights_for(protection: Protection) -> FileAccess {
+    match protection.access() {
+        Access::ReadWrite => FileAccess::READ.union(FileAccess::WRITE),
+        Access::ExecuteRead | Access::ExecuteWriteCopy | Access::Execute => FileAccess::READ.union(FileAccess::EXECUTE),
+        Access::ExecuteReadWrite => FileAccess::READ.union(FileAccess::WRITE).union(FileAccess::EXECUTE),
+        Access::ReadOnly | Access::WriteCopy | Access::NoAccess => FileAccess::READ,
+    }
+}
+
+/// A section protection (F127): one of the six, no modifier.
+fn check_protection(protection: Protection) -> Result<(), SectionError> {
+    let ok = protection.modifier() == Modifier::None
+        && matches!(
+            protection.access(),
+            Access::ReadOnly
+                | Access::ReadWrite
+                | Access::WriteCopy
+                | Access::ExecuteRead
+                | Access::ExecuteReadWrite
+                | Access::ExecuteWriteCopy
+        );
+    if ok {
+        Ok(())
+    } else {
+        Err(SectionError::InvalidProtection)
+    }
+}
+
+fn pages_of(bytes: u64) -> u64 {
+    bytes.div_ceil(PAGE_SIZE)
+}
+
+/// What the checks decided for a file-backed section.
+struct FilePlan {
+    id: FileId,
+    size: u64,
+    /// The file must grow to `size` (F125).
+    extend: bool,
+}
+
+impl Sections {
+    /// Creates a section, or finds the one its name already stands for.
+    pub(crate) fn create_section(
+        &mut self,
+        machine: &mut Machine,
+        options: &SectionOptions<'_>,
+    ) -> Result<(SectionId, Created), SectionError> {
+        check_protection(options.protection)?;
+        let plan = match options.file {
+            None => {
+                if options.kind == SectionKind::Image {
+                    return Err(SectionError::InvalidFileForSection); // F129
+                }
+                None
+            }
+            Some(file) => Some(self.plan_file(file, options)?),
+        };
+        let size = match &plan {
+            // F122: a page-file section needs a size, and is rounded to pages.
+            None => match options.size {
+                None | Some(0) => return Err(SectionError::InvalidParameter),
+                Some(s) if s > MAX_SECTION_BYTES => return Err(SectionError::SectionTooBig),
+                Some(s) => pages_of(s) * PAGE_SIZE,
+            },
+            Some(p) => p.size,
+        };
+        match options.name.and_then(|n| self.lookup(n)) {
+            // F133: the existing object, with its own size. Windows builds the new section
+            // and drops it at the name's collision; building nothing shows the same.
+            Some(NamedObject::Section(existing)) => return Ok((existing, Created::Existing)),
+            // F137: a name taken by another type of object.
+            Some(NamedObject::Event(_)) => return Err(SectionError::ObjectTypeMismatch),
+            None => {}
+        }
+        let pages = pages_of(size);
+        let commit = if plan.is_none() && options.kind == SectionKind::Commit { pages } else { 0 };
+        if pages > MAX_SEGMENT_PAGES && commit == 0 {
+            return Err(SectionError::InsufficientResources); // F138: 8 TiB SEC_RESERVE
+        }
+        machine.charge(commit).map_err(|_| SectionError::CommitLimit)?;
+        if pages > MAX_SEGMENT_PAGES {
+            machine.commit.uncharge(commit);
+            return Err(SectionError::InsufficientResources);
+        }
+        let segment = match &plan {
+            None => {
+                let initial = match options.kind {
+                    SectionKind::Commit => PrototypePte::DemandZero(options.protection),
+                    _ => PrototypePte::Reserved,
+                };
+                let mut seg = Segment::new(Backing::PageFile, pages, initial, None);
+                seg.commit = commit;
+                match insert(&mut self.segments, seg) {
+                    Some(i) => SegmentId(i),
+                    None => {
+                        machine.commit.uncharge(commit);
+                        return Err(SectionError::InsufficientResources);
+                    }
+                }
+            }
+            Some(p) => self.data_segment_for(p, options.protection)?,
+        };
+        let section = Section {
+            segment,
+            size,
+            protection: options.protection,
+            kind: if plan.is_some() && options.kind != SectionKind::Image { SectionKind::File } else { options.kind },
+            caching: options.caching,
+            name: options.name.map(str::to_owned),
+            file: plan.as_ref().and_then(|p| self.file(p.id)).map(super::File::identity),
+            handles: 0,
+            views: 0,
+        };
+        if let Some(seg) = self.segments.get_mut(segment.0 as usize).and_then(Option::as_mut) {
+            seg.refs.sections += 1;
+        }
+        let Some(id) = insert(&mut self.sections, section).map(SectionId) else {
+            return Err(SectionError::InsufficientResources);
+        };
+        if let Some(name) = options.name {
+            self.names.insert(name.to_owned(), NamedObject::Section(id));
+        }
+        Ok((id, Created::New))
+    }
+
+    /// The checks of a file-backed section (F123–F126, F128, F130), changing nothing.
+    fn plan_file(&mut self, id: FileId, options: &SectionOptions<'_>) -> Result<FilePlan, SectionError> {
+        let file = self.file_mut(id).ok_or(SectionError::InvalidHandle)?;
+        if !file.access().contains(rights_for(options.protection)) {
+            return Err(SectionError::AccessDenied); // F128
+        }
+        let file_size = file.size()?;
+        if options.kind == SectionKind::Image {
+            if file_size == 0 {
+                return Err(SectionError::InvalidFileForSection); // F126
+            }
+            let mut magic = [0u8; 2];
+            let mut host = &file.host;
+            let read = std::io::Seek::seek(&mut host, std::io::SeekFrom::Start(0))
+                .and_then(|_| host.read(&mut magic))
+                .map_err(|e| SectionError::from_io(&e))?;
+            if read < 2 || &magic != b"MZ" {
+                return Err(SectionError::InvalidImageNotMz); // F130
+            }
+            // Image sections (PE layout, relocations) arrive with the views.
+            return Err(SectionError::NotSupported);
+        }
+        let size = match options.size {
+            None | Some(0) if file_size == 0 => return Err(SectionError::MappedFileSizeZero), // F126
+            None | Some(0) => file_size,
+            Some(s) => s,
+        };
+        if size > MAX_SECTION_BYTES {
+            return Err(SectionError::SectionTooBig);
+        }
+        let extend = size > file_size;
+        if extend && !options.protection.can_write() {
+            return Err(SectionError::SectionTooBig); // F124
+        }
+        Ok(FilePlan { id, size, extend })
+    }
+
+    /// The file's data segment, created on first use and grown to cover `plan.size`; the file
+    /// itself grown first when the section is bigger (F125).
+    fn data_segment_for(&mut self, plan: &FilePlan, protection: Protection) -> Result<SegmentId, SectionError> {
+        let file = self.file(plan.id).ok_or(SectionError::InvalidHandle)?;
+        let identity = file.identity();
+        if plan.extend {
+            file.host.set_len(plan.size).map_err(|_| SectionError::DiskFull)?;
+        }
+        let pages = pages_of(plan.size);
+        if let Some(id) = self.data_segment(identity) {
+            if let Some(seg) = self.segments.get_mut(id.0 as usize).and_then(Option::as_mut) {
+                seg.grow(pages, protection);
+            }
+            return Ok(id);
+        }
+        let host = file.host.try_clone().map_err(|e| SectionError::from_io(&e))?;
+        let seg = Segment::new(Backing::File(identity), pages, PrototypePte::InFile(protection), Some(host));
+        let id = SegmentId(insert(&mut self.segments, seg).ok_or(SectionError::InsufficientResources)?);
+        self.data_segments.insert(identity, id);
+        Ok(id)
+    }
+}

@@ -1,0 +1,151 @@
+//! [`Segment`]: the pages of a section, described once by one prototype PTE per page, and the
+//! control area's reference counts that decide how long they live (F134, F168).
+//!
+//! A file has one data segment however many sections map it; a page-file-backed section has
+//! its own. NT keeps prototype PTEs in paged pool; ntmem keeps them in a `Vec` of the segment
+//! and gives that "pool" [`MAX_SEGMENT_PAGES`] pages a segment at most.
+//!
+//! Lifetime: a segment lives while a section object or a view refers to it; its commit charge
+//! (`SEC_COMMIT` page-file sections) goes back when it dies.
+
+use crate::paging::{Protection, PrototypePte};
+use crate::units::PAGE_SIZE;
+
+/// The most pages one segment describes: 128 MiB of prototype PTEs (64 GiB of section).
+/// Beyond it: `STATUS_INSUFFICIENT_RESOURCES`, as Windows says for an 8 TiB `SEC_RESERVE`
+/// section whose prototype PTEs do not fit in paged pool (F138).
+pub const MAX_SEGMENT_PAGES: u64 = 16 << 20;
+
+/// A segment's number (the prototype-pointer PTE format names it).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
+pub struct SegmentId(pub(crate) u32);
+
+impl SegmentId {
+    /// The raw number.
+    #[must_use]
+    pub fn raw(self) -> u32 {
+        self.0
+    }
+}
+
+/// Where a segment's pages live when not in memory.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backing {
+    /// The page file (a non-persisted section): pages start demand-zero (or reserved).
+    PageFile,
+    /// A host file: pages start "in file".
+    File(super::FileIdentity),
+}
+
+/// The control area's reference counts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct SegmentRefs {
+    /// Section objects referring to the segment (`NumberOfSectionReferences`).
+    pub sections: u32,
+    /// Views mapped (`NumberOfMappedViews`); none until views exist.
+    pub views: u32,
+}
+
+impl SegmentRefs {
+    /// True when nothing refers to the segment any more.
+    #[must_use]
+    pub fn is_unreferenced(self) -> bool {
+        self.sections == 0 && self.views == 0
+    }
+}
+
+/// One segment.
+#[derive(Debug)]
+pub struct Segment {
+    pub(crate) backing: Backing,
+    /// One encoded [`PrototypePte`] per page.
+    prototypes: Vec<u64>,
+    /// Commit charged for the segment's pages (all of them for `SEC_COMMIT`), in pages.
+    pub(crate) commit: u64,
+    pub(crate) refs: SegmentRefs,
+    /// The host file, for reading and writing back pages (file-backed segments). It stays
+    /// open while the segment lives, even after every handle to the file is closed (F168).
+    pub(crate) host: Option<std::fs::File>,
+}
+
+impl Segment {
+    /// A segment of `pages` pages, each starting as `initial`.
+    pub(crate) fn new(backing: Backing, pages: u64, initial: PrototypePte, host: Option<std::fs::File>) -> Segment {
+        // Callers bound `pages` by MAX_SEGMENT_PAGES, which fits a usize.
+        let n = usize::try_from(pages).unwrap_or(usize::MAX);
+        // Reserved pages encode as zero: a large SEC_RESERVE segment costs the host nothing
+        // until its pages are committed.
+        Segment { backing, prototypes: vec![initial.encode(); n], commit: 0, refs: SegmentRefs::default(), host }
+    }
+
+    /// Its backing.
+    #[must_use]
+    pub fn backing(&self) -> Backing {
+        self.backing
+    }
+
+    /// Pages it describes.
+    #[must_use]
+    pub fn pages(&self) -> u64 {
+        self.prototypes.len() as u64
+    }
+
+    /// Bytes it describes.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.pages() * PAGE_SIZE
+    }
+
+    /// The prototype PTE of page `page`.
+    #[must_use]
+    pub fn prototype(&self, page: u64) -> Option<PrototypePte> {
+        let i = usize::try_from(page).ok()?;
+        self.prototypes.get(i).map(|raw| PrototypePte::decode(*raw))
+    }
+
+    /// Commit charged for it, in pages.
+    #[must_use]
+    pub fn commit(&self) -> u64 {
+        self.commit
+    }
+
+    /// True when it holds its host file open (file-backed segments).
+    #[must_use]
+    pub fn holds_file(&self) -> bool {
+        self.host.is_some()
+    }
+
+    /// Its reference counts.
+    #[must_use]
+    pub fn refs(&self) -> SegmentRefs {
+        self.refs
+    }
+
+    /// Grows a file segment to `pages`, the new pages in the file (a bigger section of the
+    /// same file: `MiExtendSection`).
+    pub(crate) fn grow(&mut self, pages: u64, protection: Protection) {
+        let n = usize::try_from(pages).unwrap_or(usize::MAX);
+        if n > self.prototypes.len() {
+            self.prototypes.resize(n, PrototypePte::InFile(protection).encode());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_pages_encode_as_zero_and_grow_keeps_pages() {
+        let seg = Segment::new(Backing::PageFile, 4, PrototypePte::Reserved, None);
+        assert_eq!(seg.prototypes, vec![0; 4]);
+        assert_eq!(seg.bytes(), 4 * PAGE_SIZE);
+        assert_eq!(seg.prototype(4), None);
+        let mut file = Segment::new(Backing::PageFile, 1, PrototypePte::DemandZero(Protection::READ_WRITE), None);
+        file.grow(3, Protection::READ_ONLY);
+        assert_eq!(file.prototype(0), Some(PrototypePte::DemandZero(Protection::READ_WRITE)));
+        assert_eq!(file.prototype(2), Some(PrototypePte::InFile(Protection::READ_ONLY)));
+        file.grow(2, Protection::READ_ONLY);
+        assert_eq!(file.pages(), 3, "a smaller section never shrinks the segment");
+    }
+}
