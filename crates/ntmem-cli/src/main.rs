@@ -47,6 +47,10 @@ enum Command {
         /// their triggers and assert their fixes (see ntmem_soak::KNOWN_OPEN_BUGS).
         #[arg(long, value_delimiter = ',')]
         check_known: Vec<String>,
+        /// On a failure, shrink the calls to a short sequence that fails the same way and
+        /// print it as Rust (for a pinned regression test).
+        #[arg(long)]
+        shrink: bool,
     },
 }
 
@@ -54,8 +58,8 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Tour => tour::run(&mut std::io::stdout().lock()),
         Command::Bench { json } => bench::run(json),
-        Command::Soak { calls, seed, processes, check_every, trace, check_known } => {
-            soak::run(&soak::Args { calls, seed, processes, check_every, trace, check_known })
+        Command::Soak { calls, seed, processes, check_every, trace, check_known, shrink } => {
+            soak::run(&soak::Args { calls, seed, processes, check_every, trace, check_known, shrink })
         }
     }
 }

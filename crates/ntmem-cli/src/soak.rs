@@ -15,6 +15,7 @@ pub(crate) struct Args {
     pub(crate) check_every: u64,
     pub(crate) trace: bool,
     pub(crate) check_known: Vec<String>,
+    pub(crate) shrink: bool,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
@@ -41,15 +42,31 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let started = Instant::now();
-    let mut soak = Soak::new(opts).map_err(anyhow::Error::msg)?;
+    let mut soak = Soak::new(opts.clone()).map_err(anyhow::Error::msg)?;
+    let mut made = Vec::new();
     let mut rng = SplitMix64::new(args.seed);
     for i in 0..args.calls {
         let call = soak.next_call(&mut rng);
         if args.trace {
             println!("#{i}: {call}");
         }
+        if args.shrink {
+            made.push(call.clone());
+        }
         if let Err(f) = soak.step(&call) {
             bar.abandon();
+            if args.shrink {
+                let symptom: String = f.what.chars().take_while(|c| !c.is_ascii_digit()).collect();
+                println!("shrinking {} calls (symptom {symptom:?}) …", made.len());
+                let small = ntmem_soak::shrink(&opts, made, &symptom);
+                println!("the shortest sequence found ({} calls), for ntmem_soak::replay:", small.len());
+                for c in &small {
+                    println!("    Call::{c},");
+                }
+                if let Err(g) = ntmem_soak::replay(&opts, &small) {
+                    println!("it fails with:\n{g}");
+                }
+            }
             bail!(
                 "soak seed {} failed at call #{i} (rerun: ntmem soak --seed {} --calls {} --processes {} \
                  --check-every {} --trace):\n{f}",

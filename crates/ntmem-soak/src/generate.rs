@@ -158,7 +158,8 @@ impl Soak {
             17 => Call::InjectFaults { reads: e.below(4) as u8, writes: e.below(4) as u8 },
             18 => Call::WriteModified,
             _ => {
-                let addr = if e.one_in(2) { self.watched(e, p).0 + e.below(8) * PAGE } else { self.addr(e, p) };
+                let addr =
+                    if e.one_in(2) { self.watched(e, p).0.wrapping_add(e.below(8) * PAGE) } else { self.addr(e, p) };
                 if e.one_in(2) {
                     Call::Write { proc, addr, len: 0, seed: 0 }
                 } else {

@@ -16,6 +16,7 @@
 //! - `model.rs`: what each committed byte may read as.
 //! - `soak.rs`: the machine beside its model; reconciling and checking.
 //! - `apply.rs`, `access.rs`: what each call must do.
+//! - `shrink.rs`: the shortest failing sequence, by delta debugging.
 
 mod access;
 mod apply;
@@ -23,6 +24,7 @@ mod call;
 mod entropy;
 mod generate;
 mod model;
+mod shrink;
 mod soak;
 
 use std::fmt;
@@ -30,6 +32,7 @@ use std::fmt;
 pub use call::{bytes_of, Call, Slot, Target, Via};
 pub use entropy::{Entropy, SplitMix64};
 pub use generate::HUGE_CAP_WHILE_SLOW;
+pub use shrink::shrink;
 pub use soak::Soak;
 
 /// Bugs of issue 6 known to be open on this branch, and fixed on others. While one is listed,

@@ -12,10 +12,10 @@ fn soak(seed: u64, calls: u64) {
 
 #[test]
 fn soak_seed_1_passes() {
-    soak(1, 10_000);
+    soak(1, 20_000);
 }
 
 #[test]
 fn soak_seed_2_passes() {
-    soak(2, 10_000);
+    soak(2, 20_000);
 }
