@@ -10,12 +10,6 @@ use crate::soak::{Allow, Soak, USER_END};
 use crate::KnownBug;
 
 const G: u64 = 0x1_0000;
-/// `QueryWorkingSetEx` flags: valid, locked.
-const WS_VALID: usize = 1;
-const WS_LOCKED: usize = 1 << 22;
-/// The most pages whose working-set entries a lock has checked.
-const LOCK_CHECK_PAGES: usize = 512;
-
 /// `[page_down(addr), page_up(addr + size))`, saturating at the end of user space.
 pub(crate) fn pages_of(addr: u64, size: u64) -> (u64, u64) {
     let end = addr.saturating_add(size).min(USER_END);
@@ -27,12 +21,6 @@ fn target_of(via: Via) -> Target {
         Via::Kernel32 => Target::Current,
         Via::Ex(t) | Via::Nt(t) => t,
     }
-}
-
-/// A user address as the `PVOID` of a `PSAPI_WORKING_SET_EX_INFORMATION` (x64: 64 bits).
-#[allow(clippy::cast_possible_truncation)]
-fn pvoid(addr: u64) -> *mut core::ffi::c_void {
-    addr as usize as _
 }
 
 impl Soak {
@@ -295,42 +283,6 @@ impl Soak {
         Ok(())
     }
 
-    fn lock(&mut self, proc: usize, addr: u64, size: u64, lock: bool) -> Result<(), String> {
-        let mut k = self.k(proc);
-        let ok = if lock { k.VirtualLock(addr, size) } else { k.VirtualUnlock(addr, size) } == TRUE;
-        let (lo, hi) = pages_of(addr, size);
-        self.reconcile(proc, lo, hi, Allow::default())?;
-        if ok && lock {
-            // A lock makes every page of the range resident and locked (item 6).
-            let mut entries: Vec<PSAPI_WORKING_SET_EX_INFORMATION> = (lo / PAGE..hi.div_ceil(PAGE))
-                .take(LOCK_CHECK_PAGES)
-                .map(|v| PSAPI_WORKING_SET_EX_INFORMATION { VirtualAddress: pvoid(v * PAGE), ..Default::default() })
-                .collect();
-            let mut k = self.k(proc);
-            let h = k.GetCurrentProcess();
-            if k.QueryWorkingSetEx(h, &mut entries) != TRUE {
-                return Err(format!("QueryWorkingSetEx after a lock: error {}", k.GetLastError()));
-            }
-            for e in &entries {
-                let f = working_set_ex_flags(e);
-                // The shared user data page (the model's only page of unknown bytes) is the
-                // system's: a lock of it succeeds without locking it in the process.
-                let system_page = self.slots[proc]
-                    .model
-                    .pages
-                    .get(&(e.VirtualAddress as usize as u64 / PAGE))
-                    .is_some_and(|p| p.content == crate::model::Content::Any);
-                if f & (WS_VALID | WS_LOCKED) != WS_VALID | WS_LOCKED && !system_page {
-                    return Err(format!(
-                        "VirtualLock({addr:#x}, {size:#x}) succeeded but page {:#x} is not resident and locked (flags {f:#x})",
-                        e.VirtualAddress as usize
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn get_write_watch(&mut self, proc: usize, addr: u64, size: u64, reset: bool, capacity: u16) -> Result<(), String> {
         let mut buf = vec![0u64; usize::from(capacity)];
         let mut count = buf.len();
@@ -347,45 +299,6 @@ impl Soak {
                     return Err(format!("GetWriteWatch reported {a:#x}: not a reserved page of [{lo:#x}, {hi:#x})"));
                 }
             }
-        }
-        Ok(())
-    }
-
-    fn query_working_set(&mut self, proc: usize, target: Target, addr: u64, pages: u16) -> Result<(), String> {
-        let (h, ts) = self.open(proc, target);
-        let mut entries: Vec<PSAPI_WORKING_SET_EX_INFORMATION> = (0..u64::from(pages))
-            .map(|i| PSAPI_WORKING_SET_EX_INFORMATION {
-                VirtualAddress: pvoid(addr.wrapping_add(i * PAGE)),
-                ..Default::default()
-            })
-            .collect();
-        let ok = self.k(proc).QueryWorkingSetEx(h, &mut entries) == TRUE;
-        self.close(proc, target, h)?;
-        bad_handle_check("QueryWorkingSetEx", ok, ts)?;
-        let Some(t) = ts.filter(|_| ok) else { return Ok(()) };
-        for e in &entries {
-            let a = e.VirtualAddress as usize as u64;
-            let f = working_set_ex_flags(e);
-            if f & WS_VALID != 0 && a < USER_END && !self.slots[t].model.pages.contains_key(&(a / PAGE)) {
-                return Err(format!("QueryWorkingSetEx: {a:#x} valid (flags {f:#x}) but not committed"));
-            }
-            if f & WS_LOCKED != 0 && f & WS_VALID == 0 {
-                return Err(format!("QueryWorkingSetEx: {a:#x} locked but not valid (flags {f:#x})"));
-            }
-        }
-        Ok(())
-    }
-
-    fn set_working_set(&mut self, proc: usize, target: Target, min: u64, max: u64, flags: u32) -> Result<(), String> {
-        let (h, ts) = self.open(proc, target);
-        let ok = self.k(proc).SetProcessWorkingSetSizeEx(h, min, max, flags) == TRUE;
-        let (mut lo, mut hi, mut f) = (0, 0, 0);
-        let read = self.k(proc).GetProcessWorkingSetSizeEx(h, &mut lo, &mut hi, &mut f) == TRUE;
-        self.close(proc, target, h)?;
-        bad_handle_check("SetProcessWorkingSetSizeEx", ok, ts)?;
-        if let (Some(t), true) = (ts, read) {
-            self.slots[t].hard_max = (f & QUOTA_LIMITS_HARDWS_MAX_ENABLE != 0).then_some(hi / PAGE);
-            self.check_hard_maximum(t)?;
         }
         Ok(())
     }
@@ -409,7 +322,7 @@ impl Soak {
 }
 
 /// A call through a handle that reaches no process must fail.
-fn bad_handle_check(what: &str, ok: bool, reached: Option<usize>) -> Result<(), String> {
+pub(crate) fn bad_handle_check(what: &str, ok: bool, reached: Option<usize>) -> Result<(), String> {
     if ok && reached.is_none() {
         return Err(format!("{what} through a handle to no live process succeeded"));
     }

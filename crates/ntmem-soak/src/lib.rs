@@ -15,7 +15,7 @@
 //! - `generate.rs`: which calls, with which arguments.
 //! - `model.rs`: what each committed byte may read as.
 //! - `soak.rs`: the machine beside its model; reconciling and checking.
-//! - `apply.rs`, `access.rs`: what each call must do.
+//! - `apply.rs`, `access.rs`, `working_set.rs`: what each call must do.
 //! - `shrink.rs`: the shortest failing sequence, by delta debugging.
 
 mod access;
@@ -26,6 +26,7 @@ mod generate;
 mod model;
 mod shrink;
 mod soak;
+mod working_set;
 
 use std::fmt;
 
