@@ -14,6 +14,13 @@
 //!   be testing paging).
 //!
 //! Each case is heavy: it runs `PROPTEST_CASES / 8` cases (at least 32; so 250 in CI).
+//!
+//! The calls that found items 4 and 6–9 of issue 6 are here too: hard working-set maxima with
+//! locks (a lock makes every page resident and locked; the working set stays within its hard
+//! maximum), NT-level partial releases followed by system-placed allocations (first fit on a
+//! 64 KiB boundary, checked against the model's own map), empty reads and writes (succeed,
+//! change nothing: no write-watch hit) and range operations over huge reservations. While an
+//! item is listed in [`KNOWN_OPEN_BUGS`] its trigger or assertion is held back (see there).
 
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap, clippy::unwrap_used)]
 
@@ -33,6 +40,23 @@ const MAX_PAGES: u16 = 1536;
 /// Invariants are checked every this many operations.
 const CHECK_EVERY: usize = 16;
 
+/// Items of issue 6 still open on this branch (fixed on others). While listed: 4 skips the
+/// check that the working set stays within its hard maximum; 6 holds back `VirtualLock` in a
+/// process under a hard maximum (it loses bytes); 7 skips the first-fit check of placement; 8
+/// skips the check that an empty access leaves the write-watch state alone; 9 shrinks the huge
+/// ranges from 1 TiB to 1 GiB (a walk of every page of 1 TiB takes minutes). The lead removes
+/// an entry once its fix is merged.
+const KNOWN_OPEN_BUGS: &[u8] = &[];
+
+fn open(item: u8) -> bool {
+    KNOWN_OPEN_BUGS.contains(&item)
+}
+
+/// Allocation granularity (F1).
+const G: u64 = 0x1_0000;
+/// The shared user data page, in every process (F6).
+const SHARED_USER_DATA: u64 = 0x7FFE_0000;
+
 fn config() -> ProptestConfig {
     let cases =
         std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse::<u32>().ok()).map_or(32, |n| (n / 8).max(32));
@@ -44,8 +68,23 @@ fn config() -> ProptestConfig {
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// Reserve `pages` pages (and commit them all when `commit`).
-    Alloc { proc: u8, pages: u16, commit: bool },
+    /// Reserve `pages` pages (and commit them all when `commit`; with write watch when
+    /// `watch`), where the system places it (first fit, checked).
+    Alloc { proc: u8, pages: u16, commit: bool, watch: bool },
+    /// `NtFreeVirtualMemory(MEM_RELEASE)` of the first (`head`) or last `count` pages of an
+    /// allocation (clamped to leave one page): an NT-level partial release (item 7).
+    NtReleasePart { proc: u8, alloc: u8, count: u16, head: bool },
+    /// A read (or write) of no bytes at page `page`: succeeds, changes nothing (item 8).
+    Empty { proc: u8, alloc: u8, page: u16, write: bool },
+    /// `SetProcessWorkingSetSizeEx(h, min(20, max), max pages, QUOTA_LIMITS_HARDWS_MAX_ENABLE)`.
+    HardLimit { proc: u8, max: u16 },
+    /// `VirtualLock` of pages `first..first+count` (clamped) of an allocation (item 6).
+    Lock { proc: u8, alloc: u8, first: u16, count: u16 },
+    /// `VirtualUnlock` of the same.
+    Unlock { proc: u8, alloc: u8, first: u16, count: u16 },
+    /// A huge reservation (1 TiB, with write watch when `watch`); a failing `VirtualUnlock`,
+    /// `GetWriteWatch` and `MEM_RESET` over all of it; then its release (item 9).
+    Huge { proc: u8, watch: bool },
     /// Commit pages `first..first+count` (clamped) of an allocation.
     Commit { proc: u8, alloc: u8, first: u16, count: u16 },
     /// Decommit pages `first..first+count` (clamped) of an allocation.
@@ -69,7 +108,15 @@ enum Op {
 fn op_strategy() -> impl Strategy<Value = Op> {
     let p = 0u8..3;
     prop_oneof![
-        3 => (p.clone(), 1u16..=MAX_PAGES, any::<bool>()).prop_map(|(proc, pages, commit)| Op::Alloc { proc, pages, commit }),
+        3 => (p.clone(), 1u16..=MAX_PAGES, any::<bool>(), prop::bool::weighted(0.3))
+            .prop_map(|(proc, pages, commit, watch)| Op::Alloc { proc, pages, commit, watch }),
+        2 => (p.clone(), 1u16..=32).prop_map(|(proc, pages)| Op::Alloc { proc, pages, commit: true, watch: false }),
+        2 => (p.clone(), any::<u8>(), 1u16..=32, any::<bool>()).prop_map(|(proc, alloc, count, head)| Op::NtReleasePart { proc, alloc, count, head }),
+        2 => (p.clone(), any::<u8>(), any::<u16>(), any::<bool>()).prop_map(|(proc, alloc, page, write)| Op::Empty { proc, alloc, page, write }),
+        1 => (p.clone(), 13u16..=200).prop_map(|(proc, max)| Op::HardLimit { proc, max }),
+        2 => (p.clone(), any::<u8>(), any::<u16>(), 1u16..=24).prop_map(|(proc, alloc, first, count)| Op::Lock { proc, alloc, first, count }),
+        1 => (p.clone(), any::<u8>(), any::<u16>(), 1u16..=24).prop_map(|(proc, alloc, first, count)| Op::Unlock { proc, alloc, first, count }),
+        1 => (p.clone(), any::<bool>()).prop_map(|(proc, watch)| Op::Huge { proc, watch }),
         2 => (p.clone(), any::<u8>(), any::<u16>(), any::<u16>())
             .prop_map(|(proc, alloc, first, count)| Op::Commit { proc, alloc, first, count }),
         2 => (p.clone(), any::<u8>(), any::<u16>(), any::<u16>())
@@ -102,6 +149,8 @@ enum Pg {
 struct Alloc {
     base: u64,
     pages: Vec<Pg>,
+    /// Reserved with MEM_WRITE_WATCH.
+    watch: bool,
 }
 
 impl Alloc {
@@ -159,6 +208,8 @@ struct Case {
     sys: System,
     pids: Vec<ProcessId>,
     model: Vec<Vec<Alloc>>,
+    /// Each process's hard working-set maximum in pages, once set.
+    hard_max: Vec<Option<u64>>,
 }
 
 /// Totals over all cases, so the test can show it exercised paging.
@@ -183,6 +234,59 @@ impl Case {
         let p = usize::from(proc) % self.pids.len();
         let n = self.model[p].len();
         (n > 0).then(|| (p, usize::from(alloc) % n))
+    }
+
+    /// Where `VirtualAlloc(0, size)` must go: the lowest 64 KiB boundary from which `size`
+    /// bytes are free of the model's allocations and the shared user data page (F9, F46).
+    fn first_fit(&self, p: usize, size: u64) -> u64 {
+        let mut taken: Vec<(u64, u64)> =
+            self.model[p].iter().map(|a| (a.base, a.base + a.pages.len() as u64 * PAGE)).collect();
+        taken.push((SHARED_USER_DATA, SHARED_USER_DATA + PAGE));
+        taken.sort_unstable();
+        let mut at = G;
+        for (s, e) in taken {
+            if at + size <= s {
+                break;
+            }
+            at = at.max(e.div_ceil(G) * G);
+        }
+        at
+    }
+
+    /// The write-watch report of a write-watched allocation (empty otherwise).
+    fn watch_state(&mut self, p: usize, a: usize) -> Vec<u64> {
+        if !self.model[p][a].watch {
+            return Vec::new();
+        }
+        let (base, n) = (self.model[p][a].base, self.model[p][a].pages.len() as u64);
+        let mut buf = vec![0u64; n as usize];
+        let (mut count, mut gran) = (buf.len(), 0u32);
+        let r = self.k(p).GetWriteWatch(0, base, n * PAGE, &mut buf, &mut count, &mut gran);
+        assert_eq!(r, 0, "GetWriteWatch of a write-watched allocation");
+        buf.truncate(count);
+        buf
+    }
+
+    /// Item 4: a hard working-set maximum holds.
+    fn check_hard_maximum(&mut self) -> Result<(), TestCaseError> {
+        if open(4) {
+            return Ok(());
+        }
+        for p in 0..self.pids.len() {
+            let Some(max) = self.hard_max[p] else { continue };
+            let mut k = self.k(p);
+            let h = k.GetCurrentProcess();
+            let mut c = PROCESS_MEMORY_COUNTERS_EX::default();
+            prop_assert_eq!(k.GetProcessMemoryInfo(h, &mut c), TRUE);
+            prop_assert!(
+                c.WorkingSetSize as u64 <= max * PAGE,
+                "p{} working set {} pages above its hard maximum {}",
+                p,
+                c.WorkingSetSize as u64 / PAGE,
+                max
+            );
+        }
+        Ok(())
     }
 
     fn check_invariants(&self, when: &str) -> Result<(), TestCaseError> {
@@ -251,17 +355,141 @@ impl Case {
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
         match *op {
-            Op::Alloc { proc, pages, commit } => {
+            Op::Alloc { proc, pages, commit, watch } => {
                 let p = usize::from(proc) % self.pids.len();
                 if self.model[p].len() >= MAX_ALLOCS {
                     self.release(p, 0)?;
                 }
-                let t = MEM_RESERVE | if commit { MEM_COMMIT } else { 0 };
+                let size = u64::from(pages) * PAGE;
+                let want = self.first_fit(p, size);
+                let t = MEM_RESERVE | if commit { MEM_COMMIT } else { 0 } | if watch { MEM_WRITE_WATCH } else { 0 };
                 let mut k = self.k(p);
-                let base = k.VirtualAlloc(0, u64::from(pages) * PAGE, t, PAGE_READWRITE);
+                let base = k.VirtualAlloc(0, size, t, PAGE_READWRITE);
                 prop_assert_ne!(base, 0, "alloc of {} pages: error {}", pages, k.GetLastError());
+                if !open(7) {
+                    prop_assert_eq!(base, want, "first fit on a 64 KiB boundary (F9, F46; item 7)");
+                }
                 let pg = if commit { Pg::Zero } else { Pg::Reserved };
-                self.model[p].push(Alloc { base, pages: vec![pg; usize::from(pages)] });
+                self.model[p].push(Alloc { base, pages: vec![pg; usize::from(pages)], watch });
+            }
+            Op::NtReleasePart { proc, alloc, count, head } => {
+                let Some((p, a)) = self.pick(proc, alloc) else { return Ok(()) };
+                let n = self.model[p][a].pages.len();
+                if n < 2 {
+                    return Ok(());
+                }
+                let count = usize::from(count).min(n - 1);
+                let base = self.model[p][a].base;
+                let first = if head { 0 } else { n - count };
+                let (mut at, mut size) = (base + first as u64 * PAGE, count as u64 * PAGE);
+                let pid = self.pids[p];
+                let mut nt = Ntdll::new(&mut self.sys, pid);
+                let st = nt.NtFreeVirtualMemory(NtCurrentProcess(), &mut at, &mut size, MEM_RELEASE);
+                prop_assert_eq!(
+                    st,
+                    STATUS_SUCCESS,
+                    "NtFreeVirtualMemory(MEM_RELEASE) of {} pages of {:#x}",
+                    count,
+                    base
+                );
+                let alloc = &mut self.model[p][a];
+                if head {
+                    alloc.pages.drain(..count);
+                    alloc.base += count as u64 * PAGE;
+                } else {
+                    alloc.pages.truncate(n - count);
+                }
+            }
+            Op::Empty { proc, alloc, page, write } => {
+                let Some((p, a)) = self.pick(proc, alloc) else { return Ok(()) };
+                let n = self.model[p][a].pages.len() as u64;
+                let addr = self.model[p][a].base + u64::from(page) % n * PAGE;
+                let before = self.watch_state(p, a);
+                let r = if write { self.k(p).write(addr, &[]) } else { self.k(p).read(addr, &mut []) };
+                prop_assert!(r.is_ok(), "an empty access at {:#x} raised {:?}", addr, r);
+                if !open(8) {
+                    prop_assert_eq!(
+                        self.watch_state(p, a),
+                        before,
+                        "an empty access at {:#x} is no write (item 8)",
+                        addr
+                    );
+                }
+            }
+            Op::HardLimit { proc, max } => {
+                let p = usize::from(proc) % self.pids.len();
+                let max = u64::from(max);
+                let mut k = self.k(p);
+                let h = k.GetCurrentProcess();
+                let ok =
+                    k.SetProcessWorkingSetSizeEx(h, max.min(20) * PAGE, max * PAGE, QUOTA_LIMITS_HARDWS_MAX_ENABLE);
+                // Refused (ERROR_INVALID_PARAMETER) when the maximum is not below the available
+                // pages less 512: under pressure.
+                if ok == TRUE {
+                    self.hard_max[p] = Some(max);
+                }
+            }
+            Op::Lock { proc, alloc, first, count } | Op::Unlock { proc, alloc, first, count } => {
+                let Some((p, a)) = self.pick(proc, alloc) else { return Ok(()) };
+                let lock = matches!(op, Op::Lock { .. });
+                if lock && open(6) && self.hard_max[p].is_some() {
+                    return Ok(()); // Item 6: a lock under a hard maximum loses bytes.
+                }
+                let n = self.model[p][a].pages.len();
+                let first = usize::from(first) % n;
+                let count = usize::from(count).min(n - first);
+                let addr = self.model[p][a].base + first as u64 * PAGE;
+                let all_committed =
+                    self.model[p][a].pages[first..first + count].iter().all(|pg| !matches!(pg, Pg::Reserved));
+                let mut k = self.k(p);
+                let ok = if lock {
+                    k.VirtualLock(addr, count as u64 * PAGE)
+                } else {
+                    k.VirtualUnlock(addr, count as u64 * PAGE)
+                };
+                if !all_committed {
+                    prop_assert_eq!(ok, FALSE, "lock or unlock over a reserved page (F104)");
+                }
+                if lock && ok == TRUE {
+                    let mut info: Vec<PSAPI_WORKING_SET_EX_INFORMATION> = (0..count as u64)
+                        .map(|i| PSAPI_WORKING_SET_EX_INFORMATION {
+                            VirtualAddress: (addr + i * PAGE) as usize as _,
+                            ..Default::default()
+                        })
+                        .collect();
+                    let h = k.GetCurrentProcess();
+                    prop_assert_eq!(k.QueryWorkingSetEx(h, &mut info), TRUE);
+                    for e in &info {
+                        let f = working_set_ex_flags(e);
+                        prop_assert_eq!(
+                            f & (1 | 1 << 22),
+                            1 | 1 << 22,
+                            "a locked page is valid and locked (item 6): {:#x}",
+                            e.VirtualAddress as usize
+                        );
+                    }
+                }
+            }
+            Op::Huge { proc, watch } => {
+                let p = usize::from(proc) % self.pids.len();
+                let size: u64 = if open(9) { 1 << 30 } else { 1 << 40 };
+                let t = MEM_RESERVE | if watch { MEM_WRITE_WATCH } else { 0 };
+                let mut k = self.k(p);
+                let base = k.VirtualAlloc(0, size, t, PAGE_READWRITE);
+                prop_assert_ne!(base, 0, "reserve {:#x}: error {}", size, k.GetLastError());
+                prop_assert_eq!(k.VirtualUnlock(base, size), FALSE, "unlock of reserved memory (F104, F105)");
+                if watch {
+                    let mut buf = [0u64; 4];
+                    let (mut count, mut gran) = (buf.len(), 0u32);
+                    prop_assert_eq!(k.GetWriteWatch(0, base, size, &mut buf, &mut count, &mut gran), 0);
+                    prop_assert_eq!(count, 0, "nothing written");
+                }
+                prop_assert_eq!(
+                    k.VirtualAlloc(base, size, MEM_RESET, PAGE_NOACCESS),
+                    base,
+                    "MEM_RESET of reserved memory (F42)"
+                );
+                prop_assert_eq!(k.VirtualFree(base, 0, MEM_RELEASE), TRUE);
             }
             Op::Commit { proc, alloc, first, count } | Op::Decommit { proc, alloc, first, count } => {
                 let Some((p, a)) = self.pick(proc, alloc) else { return Ok(()) };
@@ -370,12 +598,13 @@ fn run_case(nprocs: usize, ops: &[Op], totals: &mut Totals) -> Result<(), TestCa
         Config::default().with_ram_bytes(8 * MIB).with_page_file(dir.path().join("pagefile.sys"), 16 * MIB, 128 * MIB);
     let mut sys = System::new(cfg).map_err(|e| TestCaseError::fail(format!("boot: {e}")))?;
     let pids: Vec<ProcessId> = (0..nprocs).map(|i| sys.create_process(&format!("p{i}")).unwrap()).collect();
-    let mut case = Case { sys, pids, model: (0..nprocs).map(|_| Vec::new()).collect() };
+    let mut case = Case { sys, pids, model: (0..nprocs).map(|_| Vec::new()).collect(), hard_max: vec![None; nprocs] };
     for (i, op) in ops.iter().enumerate() {
         case.apply(op).map_err(|e| TestCaseError::fail(format!("op {i} {op:?}: {e}")))?;
         if i % CHECK_EVERY == CHECK_EVERY - 1 {
             case.check_invariants(&format!("after op {i} {op:?}"))?;
         }
+        case.check_hard_maximum().map_err(|e| TestCaseError::fail(format!("op {i} {op:?}: {e}")))?;
     }
     // Every byte, once more.
     for p in 0..nprocs {

@@ -157,7 +157,12 @@ impl AddressSpace {
             ws: WorkingSet::default(),
         };
         let vpn = Vpn(SHARED_USER_DATA >> PAGE_SHIFT);
-        let at = space.tables.ensure(phys, vpn, false).ok_or(VmError::OutOfFrames(TABLES))?;
+        let Some(at) = space.tables.ensure(phys, vpn, false) else {
+            // All-or-nothing: the tables made so far go back, and with them the whole charge.
+            space.tables.destroy(phys);
+            m.commit.uncharge(TABLES);
+            return Err(VmError::OutOfFrames(TABLES));
+        };
         let pte = crate::paging::ValidPte::new(shared_user_data, Protection::READ_ONLY);
         space.set_pte(phys, at, vpn, Pte::Valid(pte));
         phys.pfn_mut(shared_user_data).share_count += 1;
