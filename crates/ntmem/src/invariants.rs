@@ -349,6 +349,12 @@ impl Walk<'_> {
                     ensure!(self.space.working_set().contains(vpn), "valid {vpn:?} is not in the working set");
                     ensure!(e.protection().maps_present(), "{vpn:?} is valid with protection {:?}", e.protection());
                     ensure!(
+                        v.protection() == e.protection(),
+                        "{vpn:?}: the PTE's protection {:?} disagrees with its frame's {:?}",
+                        v.protection(),
+                        e.protection()
+                    );
+                    ensure!(
                         v.writable() == e.protection().can_write(),
                         "{vpn:?}: write bit disagrees with {:?}",
                         e.protection()

@@ -48,11 +48,12 @@ pub(super) fn pte_of(sys: &System, pid: ProcessId, addr: u64) -> String {
         Pte::Zero => String::new(),
         Pte::DemandZero(p) => format!(", {}", protection(p)),
         Pte::Valid(v) => format!(
-            ", frame {:#x}, {}{}{}",
+            ", frame {:#x}, {}{}{}; {} in bits 52-56, which the MMU ignores",
             v.pfn().as_u64(),
             if v.writable() { "writable" } else { "read-only" },
             if v.accessed() { ", accessed" } else { "" },
-            if v.dirty() { ", dirty" } else { "" }
+            if v.dirty() { ", dirty" } else { "" },
+            protection(v.protection())
         ),
         Pte::PageFile { file, slot, protection: p } => {
             format!(", page file {file}, slot {slot:#x}, {}", protection(p))

@@ -105,13 +105,14 @@ pub(crate) enum PageState {
 }
 
 impl PageState {
-    pub(crate) fn of(pte: Pte, phys: &PhysicalMemory) -> PageState {
+    /// The state a PTE gives its page: a valid PTE carries its protection (no PFN read).
+    pub(crate) fn of(pte: Pte) -> PageState {
         match pte {
             Pte::Zero => PageState::Reserved,
             Pte::DemandZero(p) | Pte::Transition { protection: p, .. } | Pte::PageFile { protection: p, .. } => {
                 PageState::Committed(p)
             }
-            Pte::Valid(v) => PageState::Committed(phys.pfn(v.pfn()).protection()),
+            Pte::Valid(v) => PageState::Committed(v.protection()),
         }
     }
 }

@@ -40,7 +40,7 @@ impl AddressSpace {
         let mut seen = 0;
         self.tables.for_each_leaf(phys, range, |_, _, raw| {
             seen += 1;
-            match PageState::of(Pte::decode(raw), phys) {
+            match PageState::of(Pte::decode(raw)) {
                 PageState::Committed(p) => {
                     first.get_or_insert(p);
                 }

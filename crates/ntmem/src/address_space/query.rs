@@ -7,7 +7,7 @@
 use super::{AddressSpace, PageState, VadKind};
 use crate::paging::{Leaf, Protection, Pte};
 use crate::phys::PhysicalMemory;
-use crate::units::{Vpn, PAGE_SHIFT, USER_END};
+use crate::units::{PhysAddr, Vpn, PAGE_SHIFT, USER_END};
 
 /// The state of a region's pages.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -57,13 +57,10 @@ impl AddressSpace {
             };
         };
         let end = vad.range.end.as_u64();
-        let first = match vad.kind {
-            VadKind::Physical => PageState::Reserved,
-            _ => PageState::of(self.tables.pte(phys, vpn), phys),
-        };
-        let run_end = match vad.kind {
-            VadKind::Private => self.run_end(phys, vpn, end, first),
-            _ => end,
+        let (first, run_end) = match vad.kind {
+            VadKind::Physical => (PageState::Reserved, end),
+            VadKind::Private => self.run(phys, vpn, end),
+            _ => (PageState::of(self.tables.pte(phys, vpn)), end),
         };
         let (state, protection) = match first {
             PageState::Reserved => (RegionState::Reserved, Protection::NONE),
@@ -80,34 +77,65 @@ impl AddressSpace {
         }
     }
 
-    /// The first page after `vpn` (below `end`) whose state differs from `first`; skips
-    /// missing tables whole when the run is of reserved pages.
-    fn run_end(&self, phys: &PhysicalMemory, vpn: Vpn, end: u64, first: PageState) -> u64 {
-        let mut v = vpn.as_u64() + 1;
+    /// The state of `vpn` and the first page after it (below `end`) whose state differs: one
+    /// walk finds the PTE of `vpn` (from the paging-structure cache when it knows the table),
+    /// and the run is read on from there in the same table; a further table costs a further
+    /// walk. Missing tables are skipped whole when the run is of reserved pages.
+    fn run(&self, phys: &PhysicalMemory, vpn: Vpn, end: u64) -> (PageState, u64) {
+        let (first, mut v) = match self.tables.leaf(phys, vpn) {
+            Leaf::Pte(at) => {
+                let first = PageState::of(Pte::decode(phys.read_u64(at)));
+                let next = vpn.as_u64() + 1;
+                if next.is_multiple_of(512) {
+                    // The table ends here: the run goes on in the next one.
+                    (first, next)
+                } else {
+                    match scan(phys, PhysAddr(at.as_u64() + 8), next, end, first) {
+                        Ok(next) => (first, next),
+                        Err(differs) => return (first, differs),
+                    }
+                }
+            }
+            Leaf::Large { .. } => return (PageState::of(self.tables.pte(phys, vpn)), vpn.as_u64() + 1),
+            Leaf::Missing(level) => (PageState::Reserved, skip(level, vpn.as_u64())),
+        };
         while v < end {
             match self.tables.leaf(phys, Vpn(v)) {
                 Leaf::Missing(level) => {
                     if first != PageState::Reserved {
-                        return v;
+                        return (first, v);
                     }
-                    let span = crate::arch::x86_64::Level::entry_span(parent(level)) >> PAGE_SHIFT;
-                    v = ((v / span) + 1) * span;
+                    v = skip(level, v);
                 }
-                Leaf::Large { .. } => return v,
-                Leaf::Pte(at) => {
-                    let left = (512 - v % 512).min(end - v);
-                    for k in 0..left {
-                        let raw = phys.read_u64(crate::units::PhysAddr(at.as_u64() + k * 8));
-                        if PageState::of(Pte::decode(raw), phys) != first {
-                            return v + k;
-                        }
-                    }
-                    v += left;
-                }
+                Leaf::Large { .. } => return (first, v),
+                Leaf::Pte(at) => match scan(phys, at, v, end, first) {
+                    Ok(next) => v = next,
+                    Err(differs) => return (first, differs),
+                },
             }
         }
-        end
+        (first, end)
     }
+}
+
+/// Reads the PTEs of pages `v`.. to the end of their table (whose PTE of `v` is at `at`) or
+/// to `end`: `Err` with the first page whose state is not `first`, or `Ok` with the page after
+/// the last one read.
+fn scan(phys: &PhysicalMemory, at: PhysAddr, v: u64, end: u64, first: PageState) -> Result<u64, u64> {
+    let left = (512 - v % 512).min(end.saturating_sub(v));
+    for k in 0..left {
+        let raw = phys.read_u64(PhysAddr(at.as_u64() + k * 8));
+        if PageState::of(Pte::decode(raw)) != first {
+            return Err(v + k);
+        }
+    }
+    Ok(v + left)
+}
+
+/// The first page after `v` not under the missing table at `level`.
+fn skip(level: crate::arch::x86_64::Level, v: u64) -> u64 {
+    let span = crate::arch::x86_64::Level::entry_span(parent(level)) >> PAGE_SHIFT;
+    ((v / span) + 1) * span
 }
 
 /// The level whose one entry spans a whole missing table at `level`.

@@ -80,7 +80,8 @@ impl PageTables {
     pub(crate) fn create(phys: &mut PhysicalMemory) -> Option<PageTables> {
         let root = phys.allocate(FrameUse::PageTable, None)?;
         phys.pfn_mut(root).share_count = 0;
-        Some(PageTables { root, tables: 1, cache: TableCache::default() })
+        let cache = TableCache::for_frames(phys.frame_count());
+        Some(PageTables { root, tables: 1, cache })
     }
 
     /// The PML4's frame (CR3).
@@ -95,10 +96,14 @@ impl PageTables {
         self.tables
     }
 
-    /// Finds the leaf entry of `vpn` without changing anything.
+    /// Finds the leaf entry of `vpn` without changing anything: one look-up in the
+    /// paging-structure cache when it knows the region's page table, else a walk from the root.
     #[must_use]
     pub fn leaf(&self, phys: &PhysicalMemory, vpn: Vpn) -> Leaf {
         let va = vpn.addr();
+        if let Some(table) = self.cache.lookup(vpn) {
+            return Leaf::Pte(entry_address(table, table_index(va, Level::Pt)));
+        }
         let mut table = self.root;
         for level in [Level::Pml4, Level::Pdpt, Level::Pd] {
             let at = entry_address(table, table_index(va, level));

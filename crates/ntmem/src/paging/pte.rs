@@ -27,6 +27,11 @@ use crate::units::Pfn;
 
 const PROTECTION_SHIFT: u32 = 5;
 const PROTECTION_BITS: u64 = 0x1F << PROTECTION_SHIFT;
+/// A valid PTE keeps its page's protection in bits 52–56, which the processor ignores (Intel
+/// SDM vol. 3A, table 4-20), so that `VirtualQuery` reads it from the PTE rather than from the
+/// frame's PFN entry (which holds the same; `invariants::check` compares them).
+const VALID_PROTECTION_SHIFT: u32 = 52;
+const VALID_PROTECTION_BITS: u64 = 0x1F << VALID_PROTECTION_SHIFT;
 /// NT's `Transition` bit of an invalid PTE.
 const TRANSITION: u64 = 1 << 11;
 /// `PageFileLow`: the page file's number.
@@ -72,10 +77,11 @@ pub struct ValidPte(pub u64);
 
 impl ValidPte {
     /// The hardware entry mapping `pfn` with `protection` (which must map present), user
-    /// accessible, accessed and dirty clear.
+    /// accessible, accessed and dirty clear; the protection itself in the ignored bits.
     #[must_use]
     pub fn new(pfn: Pfn, protection: Protection) -> ValidPte {
         let mut raw = hw::P | hw::US | (pfn.phys().as_u64() & hw::FRAME_MASK);
+        raw |= u64::from(protection.mask()) << VALID_PROTECTION_SHIFT;
         if protection.can_write() {
             raw |= hw::RW;
         }
@@ -88,6 +94,15 @@ impl ValidPte {
             _ => {}
         }
         ValidPte(raw)
+    }
+
+    /// The page's protection, from the bits the processor ignores.
+    #[must_use]
+    pub fn protection(self) -> Protection {
+        // Five bits by construction of the mask.
+        #[allow(clippy::cast_possible_truncation)]
+        let mask = ((self.0 & VALID_PROTECTION_BITS) >> VALID_PROTECTION_SHIFT) as u8;
+        Protection::from_mask(mask).unwrap_or(Protection::NONE)
     }
 
     /// The mapped frame.
@@ -358,5 +373,18 @@ mod tests {
         assert!(!ro.writable() && !ro.executable());
         let rw = ValidPte::new(Pfn(1), Protection::READ_WRITE);
         assert!(rw.writable() && !rw.executable());
+    }
+
+    #[test]
+    fn a_valid_pte_carries_its_protection_where_the_processor_does_not_look() {
+        use crate::paging::{Access, Modifier};
+        let nocache_rwx = Protection::new(Access::ExecuteReadWrite, Modifier::NoCache);
+        for p in [Some(Protection::READ_ONLY), Some(Protection::READ_WRITE), nocache_rwx].into_iter().flatten() {
+            let v = ValidPte::new(Pfn(0xF_FFFF), p);
+            assert_eq!(v.protection(), p);
+            assert_eq!(v.pfn(), Pfn(0xF_FFFF), "the frame is untouched");
+            assert_eq!(v.dirtied().clean().protection(), p);
+        }
+        assert_eq!(ValidPte::new(Pfn(1), Protection::READ_WRITE).0 & 0x7FF0_0000_0000_0000, 4 << 52);
     }
 }

@@ -129,7 +129,8 @@ impl PageTables {
                     self.cache.forget(span.page(index));
                 }
                 self.set_entry(phys, at, 0);
-                phys.release(child);
+                // Every entry of it is clear (its count is 0): it is a zeroed frame already.
+                phys.release_zeroed(child);
                 self.tables -= 1;
                 freed += 1;
             }

@@ -1,7 +1,9 @@
 //! The paging-structure cache of one address space: for recently walked 2 MiB regions, the
 //! frame of the page table that maps them, so that a TLB miss reads one PTE rather than
 //! walking four levels from the root. x86 processors keep the same kind of cache of PDEs
-//! (Intel SDM vol. 3A, 4.10.3).
+//! (Intel SDM vol. 3A, 4.10.3). It is sized to the machine: one entry per 2 MiB of RAM
+//! (a power of two, between 512 entries, 1 GiB, and 8 192, 16 GiB), so that a process
+//! touching as much memory as the machine holds finds most of its page tables in it.
 //!
 //! Contract, kept by [`super::PageTables`]: an entry names the page table its region's PDE
 //! points to now. A PDE stops pointing to a page table only when the table is freed
@@ -13,9 +15,10 @@
 
 use crate::units::{Pfn, Vpn};
 
-/// Entries: 512 regions of 2 MiB, 1 GiB of address space, in 4 KiB.
-const ENTRIES: usize = 512;
-const MASK: u64 = ENTRIES as u64 - 1;
+/// Entries at least: 512 regions of 2 MiB, 1 GiB of address space, in 4 KiB.
+const MIN_ENTRIES: usize = 512;
+/// Entries at most: 16 GiB of address space, in 64 KiB.
+const MAX_ENTRIES: usize = 8192;
 /// Pages in a region (mapped by one page table).
 const REGION_SHIFT: u32 = 9;
 
@@ -32,12 +35,14 @@ const EMPTY: Entry = Entry { tag: 0, table: 0 };
 /// A direct-mapped cache: region → page-table frame.
 #[derive(Debug)]
 pub(crate) struct TableCache {
-    entries: [Entry; ENTRIES],
+    /// The slot mask: entries − 1.
+    mask: u64,
+    entries: Box<[Entry]>,
 }
 
 impl Default for TableCache {
     fn default() -> Self {
-        TableCache { entries: [EMPTY; ENTRIES] }
+        TableCache::for_frames(0)
     }
 }
 
@@ -48,33 +53,41 @@ const fn tag_of(vpn: Vpn) -> u64 {
     (vpn.as_u64() >> REGION_SHIFT) + 1
 }
 
-#[inline(always)]
-fn slot_of(vpn: Vpn) -> usize {
-    // Masked below ENTRIES.
-    #[allow(clippy::cast_possible_truncation)]
-    let slot = ((vpn.as_u64() >> REGION_SHIFT) & MASK) as usize;
-    slot
-}
-
 impl TableCache {
+    /// An empty cache for a machine of `frames` frames of RAM.
+    pub(crate) fn for_frames(frames: u32) -> TableCache {
+        let regions = usize::try_from(frames >> REGION_SHIFT).unwrap_or(MAX_ENTRIES);
+        let len = regions.next_power_of_two().clamp(MIN_ENTRIES, MAX_ENTRIES);
+        TableCache { mask: len as u64 - 1, entries: vec![EMPTY; len].into_boxed_slice() }
+    }
+
+    #[inline(always)]
+    fn slot_of(&self, vpn: Vpn) -> usize {
+        // Masked below the entries' length, which is a `usize`.
+        #[allow(clippy::cast_possible_truncation)]
+        let slot = ((vpn.as_u64() >> REGION_SHIFT) & self.mask) as usize;
+        slot
+    }
+
     /// The page table mapping `vpn`, if cached.
     #[inline(always)]
     pub(crate) fn lookup(&self, vpn: Vpn) -> Option<Pfn> {
-        let e = &self.entries[slot_of(vpn)];
+        // The slot is masked below the length: the bounds check never fails.
+        let e = &self.entries[self.slot_of(vpn)];
         (u64::from(e.tag) == tag_of(vpn)).then_some(Pfn(e.table))
     }
 
     /// Remembers that `table` maps the region of `vpn` (a user page).
     pub(crate) fn insert(&mut self, vpn: Vpn, table: Pfn) {
         match u32::try_from(tag_of(vpn)) {
-            Ok(tag) => self.entries[slot_of(vpn)] = Entry { tag, table: table.0 },
+            Ok(tag) => self.entries[self.slot_of(vpn)] = Entry { tag, table: table.0 },
             Err(_) => debug_assert!(false, "a page table cached for a page beyond user space"),
         }
     }
 
     /// Forgets the region of `vpn` (its page table is being freed).
     pub(crate) fn forget(&mut self, vpn: Vpn) {
-        let e = &mut self.entries[slot_of(vpn)];
+        let e = &mut self.entries[self.slot_of(vpn)];
         if u64::from(e.tag) == tag_of(vpn) {
             *e = EMPTY;
         }
@@ -93,6 +106,9 @@ mod tests {
     #[test]
     fn remembers_and_forgets_regions() {
         let mut cache = TableCache::default();
+        assert_eq!(cache.entries.len(), 512, "1 GiB at least");
+        assert_eq!(TableCache::for_frames(3 << 20).entries.len(), 8192, "16 GiB at most");
+        assert_eq!(TableCache::for_frames(1 << 20).entries.len(), 2048, "4 GiB of RAM, 4 GiB covered");
         let vpn = Vpn(0x12_3456);
         assert_eq!(cache.lookup(vpn), None);
         cache.insert(vpn, Pfn(77));

@@ -204,13 +204,24 @@ impl PhysicalMemory {
     /// Gives a frame back — in use or parked on a list: it goes to the free list, to be zeroed
     /// before its next use.
     pub(crate) fn release(&mut self, pfn: Pfn) {
+        self.release_to(pfn, ListKind::Free);
+    }
+
+    fn release_to(&mut self, pfn: Pfn, list: ListKind) {
         self.unpark(pfn);
         let e = &mut self.pfns[pfn.index()];
         debug_assert_eq!(e.state, PfnState::Active, "releasing a frame that is not in use");
         *e = PfnEntry::default();
         e.state = PfnState::Free;
         self.active -= 1;
-        self.lists.push_back(&mut self.pfns, ListKind::Free, pfn);
+        self.lists.push_back(&mut self.pfns, list, pfn);
+    }
+
+    /// Gives back a frame whose bytes are all zero (a page table whose entries are all
+    /// clear): it goes to the zeroed list, so that its next use need not zero it again.
+    pub(crate) fn release_zeroed(&mut self, pfn: Pfn) {
+        debug_assert!(self.store.frame(pfn).iter().all(|&b| b == 0), "a frame released as zeroed holds data");
+        self.release_to(pfn, ListKind::Zeroed);
     }
 
     fn zero(&mut self, pfn: Pfn) {
