@@ -108,7 +108,8 @@ impl Soak {
     }
 
     /// `ReadProcessMemory` / `WriteProcessMemory`: the bytes copied are the model's; a failed
-    /// copy reports how far it got, and that prefix is what was written.
+    /// copy reports how far it got, and that prefix is what was written (but for a range NT
+    /// refuses outright, which copies nothing whatever the count says).
     pub(crate) fn copy(
         &mut self,
         proc: usize,
@@ -133,6 +134,12 @@ impl Soak {
         };
         if n == usize::MAX {
             n = 0; // Refused before copying (WriteProcessMemory's own checks).
+        }
+        // A range NT refuses outright (it wraps, or ends above user space) copies nothing, and
+        // kernelbase then reports the size asked: its in/out count was never written (F191).
+        let refused = addr.checked_add(u64::from(len)).is_none_or(|end| end > ntmem::units::USER_END);
+        if !ok && refused {
+            n = 0;
         }
         if n > buf.len() || (ok && n != buf.len()) {
             return Err(format!("copy of {len} bytes at {addr:#x}: ok {ok} with {n} bytes reported"));

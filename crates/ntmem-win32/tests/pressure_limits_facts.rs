@@ -389,3 +389,43 @@ fn locks_under_a_hard_maximum_keep_every_byte() {
         }
     }
 }
+
+/// F194: a maximum that would leave the locked pages (and the shared user data page) no fluid
+/// margin is refused with 87 and changes nothing, so a hard maximum never sits below what
+/// cannot be trimmed. Found by the soak: 27 locked pages, then a hard maximum of 28.
+#[test]
+fn a_maximum_at_the_locked_pages_is_refused_f194() {
+    let mut m = machine(64 * MIB, 16 * MIB, 64 * MIB, true);
+    let pid = m.sys.create_process("locker").unwrap();
+    let mut k = Kernel32::new(&mut m.sys, pid);
+    let h = k.GetCurrentProcess();
+    assert_eq!(k.SetProcessWorkingSetSizeEx(h, 200 * P, 400 * P, 0), TRUE);
+    let p = commit(&mut k, 64 * P);
+    assert_eq!(k.VirtualLock(p, 27 * P), TRUE, "error {}", k.GetLastError());
+    for i in 0..64 {
+        write_tag(&mut k, p + i * P, i);
+    }
+    let before = working_set_pages(&mut k);
+    // 27 locked + the shared user data page + 8 fluid pages = 36: a maximum of 36 or less
+    // cannot be kept.
+    for max in [28, 36] {
+        k.SetLastError(0);
+        assert_eq!(k.SetProcessWorkingSetSizeEx(h, 20 * P, max * P, QUOTA_LIMITS_HARDWS_MAX_ENABLE), FALSE);
+        assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
+    }
+    let (mut min, mut max, mut flags) = (0, 0, 0);
+    assert_eq!(k.GetProcessWorkingSetSizeEx(h, &mut min, &mut max, &mut flags), TRUE);
+    assert_eq!(
+        (min, max, flags),
+        (200 * P, 400 * P, QUOTA_LIMITS_HARDWS_MIN_DISABLE | QUOTA_LIMITS_HARDWS_MAX_DISABLE)
+    );
+    assert_eq!(working_set_pages(&mut k), before, "a refused call trims nothing");
+    // One more page of room is enough: the working set comes down to the maximum and stays.
+    assert_eq!(k.SetProcessWorkingSetSizeEx(h, 20 * P, 37 * P, QUOTA_LIMITS_HARDWS_MAX_ENABLE), TRUE);
+    assert!(working_set_pages(&mut k) <= 37);
+    for i in 0..64 {
+        assert_eq!(read_tag(&mut k, p + i * P), i);
+        assert!(working_set_pages(&mut k) <= 37);
+    }
+    check(k.system(), "after the refused maximum");
+}

@@ -27,6 +27,9 @@ fn to_usize(bytes: u64) -> usize {
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
+/// Pages a working set keeps free to move beside its locked pages (NT's `MM_FLUID_WORKING_SET`).
+const FLUID_WORKING_SET: u64 = 8;
+
 #[allow(non_snake_case)]
 impl Kernel32<'_> {
     /// Sets the working-set limits of a process (hard-limit settings unchanged).
@@ -79,6 +82,11 @@ impl Kernel32<'_> {
             || minimum > maximum
             || maximum >= available.saturating_sub(SYSTEM_RESERVE_PAGES).max(SMALLEST_MAXIMUM + 1)
         {
+            return self.fail(ERROR_INVALID_PARAMETER, FALSE);
+        }
+        // F194: the locked pages, the shared user data page and a fluid margin must stay below
+        // the maximum, or the working set could not move (STATUS_BAD_WORKING_SET_LIMIT, 87).
+        if vm.space().counters().locked_pages + 1 + FLUID_WORKING_SET >= maximum {
             return self.fail(ERROR_INVALID_PARAMETER, FALSE);
         }
         let pick = |on, off, current| {
