@@ -5,60 +5,22 @@
 //! figures, with the same operation at a small scale. The TLB-miss figures take each side's
 //! samples in a run of their own, so that the two sides' 4 GiB are never held together.
 
+use super::calls::{alloc, machine, release, touch, warm_machine};
 use super::native::{self, ProtectTarget};
 use super::timing::{median_of, ops_within, paired_medians, paired_medians_of, per_op, XorShift, SAMPLES};
 use super::Figure;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use ntmem::{AccessFault, Config, ProcessId, System};
-use ntmem_win32::{
-    Exception, Kernel32, MEMORY_BASIC_INFORMATION64, MEM_COMMIT, MEM_RELEASE, MEM_RESERVE, PAGE_READONLY,
-    PAGE_READWRITE,
-};
+use ntmem_win32::{Kernel32, MEMORY_BASIC_INFORMATION64, MEM_COMMIT, MEM_RESERVE, PAGE_READONLY, PAGE_READWRITE};
 use std::hint::black_box;
 
 const PAGE: u64 = 4096;
 const GRANULE: u64 = 64 << 10;
 const TIB: u64 = 1 << 40;
 
-/// A fresh machine with one process.
-fn machine(config: Config) -> Result<(System, ProcessId)> {
-    let mut sys = System::new(config).context("building the machine")?;
-    let pid = sys.create_process("bench").context("creating the process")?;
-    Ok((sys, pid))
-}
-
-/// `VirtualAlloc`, failing with the last error.
-fn alloc(k: &mut Kernel32<'_>, addr: u64, size: u64, alloc_type: u32, protect: u32) -> Result<u64> {
-    match k.VirtualAlloc(addr, size, alloc_type, protect) {
-        0 => bail!(
-            "VirtualAlloc({addr:#x}, {size:#x}, {alloc_type:#x}, {protect:#x}) failed: error {}",
-            k.GetLastError()
-        ),
-        base => Ok(base),
-    }
-}
-
-/// `VirtualFree(base, 0, MEM_RELEASE)`, failing with the last error.
-fn release(k: &mut Kernel32<'_>, base: u64) -> Result<()> {
-    if k.VirtualFree(base, 0, MEM_RELEASE) == 0 {
-        bail!("VirtualFree({base:#x}, 0, MEM_RELEASE) failed: error {}", k.GetLastError());
-    }
-    Ok(())
-}
-
-/// An access that raised an exception, as an error.
-fn raised(e: Exception) -> anyhow::Error {
-    anyhow!("access at {:#x} raised exception {:#x}", e.address, e.code)
-}
-
 /// An access the memory manager could not complete, as an error.
 fn fault(f: AccessFault) -> anyhow::Error {
     anyhow!("access at {:#x} faulted: {:?}", f.address, f.kind)
-}
-
-/// The program writes one byte at `addr`.
-fn touch(k: &mut Kernel32<'_>, addr: u64) -> Result<()> {
-    k.write(addr, &[1]).map_err(raised)
 }
 
 /// 8-byte reads that hit the TLB, through the process's `Memory` handle (obtained once, as a
@@ -227,31 +189,6 @@ pub(super) fn demand_zero_fault() -> Result<Figure> {
         baseline: "Linux first touch of an anonymous mmap page (4 KiB pages: MADV_NOHUGEPAGE)",
         goal: 0.5,
     })
-}
-
-/// A machine of `ram_bytes` whose every frame has been used once and sits on the free list, as
-/// after a while of running. A fresh machine hands out frames from its zeroed list, never yet
-/// written, so the host backs each on first use: its figures would be the host's page faults on
-/// the simulated RAM's own memory (several microseconds a frame), not ntmem's work.
-fn warm_machine(ram_bytes: u64) -> Result<(System, ProcessId)> {
-    let (mut sys, pid) = machine(Config::default().with_ram_bytes(ram_bytes))?;
-    let mut k = Kernel32::new(&mut sys, pid);
-    let mut blocks = Vec::new();
-    // 1 MiB blocks while they fit under the commit limit, then single pages.
-    for block in [1 << 20, PAGE] {
-        loop {
-            let base = k.VirtualAlloc(0, block, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
-            if base == 0 {
-                break;
-            }
-            blocks.push(base);
-            for page in 0..block / PAGE {
-                touch(&mut k, base + page * PAGE)?;
-            }
-        }
-    }
-    blocks.into_iter().try_for_each(|base| release(&mut k, base))?;
-    Ok((sys, pid))
 }
 
 /// `VirtualAlloc` of 64 KiB committed, then `VirtualFree` of it, in the steady state (see

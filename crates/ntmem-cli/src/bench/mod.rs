@@ -15,6 +15,7 @@
 //! I/O, `native.rs` the host baselines (the only unsafe code), `timing.rs` says how a sample
 //! is timed and a figure chosen (the median).
 
+mod calls;
 mod figures;
 mod native;
 mod paging;

@@ -8,6 +8,7 @@
 //! host page cache. ntmem's page-file I/O is `pread`/`pwrite` without `fsync`, so a page file
 //! written in setup is read back from the host's page cache, as the baseline files are.
 
+use super::calls::{commit, raised, release, touch, warm_machine, Scratch};
 use super::native::HostFile;
 use super::timing::{paired_medians, per_op, XorShift, SAMPLES};
 use super::Figure;
@@ -15,9 +16,9 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use ntmem::paging::Pte;
 use ntmem::units::Vpn;
 use ntmem::{Config, ProcessId, System};
-use ntmem_win32::{Exception, Kernel32, MEM_COMMIT, MEM_RELEASE, MEM_RESERVE, PAGE_READWRITE};
+use ntmem_win32::Kernel32;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const PAGE: u64 = 4096;
 const MIB: u64 = 1 << 20;
@@ -34,54 +35,6 @@ const WRITE_CHUNK: usize = 64 * 4096;
 /// not balancing.
 const PAGE_IN_RAM: u64 = 64 * MIB;
 const PAGE_IN_REGION: u64 = 32 * MIB;
-
-/// A directory of its own under the host's temp directory, removed with its files on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(figure: &str) -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("ntmem-bench-{}-{figure}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Scratch(dir))
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // Nothing to report to from here; a leftover directory in the temp dir is harmless.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// An access that raised an exception, as an error.
-fn raised(e: Exception) -> anyhow::Error {
-    anyhow!("access at {:#x} raised exception {:#x}", e.address, e.code)
-}
-
-/// `VirtualAlloc(0, size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)`, failing with the last error.
-fn commit(k: &mut Kernel32<'_>, size: u64) -> Result<u64> {
-    match k.VirtualAlloc(0, size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE) {
-        0 => bail!("VirtualAlloc of {size:#x} bytes failed: error {}", k.GetLastError()),
-        base => Ok(base),
-    }
-}
-
-/// `VirtualFree(base, 0, MEM_RELEASE)`, failing with the last error.
-fn release(k: &mut Kernel32<'_>, base: u64) -> Result<()> {
-    if k.VirtualFree(base, 0, MEM_RELEASE) == 0 {
-        bail!("VirtualFree({base:#x}, 0, MEM_RELEASE) failed: error {}", k.GetLastError());
-    }
-    Ok(())
-}
-
-/// The program writes one byte at `addr`.
-fn touch(k: &mut Kernel32<'_>, addr: u64) -> Result<()> {
-    k.write(addr, &[1]).map_err(raised)
-}
 
 /// The 8 bytes the program reads at `addr`.
 fn read_u64(k: &mut Kernel32<'_>, addr: u64) -> Result<u64> {
@@ -374,28 +327,6 @@ pub(super) fn soft_fault() -> Result<Figure> {
             "ntmem demand-zero fault (first touch of a committed page, warm 256 MiB machine, as demand_zero_fault)",
         goal: 1.0,
     })
-}
-
-/// A machine of `ram_bytes` without a page file whose every frame has been used once and sits
-/// on the free list, as `demand_zero_fault` measures on (see `figures::warm_machine`).
-fn warm_machine(ram_bytes: u64) -> Result<(System, ProcessId)> {
-    let mut sys = System::new(Config::default().with_ram_bytes(ram_bytes)).context("building the machine")?;
-    let pid = sys.create_process("bench").context("creating the process")?;
-    let mut k = Kernel32::new(&mut sys, pid);
-    let mut blocks = Vec::new();
-    // 1 MiB blocks while they fit under the commit limit, then single pages.
-    for block in [MIB, PAGE] {
-        loop {
-            let base = k.VirtualAlloc(0, block, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
-            if base == 0 {
-                break;
-            }
-            blocks.push(base);
-            (0..block / PAGE).try_for_each(|page| touch(&mut k, base + page * PAGE))?;
-        }
-    }
-    blocks.into_iter().try_for_each(|base| release(&mut k, base))?;
-    Ok((sys, pid))
 }
 
 /// One row of the cluster table: a sequential sweep over a paged-out region.

@@ -13,13 +13,14 @@
 //! Driven through `Kernel32` only, like `figures.rs`, whose small helpers this file repeats
 //! rather than shares, so that the two files change independently.
 
+use super::calls::{alloc, release};
 use super::timing::{ops_within, paired_medians, per_op};
 use super::Figure;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use ntmem::{Config, ProcessId, System};
 use ntmem_win32::{
-    Kernel32, ERROR_NOT_LOCKED, MEM_COMMIT, MEM_RELEASE, MEM_RESERVE, MEM_RESET, MEM_RESET_UNDO, MEM_TOP_DOWN,
-    MEM_WRITE_WATCH, PAGE_NOACCESS, PAGE_READWRITE,
+    Kernel32, ERROR_NOT_LOCKED, MEM_COMMIT, MEM_RESERVE, MEM_RESET, MEM_RESET_UNDO, MEM_TOP_DOWN, MEM_WRITE_WATCH,
+    PAGE_NOACCESS, PAGE_READWRITE,
 };
 
 const PAGE: u64 = 4096;
@@ -32,32 +33,6 @@ const MAX_OPS: usize = 20_000;
 
 /// About how long a calibrated sample takes: 0.2 s.
 const SAMPLE_BUDGET_NS: f64 = 2e8;
-
-/// A fresh machine with one process.
-fn machine() -> Result<(System, ProcessId)> {
-    let mut sys = System::new(Config::default()).context("building the machine")?;
-    let pid = sys.create_process("bench").context("creating the process")?;
-    Ok((sys, pid))
-}
-
-/// `VirtualAlloc`, failing with the last error.
-fn alloc(k: &mut Kernel32<'_>, addr: u64, size: u64, alloc_type: u32, protect: u32) -> Result<u64> {
-    match k.VirtualAlloc(addr, size, alloc_type, protect) {
-        0 => bail!(
-            "VirtualAlloc({addr:#x}, {size:#x}, {alloc_type:#x}, {protect:#x}) failed: error {}",
-            k.GetLastError()
-        ),
-        base => Ok(base),
-    }
-}
-
-/// `VirtualFree(base, 0, MEM_RELEASE)`, failing with the last error.
-fn release(k: &mut Kernel32<'_>, base: u64) -> Result<()> {
-    if k.VirtualFree(base, 0, MEM_RELEASE) == 0 {
-        bail!("VirtualFree({base:#x}, 0, MEM_RELEASE) failed: error {}", k.GetLastError());
-    }
-    Ok(())
-}
 
 /// Bottom-up placement among 100 000 live allocations against 100.
 pub(super) fn placement_scaling() -> Result<Figure> {
@@ -96,7 +71,7 @@ struct Crowd {
 
 impl Crowd {
     fn new(live: u64, top_down: bool) -> Result<Crowd> {
-        let (mut sys, pid) = machine()?;
+        let (mut sys, pid) = super::calls::machine(Config::default())?;
         let mut k = Kernel32::new(&mut sys, pid);
         let mut edge = 0;
         for i in 0..live {
@@ -156,7 +131,7 @@ struct Watched {
 
 impl Watched {
     fn new(size: u64) -> Result<Watched> {
-        let (mut sys, pid) = machine()?;
+        let (mut sys, pid) = super::calls::machine(Config::default())?;
         let mut k = Kernel32::new(&mut sys, pid);
         let base = alloc(&mut k, 0, size, MEM_RESERVE | MEM_WRITE_WATCH, PAGE_READWRITE)?;
         for page in [base, base + size - PAGE] {

@@ -15,13 +15,14 @@
 //! 3 GiB of page file), so a figure is the median of three runs. A worst access is wall time: on a loaded host it includes preemption
 //! (multiples of the scheduler's tick), which the median of three runs damps.
 
+use super::calls::Scratch;
+use super::timing::median_of;
 use super::timing::per_op;
 use super::Figure;
 use anyhow::{anyhow, bail, Context, Result};
 use ntmem::{Config, System};
 use ntmem_win32::{Kernel32, MEM_COMMIT, MEM_RESERVE, PAGE_READWRITE};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::time::Instant;
 
 const PAGE: u64 = 4096;
@@ -31,27 +32,9 @@ const PAGE_BYTES: usize = 4096;
 /// The stall bar: no single access under pressure may take longer.
 const STALL_BAR_NS: f64 = 20e6;
 
-/// A scratch directory under the host's temp directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(figure: &str) -> Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!("ntmem-bench-{}-{figure}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        // Nothing to report to from here; a leftover directory in the temp dir is harmless.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A machine of `ram` bytes whose page file starts at 64 MiB and may grow to `pf_max`.
 fn machine(scratch: &Scratch, ram: u64, pf_max: u64) -> Result<System> {
-    let cfg = Config::default().with_ram_bytes(ram).with_page_file(scratch.0.join("pagefile.sys"), 64 * MIB, pf_max);
+    let cfg = Config::default().with_ram_bytes(ram).with_page_file(scratch.file("pagefile.sys"), 64 * MIB, pf_max);
     System::new(cfg).map_err(|e| anyhow!("booting a {} MiB machine: {e}", ram / MIB))
 }
 
@@ -91,13 +74,6 @@ fn touch(figure: &str, ram: u64, processes: u32, bytes: u64) -> Result<Run> {
     Ok(Run { worst_ns: worst, per_page_ns })
 }
 
-/// The median of `n` samples of `sample`.
-fn median_of(n: usize, mut sample: impl FnMut() -> Result<f64>) -> Result<f64> {
-    let mut xs = (0..n).map(|_| sample()).collect::<Result<Vec<f64>>>()?;
-    xs.sort_by(f64::total_cmp);
-    xs.get(n / 2).copied().ok_or_else(|| anyhow!("no sample"))
-}
-
 /// 1 GiB through a 64 MiB machine, three runs measured once for both of its figures: the
 /// medians of their worst accesses and of their costs per page.
 fn one_gib_run() -> Result<&'static Run> {
@@ -130,7 +106,7 @@ pub(super) fn pressure_worst_access() -> Result<Figure> {
 pub(super) fn pressure_write_per_page() -> Result<Figure> {
     let run = one_gib_run()?;
     let scratch = Scratch::new("hostwrite")?;
-    let path = scratch.0.join("host.bin");
+    let path = scratch.file("host.bin");
     let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     let page = [0x5Au8; PAGE_BYTES];
     let pages = 1024 * MIB / PAGE;
