@@ -23,7 +23,7 @@ pub(crate) use virtual_memory::{
 pub use virtual_memory::{MAP_PROCESS, MAP_SYSTEM};
 
 use ntmem::system::{Handle, Object};
-use ntmem::{ProcessId, System};
+use ntmem::{ProcessId, System, Vm};
 use windows_sys::Win32::Foundation::*;
 
 /// The pseudo handle of the current process, `(HANDLE)-1`.
@@ -56,6 +56,13 @@ pub(crate) fn reference_process(
         Object::Process(_) => Err(STATUS_ACCESS_DENIED),
         Object::File(_) | Object::Section(_) | Object::Event(_) => Err(STATUS_OBJECT_TYPE_MISMATCH),
     }
+}
+
+/// The memory manager as the process behind `h` sees it, when `h` grants `access`
+/// ([`reference_process`], then the process must still run).
+pub(crate) fn vm_of<'s>(sys: &'s mut System, caller: ProcessId, h: HANDLE, access: u32) -> Result<Vm<'s>, NTSTATUS> {
+    let pid = reference_process(sys, caller, h, access)?;
+    sys.vm(pid).map_err(crate::errors::status_of_system)
 }
 
 /// True for a status of the error class (`NT_ERROR`) or warning class.

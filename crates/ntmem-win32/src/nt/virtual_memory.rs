@@ -2,8 +2,8 @@
 //! `NtQueryVirtualMemory`, `NtLockVirtualMemory`/`NtUnlockVirtualMemory`, `NtGetWriteWatch`
 //! and `NtResetWriteWatch`.
 
-use super::reference_process;
-use crate::errors::{status_of, status_of_system};
+use super::vm_of;
+use crate::errors::status_of;
 use crate::protection::{from_win32, to_win32};
 use ntmem::address_space::{Placement, VadKind};
 use ntmem::units::{MAX_USER_ADDRESS, MIN_USER_ADDRESS, USER_END};
@@ -94,13 +94,9 @@ pub(crate) fn allocate_virtual_memory(
     if addr != 0 && addr < MIN_USER_ADDRESS {
         return STATUS_INVALID_PARAMETER_2; // F3
     }
-    let pid = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
-    let mut vm = match sys.vm(pid) {
+    let mut vm = match vm_of(sys, caller, process, PROCESS_VM_OPERATION) {
         Ok(vm) => vm,
-        Err(e) => return status_of_system(e),
+        Err(s) => return s,
     };
     let result = if allocation_type == MEM_RESET {
         vm.reset(addr, len)
@@ -183,13 +179,9 @@ pub(crate) fn free_virtual_memory(
     if len > USER_END - addr {
         return STATUS_INVALID_PARAMETER_3;
     }
-    let pid = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
-    let mut vm = match sys.vm(pid) {
+    let mut vm = match vm_of(sys, caller, process, PROCESS_VM_OPERATION) {
         Ok(vm) => vm,
-        Err(e) => return status_of_system(e),
+        Err(s) => return s,
     };
     let result = if one == MEM_RELEASE { vm.release(addr, len) } else { vm.decommit(addr, len) };
     match result {
@@ -226,13 +218,9 @@ pub(crate) fn protect_virtual_memory(
     if len == 0 || len > USER_END - addr {
         return STATUS_INVALID_PARAMETER_3;
     }
-    let pid = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
-    let mut vm = match sys.vm(pid) {
+    let mut vm = match vm_of(sys, caller, process, PROCESS_VM_OPERATION) {
         Ok(vm) => vm,
-        Err(e) => return status_of_system(e),
+        Err(s) => return s,
     };
     match vm.protect(addr, len, protection) {
         Ok((range, previous)) => {
@@ -261,13 +249,9 @@ pub(crate) fn query_virtual_memory(
     if addr > MAX_USER_ADDRESS {
         return STATUS_INVALID_PARAMETER; // F5
     }
-    let pid = match reference_process(sys, caller, process, PROCESS_QUERY_INFORMATION) {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
-    let vm = match sys.vm(pid) {
+    let vm = match vm_of(sys, caller, process, PROCESS_QUERY_INFORMATION) {
         Ok(vm) => vm,
-        Err(e) => return status_of_system(e),
+        Err(s) => return s,
     };
     let r = vm.query(addr);
     *info = MEMORY_BASIC_INFORMATION64 {
@@ -303,8 +287,7 @@ fn with_vm<T>(
     access: u32,
     f: impl FnOnce(&mut ntmem::Vm<'_>) -> Result<T, ntmem::VmError>,
 ) -> Result<T, NTSTATUS> {
-    let pid = reference_process(sys, caller, process, access)?;
-    let mut vm = sys.vm(pid).map_err(status_of_system)?;
+    let mut vm = vm_of(sys, caller, process, access)?;
     f(&mut vm).map_err(status_of)
 }
 
@@ -342,13 +325,9 @@ fn lock_or_unlock(
     if addr > MAX_USER_ADDRESS || len > USER_END - addr || len == 0 {
         return STATUS_INVALID_PARAMETER;
     }
-    let pid = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
-        Ok(p) => p,
-        Err(s) => return s,
-    };
-    let mut vm = match sys.vm(pid) {
+    let mut vm = match vm_of(sys, caller, process, PROCESS_VM_OPERATION) {
         Ok(vm) => vm,
-        Err(e) => return status_of_system(e),
+        Err(s) => return s,
     };
     if map_type & MAP_SYSTEM != 0 {
         // Locking in physical memory is not modelled; the privilege check is.
