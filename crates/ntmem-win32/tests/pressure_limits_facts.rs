@@ -429,3 +429,33 @@ fn a_maximum_at_the_locked_pages_is_refused_f194() {
     }
     check(k.system(), "after the refused maximum");
 }
+
+/// F195: with both limits hard, a maximum within 8 pages of the minimum is refused with 87 and
+/// changes nothing; 9 pages apart is accepted. One hard limit alone may sit at the other.
+#[test]
+fn both_hard_limits_need_a_fluid_margin_f195() {
+    let mut m = machine(64 * MIB, 16 * MIB, 64 * MIB, true);
+    let pid = m.sys.create_process("limits").unwrap();
+    let mut k = Kernel32::new(&mut m.sys, pid);
+    let h = k.GetCurrentProcess();
+    let both = QUOTA_LIMITS_HARDWS_MIN_ENABLE | QUOTA_LIMITS_HARDWS_MAX_ENABLE;
+    for max in [100, 104, 108] {
+        k.SetLastError(0);
+        assert_eq!(k.SetProcessWorkingSetSizeEx(h, 100 * P, max * P, both), FALSE, "max {max}");
+        assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
+    }
+    let (mut min, mut max, mut flags) = (0, 0, 0);
+    assert_eq!(k.GetProcessWorkingSetSizeEx(h, &mut min, &mut max, &mut flags), TRUE);
+    assert_eq!((min, max), (50 * P, 345 * P), "the defaults stay");
+    assert_eq!(k.SetProcessWorkingSetSizeEx(h, 100 * P, 109 * P, both), TRUE);
+    assert_eq!(
+        k.SetProcessWorkingSetSizeEx(
+            h,
+            100 * P,
+            100 * P,
+            QUOTA_LIMITS_HARDWS_MAX_ENABLE | QUOTA_LIMITS_HARDWS_MIN_DISABLE
+        ),
+        TRUE
+    );
+    check(k.system(), "after the limits");
+}

@@ -98,12 +98,18 @@ impl Kernel32<'_> {
                 current
             }
         };
-        vm.set_working_set_limits(WorkingSetLimits {
+        let limits = WorkingSetLimits {
             minimum,
             maximum,
             hard_minimum: pick(QUOTA_LIMITS_HARDWS_MIN_ENABLE, QUOTA_LIMITS_HARDWS_MIN_DISABLE, old.hard_minimum),
             hard_maximum: pick(QUOTA_LIMITS_HARDWS_MAX_ENABLE, QUOTA_LIMITS_HARDWS_MAX_DISABLE, old.hard_maximum),
-        });
+        };
+        // F195: with both limits hard, the working set needs a fluid margin between them to make
+        // progress (STATUS_BAD_WORKING_SET_LIMIT, 87).
+        if limits.hard_minimum && limits.hard_maximum && minimum + FLUID_WORKING_SET >= maximum {
+            return self.fail(ERROR_INVALID_PARAMETER, FALSE);
+        }
+        vm.set_working_set_limits(limits);
         self.finish(TRUE)
     }
 
