@@ -7,8 +7,8 @@
 //! found the process once (its address space and the machine are borrowed directly), so an
 //! access neither looks it up by id nor checks that it runs. Anything else — a TLB miss (one
 //! walk of the page tables), a page fault, a page crossing, an empty access — takes the full
-//! path out of line, with every semantic of [`super::Vm::read`] and [`super::Vm::write`]: faults resolved, the
-//! balancer run (across every process) when no frame could be had or memory is left low.
+//! path out of line, with every semantic of [`super::Vm::read`] and [`super::Vm::write`], which it is: the handle holds the
+//! process's [`super::Vm`], whose address space and machine are borrowed directly.
 //!
 //! Balancing: a frame allocation that leaves memory low raises a flag, and the access or call
 //! that raised it balances before it returns. A flag the last call left raised is settled when
@@ -21,23 +21,17 @@
 //! afterwards; callers that check invariants after each call (`Kernel32` in tests) use
 //! [`Memory::read_cached`] / [`Memory::write_cached`] to learn whether the access was a hit.
 
-use super::{Process, ProcessId, System, SystemError};
-use crate::address_space::access::FaultKind;
-use crate::address_space::{AccessFault, AddressSpace};
+use super::{ProcessId, System, SystemError, Vm};
+use crate::address_space::AccessFault;
 use crate::balancer;
 use crate::machine::Machine;
 use crate::paging::tlb::{READ, WRITE};
 
-/// One running process's memory, borrowed from the [`System`] for a run of accesses.
-///
-/// It holds the process's address space and the machine directly (found once, when the handle
-/// is made), and the other processes beside them for the balancer.
+/// One running process's memory, borrowed from the [`System`] for a run of accesses: its
+/// [`Vm`], found once when the handle is made, which holds its address space and the machine
+/// directly (and the other processes beside them for the balancer).
 pub struct Memory<'a> {
-    space: &'a mut AddressSpace,
-    machine: &'a mut Machine,
-    /// The processes created before this one, and after it: the balancer trims them all.
-    before: &'a mut [Process],
-    after: &'a mut [Process],
+    vm: Vm<'a>,
 }
 
 impl System {
@@ -49,11 +43,9 @@ impl System {
         if self.machine.wants_balance && self.processes[slot].space.is_some() {
             self.settle_pending_balance();
         }
-        let (before, rest) = self.processes.split_at_mut(slot);
-        let Some((Process { space: Some(space), .. }, after)) = rest.split_first_mut() else {
-            return Err(SystemError::ProcessTerminated);
-        };
-        Ok(Memory { space, machine: &mut self.machine, before, after })
+        Vm::new(&mut self.machine, &mut self.processes, slot, self.config.lock_memory_privilege)
+            .map(|vm| Memory { vm })
+            .ok_or(SystemError::ProcessTerminated)
     }
 
     /// Runs the balance the last call left pending, as the full path of an access does after
@@ -70,8 +62,7 @@ impl System {
 
 impl Memory<'_> {
     /// The program reads `buf.len()` bytes at `addr`: the TLB hit inline, anything else the
-    /// full path (as [`super::Vm::read`]). An empty read touches nothing and succeeds,
-    /// wherever `addr` is.
+    /// full path ([`Vm::read`]). An empty read touches nothing and succeeds, wherever `addr` is.
     #[inline(always)]
     pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
         if self.read_cached(addr, buf) {
@@ -81,8 +72,8 @@ impl Memory<'_> {
     }
 
     /// The program writes `data` at `addr`: the TLB hit inline (a page cached as writable and
-    /// dirty), anything else the full path (as [`super::Vm::write`]). An empty write touches
-    /// nothing and succeeds, wherever `addr` is.
+    /// dirty), anything else the full path ([`Vm::write`]). An empty write touches nothing and
+    /// succeeds, wherever `addr` is.
     #[inline(always)]
     pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
         if self.write_cached(addr, data) {
@@ -96,10 +87,11 @@ impl Memory<'_> {
     #[inline(always)]
     #[must_use]
     pub fn read_cached(&mut self, addr: u64, buf: &mut [u8]) -> bool {
-        debug_assert!(!self.machine.wants_balance, "a balance pending while a Memory handle lives");
-        match self.space.tlb.hit(addr, buf.len(), READ) {
+        let (space, machine) = self.vm.hot_parts();
+        debug_assert!(!machine.wants_balance, "a balance pending while a Memory handle lives");
+        match space.tlb.hit(addr, buf.len(), READ) {
             Some((frame, off)) => {
-                self.machine.phys.store().read_into(frame, off, buf);
+                machine.phys.store().read_into(frame, off, buf);
                 true
             }
             None => false,
@@ -110,10 +102,11 @@ impl Memory<'_> {
     #[inline(always)]
     #[must_use]
     pub fn write_cached(&mut self, addr: u64, data: &[u8]) -> bool {
-        debug_assert!(!self.machine.wants_balance, "a balance pending while a Memory handle lives");
-        match self.space.tlb.hit(addr, data.len(), WRITE) {
+        let (space, machine) = self.vm.hot_parts();
+        debug_assert!(!machine.wants_balance, "a balance pending while a Memory handle lives");
+        match space.tlb.hit(addr, data.len(), WRITE) {
             Some((frame, off)) => {
-                self.machine.phys.store_mut().write_from(frame, off, data);
+                machine.phys.store_mut().write_from(frame, off, data);
                 true
             }
             None => false,
@@ -121,78 +114,31 @@ impl Memory<'_> {
     }
 
     /// The read by the full path: a walk, faults, crossings, and the balancer when it found
-    /// no frame or left memory low — what [`super::Vm::read`] does.
+    /// no frame or left memory low ([`Vm::read`]).
     #[cold]
     #[inline(never)]
     pub fn read_full(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
-        let r = self.space.read(self.machine, addr, buf);
-        if self.machine.wants_balance || out_of_frames(&r) {
-            return self.after_access(r, |s, m| s.read(m, addr, buf));
-        }
-        r
+        self.vm.read(addr, buf)
     }
 
-    /// The write by the full path (see [`Self::read_full`]).
+    /// The write by the full path ([`Vm::write`]).
     #[cold]
     #[inline(never)]
     pub fn write_full(&mut self, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
-        let r = self.space.write(self.machine, addr, data);
-        if self.machine.wants_balance || out_of_frames(&r) {
-            return self.after_access(r, |s, m| s.write(m, addr, data));
-        }
-        r
-    }
-
-    /// As [`super::Vm`] does after an access: balance and retry while no frame could be had,
-    /// then balance if memory is left low.
-    fn after_access(
-        &mut self,
-        first: Result<(), AccessFault>,
-        mut again: impl FnMut(&mut AddressSpace, &mut Machine) -> Result<(), AccessFault>,
-    ) -> Result<(), AccessFault> {
-        let mut r = first;
-        // Each retry makes progress (a page came in); the bound is the number of pages an
-        // access can touch plus the balancing rounds.
-        for _ in 0..64 {
-            if !out_of_frames(&r) || !self.balance(2) {
-                break;
-            }
-            r = again(self.space, self.machine);
-        }
-        self.machine.wants_balance = false;
-        if balancer::wanted(self.machine) {
-            self.balance(0);
-        }
-        r
-    }
-
-    /// Balances memory across every running process, in creation order as
-    /// [`System::balance`] does; true when `needed` frames are available.
-    fn balance(&mut self, needed: u64) -> bool {
-        let mut spaces: Vec<&mut AddressSpace> = self
-            .before
-            .iter_mut()
-            .filter_map(|p| p.space.as_mut())
-            .chain(std::iter::once(&mut *self.space))
-            .chain(self.after.iter_mut().filter_map(|p| p.space.as_mut()))
-            .collect();
-        balancer::balance(self.machine, &mut spaces, needed)
+        self.vm.write(addr, data)
     }
 
     /// The system's machine: RAM, commit and page files, between accesses.
     #[must_use]
     pub fn machine(&self) -> &Machine {
-        self.machine
+        self.vm.machine_ref()
     }
-}
-
-fn out_of_frames(r: &Result<(), AccessFault>) -> bool {
-    matches!(r, Err(AccessFault { kind: FaultKind::OutOfFrames, .. }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::address_space::access::FaultKind;
     use crate::address_space::ReserveOptions;
     use crate::paging::{AccessKind, Protection};
     use crate::system::Config;

@@ -227,10 +227,8 @@ impl System {
     #[inline]
     pub fn vm(&mut self, pid: ProcessId) -> Result<Vm<'_>, SystemError> {
         let slot = self.slot(pid).ok_or(SystemError::NoSuchProcess)?;
-        if self.processes[slot].space.is_none() {
-            return Err(SystemError::ProcessTerminated);
-        }
-        Ok(Vm::new(&mut self.machine, &mut self.processes, slot, self.config.lock_memory_privilege))
+        Vm::new(&mut self.machine, &mut self.processes, slot, self.config.lock_memory_privilege)
+            .ok_or(SystemError::ProcessTerminated)
     }
 
     /// Trims and writes until `needed` frames are available, or nothing more can be done.

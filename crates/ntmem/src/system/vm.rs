@@ -16,9 +16,11 @@ use crate::units::{PageRange, PhysAddr, Vpn, MAX_USER_ADDRESS, PAGE_SHIFT, PAGE_
 
 /// One process's view of the memory manager.
 pub struct Vm<'a> {
+    space: &'a mut AddressSpace,
     machine: &'a mut Machine,
-    processes: &'a mut [Process],
-    slot: usize,
+    /// The processes created before this one, and after it: the balancer trims them all.
+    before: &'a mut [Process],
+    after: &'a mut [Process],
     lock_memory_privilege: bool,
 }
 
@@ -40,30 +42,52 @@ pub struct WorkingSetEntry {
 }
 
 impl<'a> Vm<'a> {
-    /// `processes[slot]` must be running.
+    /// The memory manager as `processes[slot]` sees it; `None` when that process has ended.
+    /// The process's address space is found once, here: every operation reaches it directly.
+    #[inline(always)]
     pub(crate) fn new(
         machine: &'a mut Machine,
         processes: &'a mut [Process],
         slot: usize,
         lock_memory_privilege: bool,
-    ) -> Vm<'a> {
-        debug_assert!(processes[slot].space.is_some());
-        Vm { machine, processes, slot, lock_memory_privilege }
+    ) -> Option<Vm<'a>> {
+        let (before, rest) = processes.split_at_mut(slot);
+        let (Process { space: Some(space), .. }, after) = rest.split_first_mut()? else {
+            return None;
+        };
+        Some(Vm { space, machine, before, after, lock_memory_privilege })
     }
 
     #[inline(always)]
     fn parts(&mut self) -> (&mut AddressSpace, &mut Machine) {
-        let space = self.processes[self.slot].space.as_mut().expect("a Vm is made for a running process only");
-        (space, self.machine)
+        (self.space, self.machine)
     }
 
     fn space_ref(&self) -> &AddressSpace {
-        self.processes[self.slot].space.as_ref().expect("a Vm is made for a running process only")
+        self.space
+    }
+
+    /// The machine: RAM, commit and page files.
+    pub(super) fn machine_ref(&self) -> &Machine {
+        self.machine
+    }
+
+    /// The address space and the machine, for the hot path of [`super::Memory`].
+    #[inline(always)]
+    pub(super) fn hot_parts(&mut self) -> (&mut AddressSpace, &mut Machine) {
+        (self.space, self.machine)
     }
 
     /// Balances memory across every running process; true when `needed` frames are available.
     fn balance(&mut self, needed: u64) -> bool {
-        let mut spaces: Vec<&mut AddressSpace> = self.processes.iter_mut().filter_map(|p| p.space.as_mut()).collect();
+        // In creation order, as [`super::System::balance`] does.
+        let mut spaces: Vec<&mut AddressSpace> = self
+            .before
+            .iter_mut()
+            .filter_map(|p| p.space.as_mut())
+            .chain(std::iter::once(&mut *self.space))
+            .chain(self.after.iter_mut().filter_map(|p| p.space.as_mut()))
+            .collect();
         balancer::balance(self.machine, &mut spaces, needed)
     }
 
