@@ -26,6 +26,10 @@ pub fn status_of(e: VmError) -> NTSTATUS {
         VmError::OutOfFrames(_) => STATUS_INSUFFICIENT_RESOURCES,
         VmError::InPageError(_) => STATUS_IN_PAGE_ERROR,
         VmError::AccessViolation(..) => STATUS_ACCESS_VIOLATION,
+        VmError::AccessDenied => STATUS_ACCESS_DENIED,
+        VmError::NotMappedView => STATUS_NOT_MAPPED_VIEW,
+        VmError::SectionMemory => STATUS_UNABLE_TO_DELETE_SECTION,
+        VmError::WriteBackFailed(_) => STATUS_IO_DEVICE_ERROR,
     }
 }
 
@@ -62,6 +66,9 @@ pub(crate) fn status_of_section(e: SectionError) -> NTSTATUS {
         SectionError::InvalidImageNotMz => STATUS_INVALID_IMAGE_NOT_MZ,
         SectionError::NotSupported => STATUS_NOT_SUPPORTED,
         SectionError::Io(_) => STATUS_IO_DEVICE_ERROR,
+        SectionError::InvalidViewSize => STATUS_INVALID_VIEW_SIZE,
+        SectionError::UserMappedFile => STATUS_USER_MAPPED_FILE,
+        SectionError::View(e) => status_of(e),
     }
 }
 
@@ -93,6 +100,9 @@ pub fn win32_error_of(status: NTSTATUS) -> u32 {
         STATUS_OBJECT_PATH_NOT_FOUND => ERROR_PATH_NOT_FOUND,
         STATUS_SHARING_VIOLATION => ERROR_SHARING_VIOLATION,
         STATUS_DISK_FULL => ERROR_DISK_FULL,
+        STATUS_USER_MAPPED_FILE => ERROR_USER_MAPPED_FILE,
+        STATUS_IMAGE_NOT_AT_BASE => ERROR_IMAGE_NOT_AT_BASE,
+        STATUS_INVALID_IMAGE_FORMAT => ERROR_BAD_EXE_FORMAT,
         STATUS_IO_DEVICE_ERROR => ERROR_IO_DEVICE,
         STATUS_OBJECT_NAME_EXISTS => ERROR_ALREADY_EXISTS,
         STATUS_INVALID_INFO_CLASS => ERROR_INVALID_PARAMETER,
@@ -173,6 +183,11 @@ pub fn status_name(status: NTSTATUS) -> Option<&'static str> {
         (STATUS_SECTION_NOT_IMAGE, "STATUS_SECTION_NOT_IMAGE"),
         (STATUS_INVALID_INFO_CLASS, "STATUS_INVALID_INFO_CLASS"),
         (STATUS_IO_DEVICE_ERROR, "STATUS_IO_DEVICE_ERROR"),
+        (STATUS_USER_MAPPED_FILE, "STATUS_USER_MAPPED_FILE"),
+        (STATUS_MAPPED_ALIGNMENT, "STATUS_MAPPED_ALIGNMENT"),
+        (STATUS_SECTION_PROTECTION, "STATUS_SECTION_PROTECTION"),
+        (STATUS_IMAGE_NOT_AT_BASE, "STATUS_IMAGE_NOT_AT_BASE"),
+        (STATUS_INVALID_IMAGE_FORMAT, "STATUS_INVALID_IMAGE_FORMAT"),
     ];
     NAMES.iter().find(|(s, _)| *s == status).map(|(_, name)| *name)
 }

@@ -144,18 +144,18 @@ fn sections_of_one_file_share_its_data_segment() {
     let a = k.CreateFileMappingW(f1, None, PAGE_READONLY, 0, 0, None);
     let b = k.CreateFileMappingW(f2, None, PAGE_READONLY, 0, 100, None);
     assert!(!a.is_null() && !b.is_null());
-    let objects = k.system().sections();
-    assert_eq!(objects.segments().count(), 1);
-    let (_, segment) = objects.segments().next().unwrap();
+    let objects = k.system().segments();
+    assert_eq!(objects.iter().count(), 1);
+    let (_, segment) = objects.iter().next().unwrap();
     assert_eq!((segment.refs().sections, segment.pages()), (2, 3));
     assert_eq!(segment.prototype(0), Some(ntmem::paging::PrototypePte::InFile(ntmem::Protection::READ_ONLY)));
     // Closing the file handles keeps the segment (and its host file) for the sections.
     assert_eq!(k.CloseHandle(f1), TRUE);
     assert_eq!(k.CloseHandle(f2), TRUE);
-    assert_eq!(k.system().sections().segments().count(), 1);
+    assert_eq!(k.system().segments().iter().count(), 1);
     assert_eq!(k.CloseHandle(a), TRUE);
     assert_eq!(k.CloseHandle(b), TRUE);
-    assert_eq!(k.system().sections().segments().count(), 0);
+    assert_eq!(k.system().segments().iter().count(), 0);
 }
 
 #[test]
@@ -210,7 +210,7 @@ fn empty_file_cannot_back_a_section_of_its_size() {
     let mut k = Kernel32::new(&mut sys, pid);
     assert!(k.CreateFileMappingW(f, None, PAGE_READWRITE, 0, 0, None).is_null());
     assert_eq!(k.GetLastError(), ERROR_FILE_INVALID);
-    assert_eq!(k.system().sections().segments().count(), 0);
+    assert_eq!(k.system().segments().iter().count(), 0);
 }
 
 #[test]
@@ -448,13 +448,13 @@ fn terminating_a_process_closes_its_section_handles() {
     let mut k = Kernel32::new(&mut sys, other);
     let h = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x4000, Some("dies"));
     assert!(!h.is_null());
-    assert_eq!(k.system().sections().commit(), 4);
+    assert_eq!(k.system().segments().commit(), 4);
     sys.terminate_process(other, 0).unwrap();
     let mut k = Kernel32::new(&mut sys, pid);
     assert!(k.OpenFileMappingW(FILE_MAP_READ, FALSE, "dies").is_null());
     assert_eq!(k.system().sections().sections().count(), 0);
     // The section's 4 pages of commit went with it (the checker balances the rest).
-    assert_eq!(k.system().sections().commit(), 0);
+    assert_eq!(k.system().segments().commit(), 0);
     k.system().check_invariants().unwrap();
 }
 

@@ -19,7 +19,9 @@
 //!   set's policy names (oldest first). Locked pages are never trimmed.
 //! - The modified page writer takes the modified list in order, writes up to 64 pages to
 //!   contiguous slots with one write, and moves them to standby. A failed write leaves them
-//!   on the modified list, their slots freed.
+//!   on the modified list, their slots freed. A page of a mapped file goes to its file
+//!   instead, with the modified pages of that file around it (the mapped page writer,
+//!   section/frames.rs).
 
 use crate::address_space::AddressSpace;
 use crate::machine::{low_water, Machine};
@@ -144,9 +146,22 @@ pub(crate) fn write_modified(m: &mut Machine, limit: u64) -> u64 {
     let mut written = 0;
     while written < limit {
         let want = usize::try_from((limit - written).min(WRITE_CLUSTER as u64)).unwrap_or(WRITE_CLUSTER);
-        let head = m.phys.list_head(ListKind::Modified, want);
+        let mut head = m.phys.list_head(ListKind::Modified, want);
         if head.is_empty() {
             break;
+        }
+        // A file page goes to its file, with its neighbours (the mapped page writer); the
+        // others, up to the first file page, to the page file.
+        if m.is_file_page(head[0]) {
+            let n = m.write_file_pages(head[0]);
+            if n == 0 {
+                break;
+            }
+            written += n;
+            continue;
+        }
+        if let Some(k) = head.iter().position(|&pfn| m.is_file_page(pfn)) {
+            head.truncate(k);
         }
         let count = u32::try_from(head.len()).unwrap_or(1);
         let run = match m.files.allocate(count) {

@@ -59,13 +59,14 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
     check_lists(phys)?;
     let mut mapped: HashMap<Pfn, u32> = HashMap::new();
     let mut slots: HashMap<(u8, u32), u32> = HashMap::new();
-    let mut expected_commit = 1 + sys.sections().commit(); // the shared user data page, sections
+    // The shared user data page, and the segments' pages.
+    let mut expected_commit = 1 + sys.segments().iter().map(|(_, s)| s.commit()).sum::<u64>();
     sections::check(sys)?;
     let mut live = 0;
     for process in sys.processes() {
         let Some(space) = process.space() else { continue };
         live += 1;
-        expected_commit += check_space(phys, space, sys.shared_user_data(), &mut mapped, &mut slots)
+        expected_commit += check_space(sys, space, &mut mapped, &mut slots)
             .map_err(|e| InvariantViolation(format!("process {:#x}: {}", u32::from(process.id()), e.0)))?;
     }
     let shared = sys.shared_user_data();
@@ -82,17 +83,24 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
             ensure!(*n == 1, "private frame {pfn:?} mapped {n} times");
         }
     }
+    let section_frames = sections::check_segments(sys, &mapped, &mut slots)?;
     for list in [ListKind::Standby, ListKind::Modified] {
         for pfn in phys.list_iter(list) {
-            ensure!(mapped.contains_key(&pfn), "frame {pfn:?} on the {} list belongs to no PTE", list.name());
             let e = phys.pfn(pfn);
+            let file_page = e.usage() == FrameUse::Section && section_frames.file.contains(&pfn);
+            ensure!(
+                mapped.contains_key(&pfn) || section_frames.parked.contains(&pfn),
+                "frame {pfn:?} on the {} list belongs to no PTE",
+                list.name()
+            );
             let modified = e.flags().has(PfnFlags::MODIFIED);
             match list {
                 ListKind::Modified => {
                     ensure!(modified && e.backing().is_none(), "modified-list frame {pfn:?} is {e:?}")
                 }
+                // A clean file page's copy is its file.
                 _ => ensure!(
-                    !modified && (e.backing().is_some() || e.flags().has(PfnFlags::RESET)),
+                    !modified && (e.backing().is_some() || e.flags().has(PfnFlags::RESET) || file_page),
                     "standby frame {pfn:?} is {e:?}"
                 ),
             }
@@ -114,10 +122,11 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
         expected_commit
     );
     ensure!(commit.total() <= commit.limit(), "commit total {} over the limit {}", commit.total(), commit.limit());
+    // File pages are backed by their files, not charged.
     ensure!(
-        phys.active_count() - 1 <= commit.total(),
+        phys.active_count() - 1 - section_frames.active_file <= commit.total(),
         "{} frames in use but only {} charged",
-        phys.active_count() - 1,
+        phys.active_count() - 1 - section_frames.active_file,
         commit.total()
     );
     for process in sys.processes() {
@@ -160,14 +169,22 @@ fn check_lists(phys: &PhysicalMemory) -> Result<(), InvariantViolation> {
 
 /// Checks one address space; returns its commit charge (committed pages + tables).
 fn check_space(
-    phys: &PhysicalMemory,
+    sys: &System,
     space: &AddressSpace,
-    shared: Pfn,
     mapped: &mut HashMap<Pfn, u32>,
     slots: &mut HashMap<(u8, u32), u32>,
 ) -> Result<u64, InvariantViolation> {
+    let phys = sys.phys();
+    let shared = sys.shared_user_data();
     let mut prev_end = MIN_USER_ADDRESS;
+    // A view's private copies are covered by the view's charge.
+    let mut view_charges = 0;
     for vad in space.vads().iter() {
+        if let Some(view) = vad.view() {
+            view_charges += view.charged;
+            ensure!(sys.segments().get(view.segment).is_some(), "view at {:?} of a dead segment", vad.range);
+            ensure!(sys.sections().section(view.section).is_some(), "view at {:?} of a dead section", vad.range);
+        }
         ensure!(vad.range.start_addr() >= prev_end, "VAD at {:#x} overlaps the one before", vad.range.start_addr());
         ensure!(
             vad.range.end_addr() <= USER_END && !vad.range.is_empty(),
@@ -176,8 +193,20 @@ fn check_space(
         );
         prev_end = vad.range.end_addr();
     }
-    let mut walk =
-        Walk { phys, space, shared, mapped, slots, tables: 0, committed: 0, valid: 0, locked: 0, private_valid: 0 };
+    let mut walk = Walk {
+        phys,
+        segments: sys.segments(),
+        space,
+        shared,
+        mapped,
+        slots,
+        tables: 0,
+        committed: view_charges,
+        copies: 0,
+        valid: 0,
+        locked: 0,
+        private_valid: 0,
+    };
     walk.table(space.page_tables().root(), None, 0, 0)?;
     let counters = space.counters();
     ensure!(
@@ -221,11 +250,15 @@ fn check_space(
         ensure!(perms & 2 == 0 || (v.writable() && v.dirty()), "TLB allows writes to {vpn:?} beyond its PTE");
         ensure!(perms & 4 == 0 || v.executable(), "TLB allows execution of {vpn:?} beyond its PTE");
     }
+    ensure!(walk.copies <= view_charges, "{} private copies in views charged {view_charges}", walk.copies);
     Ok(walk.committed + walk.tables)
 }
 
 struct Walk<'a> {
     phys: &'a PhysicalMemory,
+    segments: &'a crate::section::Segments,
+    /// Private copies made by copy-on-write in views.
+    copies: u64,
     space: &'a AddressSpace,
     shared: Pfn,
     mapped: &'a mut HashMap<Pfn, u32>,
@@ -314,10 +347,56 @@ impl Walk<'_> {
             self.valid += 1;
             return Ok(());
         }
-        ensure!(vad.kind == VadKind::Private, "PTE for {vpn:?} in a {:?} VAD", vad.kind);
+        if let Some(view) = vad.view() {
+            let page = view.page_of(vad.range.start, vpn);
+            match pte {
+                Pte::Prototype { at: p, .. } => {
+                    ensure!(
+                        p.segment == view.segment.raw() && u64::from(p.page) == page,
+                        "{vpn:?} points at prototype {p:?}, its view maps page {page}"
+                    );
+                    let proto = self.segments.get(view.segment).and_then(|s| s.prototype(page));
+                    ensure!(
+                        proto.is_some_and(|p| p != crate::paging::PrototypePte::Reserved),
+                        "{vpn:?} points at the uncommitted prototype {proto:?}"
+                    );
+                    return Ok(());
+                }
+                Pte::Valid(v) if self.phys.pfn(v.pfn()).usage() == FrameUse::Section => {
+                    let pfn = v.pfn();
+                    let e = self.phys.pfn(pfn);
+                    ensure!(
+                        e.state() == PfnState::Active && e.prototype() == Some((view.segment.raw(), page)),
+                        "{vpn:?} maps section frame {pfn:?} which is {e:?}, not page {page} of its view's segment"
+                    );
+                    *self.mapped.entry(pfn).or_default() += 1;
+                    self.locked += u64::from(e.flags().has(PfnFlags::LOCKED));
+                    self.valid += 1;
+                    self.private_valid += 1;
+                    ensure!(self.space.working_set().contains(vpn), "valid {vpn:?} is not in the working set");
+                    ensure!(v.protection().maps_present(), "{vpn:?} is valid with protection {:?}", v.protection());
+                    ensure!(
+                        v.writable() == v.protection().can_write(),
+                        "{vpn:?}: write bit disagrees with {:?}",
+                        v.protection()
+                    );
+                    return Ok(());
+                }
+                // Any other format is the page's private copy (F158).
+                _ => {
+                    self.copies += 1;
+                    self.committed -= 1;
+                }
+            }
+        } else {
+            ensure!(vad.kind == VadKind::Private, "PTE for {vpn:?} in a {:?} VAD", vad.kind);
+        }
         self.committed += 1;
         match pte {
             Pte::Zero => unreachable!("zero entries are skipped"),
+            Pte::Prototype { .. } => {
+                return Err(InvariantViolation(format!("prototype pointer {pte:?} at {vpn:?} outside a view")))
+            }
             Pte::DemandZero(p) => ensure!(!p.is_none(), "demand-zero PTE for {vpn:?} without protection"),
             Pte::PageFile { file, slot, protection } => {
                 ensure!(!protection.is_none(), "page-file PTE for {vpn:?} without protection");

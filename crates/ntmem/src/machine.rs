@@ -5,12 +5,14 @@
 //! process: charging commit (growing page files toward their maximum when the limit is
 //! reached, so the limit is RAM + page files), and taking a frame (zeroed list, free list,
 //! then repurposing the oldest standby page — whose owner's PTE, found through the PFN's PTE
-//! address, becomes a page-file PTE, or demand-zero when its contents were discardable).
+//! address, becomes a page-file PTE, or demand-zero when its contents were discardable; a
+//! section frame's prototype PTE goes back to its file or slot, section/frames.rs).
 
 use crate::commit_charge::{CommitCharge, CommitLimitExceeded};
 use crate::page_file::PageFiles;
 use crate::paging::Pte;
 use crate::phys::{FrameUse, ListKind, PfnFlags, PhysicalMemory};
+use crate::section::{MappedIo, Segments};
 use crate::units::{Pfn, PhysAddr};
 
 /// RAM, commit and page files.
@@ -27,6 +29,10 @@ pub struct Machine {
     pub(crate) io_buffer: Vec<u8>,
     /// Where the balancer goes on from (its rotating cursor over the processes).
     pub(crate) balance_cursor: crate::balancer::Cursor,
+    /// Every segment: the prototype PTEs of the shared pages (section/segments.rs).
+    pub(crate) segments: Segments,
+    /// The I/O of mapped files.
+    pub(crate) mapped: MappedIo,
 }
 
 /// Low-water mark: below this many available pages the balancer trims.
@@ -55,6 +61,8 @@ impl Machine {
             wants_balance: false,
             io_buffer: Vec::new(),
             balance_cursor: crate::balancer::Cursor::default(),
+            segments: Segments::default(),
+            mapped: MappedIo::default(),
         }
     }
 
@@ -74,6 +82,23 @@ impl Machine {
     #[must_use]
     pub fn page_files(&self) -> &PageFiles {
         &self.files
+    }
+
+    /// The segments of every section.
+    #[must_use]
+    pub fn segments(&self) -> &Segments {
+        &self.segments
+    }
+
+    /// The I/O of mapped files.
+    #[must_use]
+    pub fn mapped_io(&self) -> MappedIo {
+        self.mapped
+    }
+
+    /// Arms failures of mapped-file reads and writes (for tests).
+    pub fn inject_mapped_faults(&mut self, plan: crate::page_file::FaultPlan) {
+        self.mapped.faults = plan;
     }
 
     /// Charges `pages` of commit, growing the page files when the limit is in the way — but
@@ -133,6 +158,10 @@ impl Machine {
     /// discardable.
     fn evict(&mut self, pfn: Pfn) {
         let e = *self.phys.pfn(pfn);
+        if e.usage() == FrameUse::Section {
+            self.evict_section_frame(pfn);
+            return;
+        }
         let Some(at) = e.pte() else { return };
         let protection = match Pte::decode(self.phys.read_u64(at)) {
             Pte::Transition { protection, .. } => protection,

@@ -59,6 +59,9 @@ pub(super) fn pte_of(sys: &System, pid: ProcessId, addr: u64) -> String {
             format!(", page file {file}, slot {slot:#x}, {}", protection(p))
         }
         Pte::Transition { pfn, protection: p } => format!(", frame {:#x}, {}", pfn.as_u64(), protection(p)),
+        Pte::Prototype { at, protection: p } => {
+            format!(", prototype PTE {} of segment {}, {}", at.page, at.segment, protection(p))
+        }
     };
     format!("{:#018x} = {}{}", pte.encode(), pte.format_name(), detail)
 }

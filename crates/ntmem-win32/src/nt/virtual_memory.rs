@@ -274,6 +274,8 @@ pub(crate) fn query_virtual_memory(
         Type: match r.kind {
             None => 0,
             Some(VadKind::Private | VadKind::LargePages | VadKind::Physical | VadKind::SharedUserData) => MEM_PRIVATE,
+            Some(VadKind::Mapped(view)) if view.image => MEM_IMAGE,
+            Some(VadKind::Mapped(_)) => MEM_MAPPED,
         },
         __alignment2: 0,
     };

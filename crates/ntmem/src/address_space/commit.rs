@@ -21,6 +21,10 @@ impl AddressSpace {
     ) -> Result<PageRange, VmError> {
         let range = PageRange::covering(addr, size).ok_or(VmError::ConflictingAddresses)?;
         let vad = self.vads.find(range.start).ok_or(VmError::ConflictingAddresses)?;
+        if vad.view().is_some() {
+            self.commit_view(m, range, protection)?;
+            return Ok(range);
+        }
         if !vad.range.contains_range(&range) || vad.kind != VadKind::Private {
             return Err(VmError::ConflictingAddresses);
         }

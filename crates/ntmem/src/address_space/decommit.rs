@@ -32,6 +32,7 @@ impl AddressSpace {
             VadKind::Private => {}
             VadKind::Physical => return Ok(range),
             VadKind::LargePages | VadKind::SharedUserData => return Err(VmError::UnableToFree),
+            VadKind::Mapped(_) => return Err(VmError::SectionMemory),
         }
         let charge = self.drop_range(m, range);
         m.commit.uncharge(charge);

@@ -58,6 +58,18 @@ pub enum VmError {
     /// A page-file read failed (the page stays on disk).
     #[error("the page at {:#018x} could not be read from its page file", .0.as_u64())]
     InPageError(VirtAddr),
+    /// The memory cannot be used this way: committing a view of a data file (F156).
+    #[error("access to this view is denied")]
+    AccessDenied,
+    /// No view of a section at that address (F164).
+    #[error("no view of a section at that address")]
+    NotMappedView,
+    /// Freeing or decommitting the pages of a view: only unmapping takes them away.
+    #[error("the pages of a view cannot be freed or decommitted; unmap the view")]
+    SectionMemory,
+    /// A mapped file's pages could not be written back to it; they stay modified.
+    #[error("the pages at {:#018x} could not be written to their file", .0.as_u64())]
+    WriteBackFailed(VirtAddr),
     /// A service touched an inaccessible page.
     #[error("access violation: the memory at {:#018x} could not be {}", .0.as_u64(), access_verb(*.1))]
     AccessViolation(VirtAddr, AccessKind),

@@ -15,7 +15,8 @@
 //!   the standby list, so touching them next is a soft fault;
 //! - valid but not permitting the access → access violation.
 //!
-//! Prototype PTEs join with sections.
+//! - zero in a view, or a prototype pointer → through the prototype PTE (`view.rs`);
+//! - a write to a resident copy-on-write view page → a private copy (F158).
 
 use super::access::{AccessFault, FaultKind};
 use super::AddressSpace;
@@ -49,11 +50,22 @@ impl AddressSpace {
         pte: Pte,
         addr: u64,
     ) -> Result<(), AccessFault> {
+        // View pages resolve through their prototype PTE, and build their own tables.
+        if matches!(pte, Pte::Zero | Pte::Prototype { .. }) {
+            return self.view_fault(m, vpn, access, pte, addr);
+        }
         let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) else {
             return Err(self.violation(addr, access));
         };
         match pte {
-            Pte::Zero | Pte::Valid(_) => Err(self.violation(addr, access)),
+            Pte::Valid(v)
+                if access == AccessKind::Write
+                    && v.protection().is_copy_on_write()
+                    && m.phys.pfn(v.pfn()).usage() == FrameUse::Section =>
+            {
+                self.copy_on_write_valid(m, vpn, at, v, addr)
+            }
+            Pte::Zero | Pte::Valid(_) | Pte::Prototype { .. } => Err(self.violation(addr, access)),
             Pte::DemandZero(p) => {
                 if access == AccessKind::Write && !p.can_write() {
                     return Err(self.violation(addr, access));

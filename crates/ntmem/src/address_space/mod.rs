@@ -30,6 +30,7 @@ mod reserve;
 mod reset;
 mod trim;
 mod vad;
+mod view;
 mod working_set;
 mod write_watch;
 
@@ -38,7 +39,7 @@ pub use error::VmError;
 pub use placement::Placement;
 pub use query::{Region, RegionState};
 pub use reserve::{ReserveKind, ReserveOptions};
-pub use vad::{Vad, VadKind, VadTree};
+pub use vad::{Vad, VadKind, VadTree, View};
 pub use working_set::{
     WorkingSet, WorkingSetLimits, DEFAULT_MAXIMUM, DEFAULT_MINIMUM, SMALLEST_MAXIMUM, SMALLEST_MINIMUM,
 };
@@ -61,13 +62,18 @@ pub struct FaultCounts {
     pub guard: u64,
     /// Access violations raised.
     pub access_violation: u64,
+    /// Writes to copy-on-write pages that made a private copy (F158).
+    pub copy_on_write: u64,
+    /// Faults on view pages resolved through their prototype PTE (also counted as the
+    /// demand-zero, soft or hard fault each was, or as the copy it made).
+    pub prototype: u64,
 }
 
 impl FaultCounts {
     /// Faults that were resolved by the memory manager (what `PageFaultCount` counts).
     #[must_use]
     pub fn resolved(&self) -> u64 {
-        self.demand_zero + self.soft + self.hard
+        self.demand_zero + self.soft + self.hard + self.copy_on_write
     }
 
     /// Adds another's counts to these.
@@ -77,6 +83,8 @@ impl FaultCounts {
         self.hard += other.hard;
         self.guard += other.guard;
         self.access_violation += other.access_violation;
+        self.copy_on_write += other.copy_on_write;
+        self.prototype += other.prototype;
     }
 }
 
@@ -113,6 +121,8 @@ impl PageState {
                 PageState::Committed(p)
             }
             Pte::Valid(v) => PageState::Committed(v.protection()),
+            // A view page's state is its prototype's: `view.rs` reads it.
+            Pte::Prototype { protection, .. } => PageState::Committed(protection),
         }
     }
 }
@@ -215,7 +225,7 @@ impl AddressSpace {
             (_, Pte::Valid(v)) => {
                 self.counters.working_set += 1;
                 self.counters.peak_working_set = self.counters.peak_working_set.max(self.counters.working_set);
-                if phys.pfn(v.pfn()).usage() == FrameUse::Private {
+                if matches!(phys.pfn(v.pfn()).usage(), FrameUse::Private | FrameUse::Section) {
                     self.ws.insert(vpn);
                 }
             }

@@ -7,6 +7,7 @@
 //! such pages invalid so the first touch faults.
 
 use super::{AddressSpace, PageState, VadKind, VmError};
+use crate::machine::Machine;
 use crate::paging::{Access, Protection, Pte, ValidPte};
 use crate::phys::{PfnFlags, PhysicalMemory};
 use crate::units::{PageRange, PhysAddr, Vpn};
@@ -16,7 +17,7 @@ impl AddressSpace {
     /// the first page's previous protection.
     pub fn protect(
         &mut self,
-        phys: &mut PhysicalMemory,
+        m: &mut Machine,
         addr: u64,
         size: u64,
         protection: Protection,
@@ -28,6 +29,7 @@ impl AddressSpace {
         }
         match vad.kind {
             VadKind::Private => {}
+            VadKind::Mapped(_) => return Ok((range, self.protect_view(m, range, protection)?)),
             VadKind::Physical => return Err(VmError::NotCommitted),
             VadKind::LargePages | VadKind::SharedUserData => return Err(VmError::InvalidProtection),
         }
@@ -35,6 +37,7 @@ impl AddressSpace {
             return Err(VmError::InvalidProtection);
         }
         let effective = protection.with_caching_of(vad.allocation_protection).ok_or(VmError::InvalidProtection)?;
+        let phys = &mut m.phys;
         let mut first = None;
         let mut all_committed = true;
         let mut seen = 0;
@@ -79,6 +82,7 @@ impl AddressSpace {
                 Pte::Transition { pfn, protection: new }
             }
             Pte::PageFile { file, slot, .. } => Pte::PageFile { file, slot, protection: new },
+            Pte::Prototype { at, .. } => Pte::Prototype { at, protection: new },
         };
         self.set_pte(phys, at, vpn, next);
     }

@@ -5,6 +5,7 @@
 //! Reserved pages have no protection (F82); the allocation fields never change (F86).
 
 use super::{AddressSpace, PageState, VadKind};
+use crate::machine::Machine;
 use crate::paging::{Leaf, Protection, Pte};
 use crate::phys::PhysicalMemory;
 use crate::units::{PhysAddr, Vpn, PAGE_SHIFT, USER_END};
@@ -42,7 +43,8 @@ pub struct Region {
 impl AddressSpace {
     /// The region holding `addr` (which must be below the end of the user range).
     #[must_use]
-    pub fn query(&self, phys: &PhysicalMemory, addr: u64) -> Region {
+    pub fn query(&self, m: &Machine, addr: u64) -> Region {
+        let phys = &m.phys;
         let vpn = Vpn(addr >> PAGE_SHIFT);
         let Some(vad) = self.vads.find(vpn) else {
             let end = self.vads.next_from(vpn).map_or(USER_END, |v| v.range.start_addr());
@@ -60,6 +62,7 @@ impl AddressSpace {
         let (first, run_end) = match vad.kind {
             VadKind::Physical => (PageState::Reserved, end),
             VadKind::Private => self.run(phys, vpn, end),
+            VadKind::Mapped(_) => self.view_run(m, vpn, end),
             _ => (PageState::of(self.tables.pte(phys, vpn)), end),
         };
         let (state, protection) = match first {

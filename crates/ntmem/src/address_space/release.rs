@@ -17,6 +17,9 @@ impl AddressSpace {
         if vad.kind == VadKind::SharedUserData {
             return Err(VmError::UnableToFree);
         }
+        if vad.view().is_some() {
+            return Err(VmError::SectionMemory);
+        }
         let whole = vad.range;
         let range = if size == 0 {
             if page != whole.start {

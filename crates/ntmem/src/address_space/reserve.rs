@@ -23,6 +23,8 @@ pub enum ReserveKind {
     LargePages,
     /// An AWE reservation (`MEM_PHYSICAL`, F50).
     Physical,
+    /// A view of a section: nothing is committed or written, its pages are the segment's.
+    View(super::View),
 }
 
 /// How to reserve.
@@ -99,6 +101,7 @@ impl AddressSpace {
             ReserveKind::Normal => VadKind::Private,
             ReserveKind::LargePages => VadKind::LargePages,
             ReserveKind::Physical => VadKind::Physical,
+            ReserveKind::View(view) => VadKind::Mapped(view),
         };
         if large {
             self.commit_large(m, range, opts.protection)?;

@@ -57,9 +57,24 @@ impl AddressSpace {
         let Pte::Valid(v) = Pte::decode(m.phys.read_u64(at)) else { return 0 };
         let pfn = v.pfn();
         let e = *m.phys.pfn(pfn);
-        // Only private pages leave a working set; locked ones never do.
-        if e.usage() != FrameUse::Private || e.flags().has(PfnFlags::LOCKED) {
+        // Private and section pages leave a working set; locked ones never do.
+        if e.flags().has(PfnFlags::LOCKED) {
             return 0;
+        }
+        match e.usage() {
+            FrameUse::Private => {}
+            FrameUse::Section => {
+                // The process PTE points back at the prototype, keeping this view's protection;
+                // the frame leaves use when no other PTE maps it.
+                self.capture_dirty(&mut m.phys, vpn, v);
+                let Some((segment, page)) = e.prototype() else { return 0 };
+                let at_proto =
+                    crate::paging::PrototypePointer { segment, page: u32::try_from(page).unwrap_or(u32::MAX) };
+                self.set_pte(&mut m.phys, at, vpn, Pte::Prototype { at: at_proto, protection: v.protection() });
+                m.unshare(pfn);
+                return 1;
+            }
+            _ => return 0,
         }
         self.capture_dirty(&mut m.phys, vpn, v);
         let protection = e.protection();

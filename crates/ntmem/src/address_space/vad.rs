@@ -7,6 +7,7 @@ mod rooms;
 mod tree;
 
 use crate::paging::Protection;
+use crate::section::{SectionId, SegmentId};
 use crate::units::{PageRange, Vpn};
 use std::collections::BTreeSet;
 pub use tree::VadTree;
@@ -22,6 +23,37 @@ pub enum VadKind {
     Physical,
     /// The shared user data page (F6), the same frame in every process.
     SharedUserData,
+    /// A view of a section (`MapViewOfFile`, `NtMapViewOfSection`): its pages are the
+    /// segment's, through prototype PTEs (`view.rs`).
+    Mapped(View),
+}
+
+/// What the VAD of a view holds: which section, which of its segment's pages, and the commit
+/// its private copies are charged.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct View {
+    /// The section object the view keeps alive (F134, F168).
+    pub section: SectionId,
+    /// The segment whose pages it maps.
+    pub segment: SegmentId,
+    /// The segment page its first page maps.
+    pub first_page: u64,
+    /// An image view (`MEM_IMAGE`) rather than a data view (`MEM_MAPPED`).
+    pub image: bool,
+    /// Charged for its whole size at mapping (a `FILE_MAP_COPY` view, F159): copies need no
+    /// further charge.
+    pub precharged: bool,
+    /// Commit charged to the process for this view, in pages: the whole view when
+    /// precharged, else one page per copy-on-write copy made.
+    pub charged: u64,
+}
+
+impl View {
+    /// The segment page behind `vpn` of a view whose first page is `start`.
+    #[must_use]
+    pub fn page_of(&self, start: Vpn, vpn: Vpn) -> u64 {
+        self.first_page + (vpn.as_u64() - start.as_u64())
+    }
 }
 
 /// One allocation.

@@ -2,8 +2,93 @@
 //! (the list is in the parent module's doc).
 
 use super::InvariantViolation;
+use crate::paging::PrototypePte;
+use crate::phys::{FrameUse, PfnState};
 use crate::system::System;
-use std::collections::HashMap;
+use crate::units::Pfn;
+use std::collections::{HashMap, HashSet};
+
+/// What the segments' walk found about section frames, for the checks of the lists.
+pub(super) struct SectionFrames {
+    /// Frames that prototype PTEs in transition hold (on the standby or modified list).
+    pub parked: HashSet<Pfn>,
+    /// Frames of file-backed segments (valid or parked).
+    pub file: HashSet<Pfn>,
+    /// Frames of file-backed segments in use: backed by their file, not charged.
+    pub active_file: u64,
+}
+
+/// Checks every segment's prototype PTEs against the PFN database and the process PTEs
+/// (`mapped`: how many valid process PTEs map each frame), and counts the page-file slots the
+/// prototypes and their frames hold.
+pub(super) fn check_segments(
+    sys: &System,
+    mapped: &HashMap<Pfn, u32>,
+    slots: &mut HashMap<(u8, u32), u32>,
+) -> Result<SectionFrames, InvariantViolation> {
+    let phys = sys.phys();
+    let mut found = SectionFrames { parked: HashSet::new(), file: HashSet::new(), active_file: 0 };
+    let mut seen: HashSet<Pfn> = HashSet::new();
+    for (id, segment) in sys.segments().iter() {
+        let mut committed = 0;
+        for page in 0..segment.pages() {
+            let Some(proto) = segment.prototype(page) else { break };
+            committed += u64::from(proto != PrototypePte::Reserved);
+            if let PrototypePte::PageFile { file, slot, .. } = proto {
+                ensure!(!segment.is_file(), "page {page} of file segment {id:?} is in a page file");
+                *slots.entry((file, slot)).or_default() += 1;
+            }
+            let Some(pfn) = proto.frame() else { continue };
+            ensure!(seen.insert(pfn), "frame {pfn:?} holds two section pages (segment {id:?}, page {page})");
+            let e = phys.pfn(pfn);
+            ensure!(
+                e.usage() == FrameUse::Section && e.prototype() == Some((id.raw(), page)),
+                "prototype {page} of segment {id:?} holds frame {pfn:?}, which is {e:?}"
+            );
+            ensure!(e.protection() == proto.protection(), "frame {pfn:?} and its prototype disagree on protection");
+            let n = mapped.get(&pfn).copied().unwrap_or(0);
+            ensure!(
+                u32::from(e.share_count()) == n,
+                "section frame {pfn:?} has share count {}, {n} valid PTEs map it",
+                e.share_count()
+            );
+            match proto {
+                PrototypePte::Valid(_) => {
+                    ensure!(e.state() == PfnState::Active && n > 0, "valid prototype of frame {pfn:?} is {e:?}")
+                }
+                _ => {
+                    ensure!(
+                        matches!(e.state(), PfnState::Standby | PfnState::Modified) && n == 0,
+                        "transition prototype of frame {pfn:?} is {e:?}"
+                    );
+                    found.parked.insert(pfn);
+                }
+            }
+            if let Some(backing) = e.backing() {
+                ensure!(!segment.is_file(), "file page frame {pfn:?} has a page-file copy");
+                *slots.entry(backing).or_default() += 1;
+            }
+            if segment.is_file() {
+                found.file.insert(pfn);
+                found.active_file += u64::from(e.state() == PfnState::Active);
+            }
+        }
+        if !segment.is_file() {
+            ensure!(
+                segment.commit() == committed,
+                "page-file segment {id:?} charged {} pages, {committed} committed",
+                segment.commit()
+            );
+        }
+    }
+    for raw in 0..phys.frame_count() {
+        let pfn = Pfn(raw);
+        if phys.pfn(pfn).usage() == FrameUse::Section && phys.pfn(pfn).state() == PfnState::Active {
+            ensure!(seen.contains(&pfn), "section frame {pfn:?} in use belongs to no prototype");
+        }
+    }
+    Ok(found)
+}
 
 pub(super) fn check(sys: &System) -> Result<(), InvariantViolation> {
     use crate::section::{Backing, NamedObject, SectionKind};
@@ -37,7 +122,7 @@ pub(super) fn check(sys: &System) -> Result<(), InvariantViolation> {
         ensure!(s == *n, "section {id:?} counts {s} handles, {n} name it");
     }
     for section in objects.sections() {
-        let segment = objects.segment(section.segment());
+        let segment = sys.segments().get(section.segment());
         ensure!(segment.is_some(), "a section refers to the dead segment {:?}", section.segment());
         *section_refs.entry(section.segment().raw()).or_default() += 1;
         ensure!(
@@ -68,12 +153,29 @@ pub(super) fn check(sys: &System) -> Result<(), InvariantViolation> {
         ensure!(n == file.handles(), "file {id:?} counts {} handles, {n} name it", file.handles());
         ensure!(n > 0, "the file {} is open with no handle", file.path().display());
     }
+    let mut views: HashMap<u32, u32> = HashMap::new();
+    let mut section_views: HashMap<crate::section::SectionId, u32> = HashMap::new();
+    for process in sys.processes() {
+        let Some(space) = process.space() else { continue };
+        for view in space.vads().iter().filter_map(crate::address_space::Vad::view) {
+            *views.entry(view.segment.raw()).or_default() += 1;
+            *section_views.entry(view.section).or_default() += 1;
+        }
+    }
+    for (id, n) in &section_views {
+        let s = objects.section(*id).map_or(0, crate::section::Section::views);
+        ensure!(s == *n, "section {id:?} counts {s} views, {n} map it");
+    }
+    let counted: u32 = objects.sections().map(crate::section::Section::views).sum();
+    let found: u32 = section_views.values().sum();
+    ensure!(counted == found, "sections count {counted} views, {found} are mapped");
     let mut data_segments = 0;
-    for (id, segment) in objects.segments() {
+    for (id, segment) in sys.segments().iter() {
         let refs = segment.refs();
         let n = section_refs.get(&id.raw()).copied().unwrap_or(0);
         ensure!(refs.sections == n, "segment {id:?} counts {} sections, {n} refer to it", refs.sections);
-        ensure!(refs.views == 0, "segment {id:?} counts views, and views do not exist yet");
+        let v = views.get(&id.raw()).copied().unwrap_or(0);
+        ensure!(refs.views == v, "segment {id:?} counts {} views, {v} map it", refs.views);
         ensure!(!refs.is_unreferenced(), "segment {id:?} lives with no reference");
         match segment.backing() {
             Backing::File(identity) => {
@@ -86,8 +188,12 @@ pub(super) fn check(sys: &System) -> Result<(), InvariantViolation> {
             }
             Backing::PageFile => {
                 let committed = objects.sections().any(|s| s.segment() == id && s.kind() == SectionKind::Commit);
-                let want = if committed { segment.pages() } else { 0 };
-                ensure!(segment.commit() == want, "segment {id:?} charged {} pages, {want} expected", segment.commit());
+                ensure!(
+                    !committed || segment.commit() == segment.pages(),
+                    "SEC_COMMIT segment {id:?} charged {} of its {} pages",
+                    segment.commit(),
+                    segment.pages()
+                );
             }
         }
     }

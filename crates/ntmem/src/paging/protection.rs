@@ -188,6 +188,25 @@ impl Protection {
         )
     }
 
+    /// Copy-on-write: the first write copies the page (`PAGE_WRITECOPY`,
+    /// `PAGE_EXECUTE_WRITECOPY`).
+    #[must_use]
+    pub const fn is_copy_on_write(self) -> bool {
+        matches!(self.access(), Access::WriteCopy | Access::ExecuteWriteCopy)
+    }
+
+    /// The protection a copy-on-write page takes once written (F158): `PAGE_READWRITE`, or
+    /// `PAGE_EXECUTE_READWRITE`, with the same caching; itself for any other protection.
+    #[must_use]
+    pub fn after_copy(self) -> Protection {
+        let access = match self.access() {
+            Access::WriteCopy => Access::ReadWrite,
+            Access::ExecuteWriteCopy => Access::ExecuteReadWrite,
+            _ => return self,
+        };
+        Protection::new(access, self.modifier()).unwrap_or(self)
+    }
+
     /// True when a resident page with this protection can have a present hardware PTE (NT
     /// keeps guard and no-access pages invalid).
     #[must_use]

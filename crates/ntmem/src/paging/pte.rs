@@ -15,11 +15,12 @@
 //!   transition, page-file or demand-zero PTE as above, zero for a page of a `SEC_RESERVE`
 //!   section not yet committed, or — bit 10 set — "in the file, not yet read" (NT's subsection
 //!   format; the segment knows the file, so no subsection address is stored).
-//! - [`PrototypePointer`]: a process PTE that says "look at the prototype" (bit 10 set). NT
-//!   stores the prototype PTE's kernel address; ntmem's prototype PTEs live in a `Vec` of the
-//!   segment (NT keeps them in paged pool), so it stores the segment's number and the page.
-//!   No process PTE takes this format until views exist: [`Pte::decode`] gains the variant
-//!   then, with the fault path that resolves it.
+//! - [`PrototypePointer`]: a process PTE of a view that says "look at the prototype" (bit 10
+//!   set), with this view's protection of the page in 9..5. NT stores the prototype PTE's kernel
+//!   address; ntmem's prototype PTEs live in a `Vec` of the segment (NT keeps them in paged
+//!   pool), so it stores the segment's number (31..12) and the page (63..32). A view page whose
+//!   process PTE is still zero is read the same way, with the view's own protection (NT fills
+//!   view PTEs lazily, from the VAD, as ntmem does).
 
 use super::protection::Protection;
 use crate::arch::x86_64::{self as hw, entry_frame};
@@ -67,6 +68,13 @@ pub enum Pte {
         /// Which slot of it (never 0).
         slot: u32,
         /// The page's protection.
+        protection: Protection,
+    },
+    /// A view page: its state is its prototype PTE's.
+    Prototype {
+        /// Where the prototype PTE is.
+        at: PrototypePointer,
+        /// This view's protection of the page.
         protection: Protection,
     },
 }
@@ -162,6 +170,15 @@ impl Pte {
         if raw & TRANSITION != 0 {
             return Pte::Transition { pfn: entry_frame(raw), protection };
         }
+        if raw & PROTOTYPE != 0 {
+            // The masks keep both within their fields' widths.
+            #[allow(clippy::cast_possible_truncation)]
+            let at = PrototypePointer {
+                segment: ((raw >> SEGMENT_SHIFT) & SEGMENT_BITS) as u32,
+                page: (raw >> SLOT_SHIFT) as u32,
+            };
+            return Pte::Prototype { at, protection };
+        }
         // The masks keep both within their fields' widths.
         #[allow(clippy::cast_possible_truncation)]
         let (file, slot) = (((raw >> FILE_SHIFT) & 0xF) as u8, (raw >> SLOT_SHIFT) as u32);
@@ -187,6 +204,12 @@ impl Pte {
                     | (u64::from(file & 0xF) << FILE_SHIFT)
                     | (u64::from(protection.mask()) << PROTECTION_SHIFT)
             }
+            Pte::Prototype { at, protection } => {
+                PROTOTYPE
+                    | (u64::from(at.segment & PrototypePointer::MAX_SEGMENT) << SEGMENT_SHIFT)
+                    | (u64::from(at.page) << SLOT_SHIFT)
+                    | (u64::from(protection.mask()) << PROTECTION_SHIFT)
+            }
         }
     }
 
@@ -196,7 +219,7 @@ impl Pte {
         match self {
             Pte::Valid(v) => Some(v.pfn()),
             Pte::Transition { pfn, .. } => Some(pfn),
-            Pte::Zero | Pte::DemandZero(_) | Pte::PageFile { .. } => None,
+            Pte::Zero | Pte::DemandZero(_) | Pte::PageFile { .. } | Pte::Prototype { .. } => None,
         }
     }
 
@@ -209,6 +232,7 @@ impl Pte {
             Pte::DemandZero(_) => "demand-zero (software)",
             Pte::Transition { .. } => "transition (software)",
             Pte::PageFile { .. } => "page file (software)",
+            Pte::Prototype { .. } => "prototype pointer (software)",
         }
     }
 }
@@ -255,6 +279,8 @@ impl PrototypePte {
             Pte::DemandZero(p) => PrototypePte::DemandZero(p),
             Pte::Transition { pfn, protection } => PrototypePte::Transition { pfn, protection },
             Pte::PageFile { file, slot, protection } => PrototypePte::PageFile { file, slot, protection },
+            // Never stored in a segment: a prototype does not point at another.
+            Pte::Prototype { protection, .. } => PrototypePte::InFile(protection),
         }
     }
 
@@ -268,6 +294,17 @@ impl PrototypePte {
             PrototypePte::PageFile { file, slot, protection } => Pte::PageFile { file, slot, protection }.encode(),
             PrototypePte::Valid(v) => v.0,
             PrototypePte::Transition { pfn, protection } => Pte::Transition { pfn, protection }.encode(),
+        }
+    }
+
+    /// The page's protection in the section (`NONE` for a reserved page).
+    #[must_use]
+    pub fn protection(self) -> Protection {
+        match self {
+            PrototypePte::Reserved => Protection::NONE,
+            PrototypePte::DemandZero(p) | PrototypePte::InFile(p) => p,
+            PrototypePte::PageFile { protection, .. } | PrototypePte::Transition { protection, .. } => protection,
+            PrototypePte::Valid(v) => v.protection(),
         }
     }
 
@@ -295,25 +332,6 @@ pub struct PrototypePointer {
 impl PrototypePointer {
     /// The highest segment number the format holds.
     pub const MAX_SEGMENT: u32 = 0xF_FFFF;
-
-    /// Encodes to the raw process PTE; `None` when the segment number does not fit.
-    #[must_use]
-    pub fn encode(self) -> Option<u64> {
-        (self.segment <= Self::MAX_SEGMENT)
-            .then(|| PROTOTYPE | (u64::from(self.segment) << SEGMENT_SHIFT) | (u64::from(self.page) << SLOT_SHIFT))
-    }
-
-    /// Decodes a raw process PTE; `None` when it is not in the prototype format.
-    #[must_use]
-    pub fn decode(raw: u64) -> Option<PrototypePointer> {
-        if raw & hw::P != 0 || raw & PROTOTYPE == 0 || raw & TRANSITION != 0 {
-            return None;
-        }
-        // The masks keep both within their fields' widths.
-        #[allow(clippy::cast_possible_truncation)]
-        let (segment, page) = (((raw >> SEGMENT_SHIFT) & SEGMENT_BITS) as u32, (raw >> SLOT_SHIFT) as u32);
-        Some(PrototypePointer { segment, page })
-    }
 }
 
 fn protection_of(raw: u64) -> Protection {
@@ -355,16 +373,19 @@ mod tests {
         ] {
             assert_eq!(PrototypePte::decode(pte.encode()), pte);
         }
-        let p = PrototypePointer { segment: PrototypePointer::MAX_SEGMENT, page: u32::MAX };
-        let raw = p.encode().unwrap();
-        assert_eq!(PrototypePointer::decode(raw), Some(p));
-        assert_eq!(PrototypePointer { segment: PrototypePointer::MAX_SEGMENT + 1, page: 0 }.encode(), None);
-        // The ordinary formats are not prototype pointers.
-        assert_eq!(PrototypePointer::decode(Pte::DemandZero(Protection::READ_WRITE).encode()), None);
-        assert_eq!(
-            PrototypePointer::decode(Pte::Transition { pfn: Pfn(1), protection: Protection::READ_ONLY }.encode()),
-            None
-        );
+        let p = Pte::Prototype {
+            at: PrototypePointer { segment: PrototypePointer::MAX_SEGMENT, page: u32::MAX },
+            protection: Protection::READ_ONLY,
+        };
+        assert_eq!(Pte::decode(p.encode()), p);
+        // The ordinary formats are not prototype pointers, nor is an in-file prototype PTE.
+        for other in [
+            Pte::DemandZero(Protection::READ_WRITE),
+            Pte::Transition { pfn: Pfn(1), protection: Protection::READ_ONLY },
+            Pte::PageFile { file: 1, slot: 2, protection: Protection::READ_ONLY },
+        ] {
+            assert!(!matches!(Pte::decode(other.encode()), Pte::Prototype { .. }));
+        }
     }
 
     #[test]

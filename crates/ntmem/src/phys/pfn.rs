@@ -57,6 +57,10 @@ pub enum FrameUse {
     LargePage,
     /// The shared user data page (KUSER_SHARED_DATA), mapped by every process (F6).
     SharedUserData,
+    /// A page of a section's segment, shared by every view that maps it: its entry names the
+    /// prototype PTE (segment and page) instead of a process PTE, and its share count is the
+    /// valid process PTEs mapping it (0 on the standby and modified lists).
+    Section,
 }
 
 /// Per-frame flags.
@@ -110,6 +114,9 @@ pub struct PfnEntry {
     pub(crate) backing_slot: u32,
 }
 
+const PROTOTYPE_SEGMENT_SHIFT: u32 = 40;
+const PROTOTYPE_PAGE_MASK: u64 = (1 << PROTOTYPE_SEGMENT_SHIFT) - 1;
+
 /// No page-file copy.
 pub const NO_SLOT: u32 = 0;
 
@@ -138,6 +145,19 @@ impl PfnEntry {
     #[must_use]
     pub fn pte(&self) -> Option<PhysAddr> {
         (self.pte != 0).then_some(PhysAddr(self.pte))
+    }
+
+    /// The prototype PTE describing a section frame: (segment number, page).
+    #[must_use]
+    pub fn prototype(&self) -> Option<(u32, u64)> {
+        // The segment number sits above bit 40, one more than itself so the field is never 0.
+        #[allow(clippy::cast_possible_truncation)]
+        (self.usage == FrameUse::Section && self.pte != 0)
+            .then(|| (((self.pte >> PROTOTYPE_SEGMENT_SHIFT) - 1) as u32, self.pte & PROTOTYPE_PAGE_MASK))
+    }
+
+    pub(crate) fn set_prototype(&mut self, segment: u32, page: u64) {
+        self.pte = ((u64::from(segment) + 1) << PROTOTYPE_SEGMENT_SHIFT) | (page & PROTOTYPE_PAGE_MASK);
     }
 
     pub(crate) fn set_pte(&mut self, pte: Option<PhysAddr>) {

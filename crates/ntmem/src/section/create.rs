@@ -117,15 +117,15 @@ impl Sections {
                 };
                 let mut seg = Segment::new(Backing::PageFile, pages, initial, None);
                 seg.commit = commit;
-                match insert(&mut self.segments, seg) {
-                    Some(i) => SegmentId(i),
+                match machine.segments.insert(seg) {
+                    Some(id) => id,
                     None => {
                         machine.commit.uncharge(commit);
                         return Err(SectionError::InsufficientResources);
                     }
                 }
             }
-            Some(p) => self.data_segment_for(p, options.protection)?,
+            Some(p) => self.data_segment_for(machine, p, options.protection)?,
         };
         let section = Section {
             segment,
@@ -138,7 +138,7 @@ impl Sections {
             handles: 0,
             views: 0,
         };
-        if let Some(seg) = self.segments.get_mut(segment.0 as usize).and_then(Option::as_mut) {
+        if let Some(seg) = machine.segments.get_mut(segment) {
             seg.refs.sections += 1;
         }
         let Some(id) = insert(&mut self.sections, section).map(SectionId) else {
@@ -189,7 +189,12 @@ impl Sections {
 
     /// The file's data segment, created on first use and grown to cover `plan.size`; the file
     /// itself grown first when the section is bigger (F125).
-    fn data_segment_for(&mut self, plan: &FilePlan, protection: Protection) -> Result<SegmentId, SectionError> {
+    fn data_segment_for(
+        &mut self,
+        machine: &mut Machine,
+        plan: &FilePlan,
+        protection: Protection,
+    ) -> Result<SegmentId, SectionError> {
         let file = self.file(plan.id).ok_or(SectionError::InvalidHandle)?;
         let identity = file.identity();
         if plan.extend {
@@ -197,14 +202,14 @@ impl Sections {
         }
         let pages = pages_of(plan.size);
         if let Some(id) = self.data_segment(identity) {
-            if let Some(seg) = self.segments.get_mut(id.0 as usize).and_then(Option::as_mut) {
+            if let Some(seg) = machine.segments.get_mut(id) {
                 seg.grow(pages, protection);
             }
             return Ok(id);
         }
         let host = file.host.try_clone().map_err(|e| SectionError::from_io(&e))?;
         let seg = Segment::new(Backing::File(identity), pages, PrototypePte::InFile(protection), Some(host));
-        let id = SegmentId(insert(&mut self.segments, seg).ok_or(SectionError::InsufficientResources)?);
+        let id = machine.segments.insert(seg).ok_or(SectionError::InsufficientResources)?;
         self.data_segments.insert(identity, id);
         Ok(id)
     }

@@ -62,6 +62,15 @@ pub enum SectionError {
     /// A seek before the start of the file.
     #[error("negative seek")]
     NegativeSeek,
+    /// A view larger than what the section holds from its offset (F143).
+    #[error("the view does not fit in the section")]
+    InvalidViewSize,
+    /// A file cannot end inside a mapped view of it (F139).
+    #[error("the file is mapped: it cannot end inside a view")]
+    UserMappedFile,
+    /// The address space refused the view (placement, conflicts, commit, unmapping).
+    #[error(transparent)]
+    View(#[from] crate::address_space::VmError),
 }
 
 impl SectionError {

@@ -16,24 +16,29 @@
 mod create;
 mod error;
 mod file;
+mod frames;
 mod object;
 mod segment;
+mod segments;
 
 pub use create::Created;
 pub use error::SectionError;
 pub use file::{Disposition, File, FileAccess, FileIdentity, FileShare, SeekOrigin};
+pub use frames::MappedIo;
+pub(crate) use frames::PageIn;
 pub use object::{FileId, Section, SectionId, SectionKind, SectionOptions};
 pub use segment::{Backing, Segment, SegmentId, SegmentRefs, MAX_SEGMENT_PAGES};
+pub use segments::Segments;
 
 use crate::machine::Machine;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Every file, segment and section object of a system, and the names of the named ones.
+/// Every file and section object of a system, and the names of the named ones. The segments
+/// they refer to live in the machine ([`Segments`]).
 #[derive(Debug, Default)]
 pub struct Sections {
     files: Vec<Option<File>>,
-    segments: Vec<Option<Segment>>,
     sections: Vec<Option<Section>>,
     /// The data segment of each host file that has one.
     data_segments: BTreeMap<FileIdentity, SegmentId>,
@@ -143,17 +148,6 @@ impl Sections {
         get_mut(&mut self.files, id.0)
     }
 
-    /// A segment.
-    #[must_use]
-    pub fn segment(&self, id: SegmentId) -> Option<&Segment> {
-        get(&self.segments, id.0)
-    }
-
-    /// Every segment with its number.
-    pub fn segments(&self) -> impl Iterator<Item = (SegmentId, &Segment)> {
-        self.segments.iter().enumerate().filter_map(|(i, s)| Some((SegmentId(u32::try_from(i).ok()?), s.as_ref()?)))
-    }
-
     /// A section object.
     #[must_use]
     pub fn section(&self, id: SectionId) -> Option<&Section> {
@@ -228,12 +222,6 @@ impl Sections {
         }
     }
 
-    /// Commit charged by every segment, in pages.
-    #[must_use]
-    pub fn commit(&self) -> u64 {
-        self.segments().map(|(_, s)| s.commit).sum()
-    }
-
     /// A handle to a file was opened.
     pub(crate) fn reference_file(&mut self, id: FileId) {
         if let Some(f) = self.file_mut(id) {
@@ -276,18 +264,50 @@ impl Sections {
         self.dereference_segment(machine, segment);
     }
 
+    /// A view of section `id` was mapped: it holds a reference on the section object and on
+    /// its segment (F134, F168).
+    pub(crate) fn view_mapped(&mut self, machine: &mut Machine, id: SectionId) {
+        let Some(s) = get_mut(&mut self.sections, id.0) else { return };
+        s.views += 1;
+        if let Some(seg) = machine.segments.get_mut(s.segment) {
+            seg.refs.views += 1;
+        }
+    }
+
+    /// A view of section `id` was unmapped: the object goes with its last handle and view,
+    /// the segment with its last section and view.
+    pub(crate) fn view_unmapped(&mut self, machine: &mut Machine, id: SectionId) {
+        let Some(s) = get_mut(&mut self.sections, id.0) else { return };
+        s.views = s.views.saturating_sub(1);
+        let segment = s.segment;
+        if let Some(seg) = machine.segments.get_mut(segment) {
+            seg.refs.views = seg.refs.views.saturating_sub(1);
+        }
+        if s.is_unreferenced() {
+            self.sections[id.0 as usize] = None;
+            self.dereference_segment(machine, segment);
+        } else {
+            self.delete_if_unreferenced(machine, segment);
+        }
+    }
+
     fn dereference_segment(&mut self, machine: &mut Machine, id: SegmentId) {
-        let Some(seg) = get_mut(&mut self.segments, id.0) else { return };
+        let Some(seg) = machine.segments.get_mut(id) else { return };
         seg.refs.sections = seg.refs.sections.saturating_sub(1);
+        self.delete_if_unreferenced(machine, id);
+    }
+
+    /// Deletes a segment nothing refers to any more: its dirty file pages are written to their
+    /// file, its frames and page-file slots go back, and so does its commit charge.
+    fn delete_if_unreferenced(&mut self, machine: &mut Machine, id: SegmentId) {
+        let Some(seg) = machine.segments.get(id) else { return };
         if !seg.refs.is_unreferenced() {
             return;
         }
-        // No views yet, so no frames or page-file slots: the prototype PTEs hold none.
-        machine.commit.uncharge(seg.commit);
         if let Backing::File(identity) = seg.backing {
             self.data_segments.remove(&identity);
         }
-        self.segments[id.0 as usize] = None;
+        machine.delete_segment(id);
     }
 }
 

@@ -54,7 +54,7 @@ pub struct Section {
     pub(crate) file: Option<FileIdentity>,
     /// Open handles; the name goes with the last one (F134).
     pub(crate) handles: u32,
-    /// Views mapped; none until views exist.
+    /// Views mapped.
     pub(crate) views: u32,
 }
 
@@ -106,6 +106,12 @@ impl Section {
     #[must_use]
     pub fn file(&self) -> Option<FileIdentity> {
         self.file
+    }
+
+    /// Views mapped.
+    #[must_use]
+    pub fn views(&self) -> u32 {
+        self.views
     }
 
     pub(crate) fn is_unreferenced(&self) -> bool {

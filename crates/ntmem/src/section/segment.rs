@@ -42,7 +42,7 @@ pub enum Backing {
 pub struct SegmentRefs {
     /// Section objects referring to the segment (`NumberOfSectionReferences`).
     pub sections: u32,
-    /// Views mapped (`NumberOfMappedViews`); none until views exist.
+    /// Views mapped (`NumberOfMappedViews`).
     pub views: u32,
 }
 
@@ -101,6 +101,43 @@ impl Segment {
     pub fn prototype(&self, page: u64) -> Option<PrototypePte> {
         let i = usize::try_from(page).ok()?;
         self.prototypes.get(i).map(|raw| PrototypePte::decode(*raw))
+    }
+
+    pub(crate) fn set_prototype(&mut self, page: u64, pte: PrototypePte) {
+        if let Some(raw) = usize::try_from(page).ok().and_then(|i| self.prototypes.get_mut(i)) {
+            *raw = pte.encode();
+        }
+    }
+
+    /// True for a segment backed by a host file (its pages are written back to it).
+    #[must_use]
+    pub fn is_file(&self) -> bool {
+        matches!(self.backing, Backing::File(_))
+    }
+
+    /// Reads file page `page` into `buf` (whole pages); what lies past the end of the file
+    /// reads as zero, as NT's in-page of a file's last page does.
+    pub(crate) fn read_pages(&self, page: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let Some(host) = &self.host else { return Err(std::io::ErrorKind::NotFound.into()) };
+        let len = host.metadata()?.len();
+        let at = page * PAGE_SIZE;
+        let have = usize::try_from(len.saturating_sub(at)).unwrap_or(usize::MAX).min(buf.len());
+        host.read_exact_at(&mut buf[..have], at)?;
+        buf[have..].fill(0);
+        Ok(())
+    }
+
+    /// Writes whole pages from `page` on back to the file, but nothing past its end: a
+    /// file made shorter while its section lived does not grow back (NT's mapped page writer
+    /// clips to the valid data length).
+    pub(crate) fn write_pages(&self, page: u64, data: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let Some(host) = &self.host else { return Err(std::io::ErrorKind::NotFound.into()) };
+        let len = host.metadata()?.len();
+        let at = page * PAGE_SIZE;
+        let n = usize::try_from(len.saturating_sub(at)).unwrap_or(usize::MAX).min(data.len());
+        host.write_all_at(&data[..n], at)
     }
 
     /// Commit charged for it, in pages.

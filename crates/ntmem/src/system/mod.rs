@@ -11,12 +11,14 @@ mod handles;
 mod memory;
 mod objects;
 mod process;
+mod views;
 mod vm;
 
 pub use config::{Config, ConfigError, DEFAULT_PAGE_IN_CLUSTER, MAX_PAGE_IN_CLUSTER, MAX_RAM_BYTES, MIN_RAM_BYTES};
 pub use handles::{Handle, HandleEntry, HandleTable, Object};
 pub use memory::Memory;
 pub use process::{Process, ProcessId};
+pub use views::ViewRequest;
 pub use vm::{Vm, WorkingSetEntry};
 
 use crate::address_space::{AddressSpace, FaultCounts, VmError, SHARED_USER_DATA};
@@ -173,6 +175,11 @@ impl System {
     /// to it.
     pub fn terminate_process(&mut self, pid: ProcessId, exit_code: u32) -> Result<(), SystemError> {
         let slot = self.slot(pid).ok_or(SystemError::NoSuchProcess)?;
+        if self.processes[slot].space.is_none() {
+            return Err(SystemError::ProcessTerminated);
+        }
+        // Views first: each gives its section back (and its file's pages, F168).
+        self.unmap_all_views(pid);
         let process = &mut self.processes[slot];
         let space = process.space.take().ok_or(SystemError::ProcessTerminated)?;
         process.final_counters = space.counters();
@@ -269,6 +276,23 @@ impl System {
     #[must_use]
     pub fn commit(&self) -> &crate::commit_charge::CommitCharge {
         &self.machine.commit
+    }
+
+    /// Every segment: the prototype PTEs of the shared pages.
+    #[must_use]
+    pub fn segments(&self) -> &crate::section::Segments {
+        &self.machine.segments
+    }
+
+    /// The I/O of mapped files and its injected failures.
+    #[must_use]
+    pub fn mapped_io(&self) -> crate::section::MappedIo {
+        self.machine.mapped
+    }
+
+    /// Arms failures of mapped-file reads and writes (for tests).
+    pub fn inject_mapped_faults(&mut self, plan: crate::page_file::FaultPlan) {
+        self.machine.mapped.faults = plan;
     }
 
     /// The page files.

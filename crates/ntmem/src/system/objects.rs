@@ -110,20 +110,13 @@ impl System {
         Ok((handle, existed))
     }
 
-    fn file_mut(&mut self, pid: ProcessId, handle: Handle) -> Result<&mut crate::section::File, SectionError> {
+    pub(super) fn file_mut(
+        &mut self,
+        pid: ProcessId,
+        handle: Handle,
+    ) -> Result<&mut crate::section::File, SectionError> {
         let id = self.file_of(pid, handle)?;
         self.sections.file_mut(id).ok_or(SectionError::InvalidHandle)
-    }
-
-    /// Reads from a file at its position (straight from the host file until views bring the
-    /// segment's pages: section/file.rs).
-    pub fn read_file(&mut self, pid: ProcessId, handle: Handle, buf: &mut [u8]) -> Result<usize, SectionError> {
-        self.file_mut(pid, handle)?.read(buf)
-    }
-
-    /// Writes to a file at its position (to the host file until views: section/file.rs).
-    pub fn write_file(&mut self, pid: ProcessId, handle: Handle, data: &[u8]) -> Result<usize, SectionError> {
-        self.file_mut(pid, handle)?.write(data)
     }
 
     /// Moves a file's position; the new one.
@@ -135,11 +128,6 @@ impl System {
         origin: SeekOrigin,
     ) -> Result<u64, SectionError> {
         self.file_mut(pid, handle)?.seek(distance, origin)
-    }
-
-    /// Sets a file's end at its position.
-    pub fn set_end_of_file(&mut self, pid: ProcessId, handle: Handle) -> Result<(), SectionError> {
-        self.file_mut(pid, handle)?.set_end()
     }
 
     /// Writes a file's buffers to the host disk.

@@ -108,6 +108,38 @@ impl<'a> Vm<'a> {
         result
     }
 
+    /// Maps a view (`System::map_view` decided what it is; `opts.kind` is the view).
+    pub(crate) fn map_view(
+        &mut self,
+        at: Option<u64>,
+        pages: u64,
+        opts: &crate::address_space::ReserveOptions,
+    ) -> VmResult<PageRange> {
+        self.with_frames(|s, m| s.map_view(m, at, pages, opts))
+    }
+
+    /// Commits the section pages behind `range` of a view.
+    pub(crate) fn commit_section_pages(
+        &mut self,
+        view: crate::address_space::View,
+        start: Vpn,
+        range: PageRange,
+        protection: Protection,
+    ) -> VmResult<()> {
+        let (space, m) = self.parts();
+        space.commit_section_pages(m, view, start, range, protection)
+    }
+
+    /// Unmaps the view holding `addr`: the view and its range.
+    pub(crate) fn unmap_view(&mut self, addr: u64) -> Option<(crate::address_space::View, PageRange)> {
+        let vpn = Vpn(addr >> PAGE_SHIFT);
+        let (space, m) = self.parts();
+        let (_, range, _) = space.view_at(vpn)?;
+        let view = space.unmap_view(m, vpn)?;
+        self.settle();
+        Some((view, range))
+    }
+
     /// Balances when memory is low or the modified list is long.
     fn settle(&mut self) {
         if balancer::wanted(self.machine) {
@@ -146,13 +178,13 @@ impl<'a> Vm<'a> {
     /// Changes protection; returns the first page's old protection.
     pub fn protect(&mut self, addr: u64, size: u64, protection: Protection) -> VmResult<(PageRange, Protection)> {
         let (space, m) = self.parts();
-        space.protect(&mut m.phys, addr, size, protection)
+        space.protect(m, addr, size, protection)
     }
 
     /// Describes the region holding `addr`.
     #[must_use]
     pub fn query(&self, addr: u64) -> Region {
-        self.space_ref().query(&self.machine.phys, addr)
+        self.space_ref().query(self.machine, addr)
     }
 
     /// Locks pages in the working set.

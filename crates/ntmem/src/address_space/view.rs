@@ -1,0 +1,475 @@
+//! Views of sections in one address space: mapping and unmapping them, the faults that resolve
+//! through prototype PTEs, copy-on-write, and the protection, commit, query and flush of view
+//! pages (facts F140–F171; docs/design.md, "Sections").
+//!
+//! A view is a VAD of kind [`VadKind::Mapped`] naming its segment and first segment page. Its
+//! process PTEs are filled lazily, as NT fills them from the VAD:
+//! - zero: untouched; the page is as its prototype PTE says, with the view's protection (an
+//!   image view's pages take their prototype's own protection, F162);
+//! - a prototype pointer: the same, with this view's protection of the page (set by
+//!   `VirtualProtect`, or left behind when the page was trimmed);
+//! - valid, mapping the segment's frame (a section frame, whose share count it holds);
+//! - valid, transition or page file for the page's private copy once copy-on-write made one
+//!   (F158): such pages are ordinary private pages from then on.
+//!
+//! Contracts: mapping commits nothing and writes no PTE (a `FILE_MAP_COPY` view is charged
+//! for its whole size, F159); page tables under a view are created, and charged, at the first
+//! fault or protection change that needs them, and go back at unmap. Unmapping folds the
+//! process's dirty bits into the frames, gives up its share of each, drops its private copies
+//! and returns the view's charge. A view's pages are committed exactly when their prototype
+//! PTEs are (commit is section-wide, protection per view: F148).
+
+use super::access::{AccessFault, FaultKind};
+use super::{AddressSpace, PageState, ReserveKind, ReserveOptions, Vad, VadKind, View, VmError};
+use crate::machine::{Fill, Machine};
+use crate::paging::{Access, AccessKind, Leaf, Protection, PrototypePointer, PrototypePte, Pte, ValidPte};
+use crate::phys::{FrameUse, PfnFlags};
+use crate::section::PageIn;
+use crate::units::{PageRange, PhysAddr, Vpn, PAGE_BYTES, PAGE_SIZE};
+
+/// The accesses a protection grants a view page, for the subset rule of F155 and F157:
+/// read, write, execute. Copy-on-write counts as read (its write makes a copy).
+fn grants(p: Protection) -> (bool, bool, bool) {
+    match p.access() {
+        Access::NoAccess => (false, false, false),
+        Access::ReadOnly | Access::WriteCopy => (true, false, false),
+        Access::ReadWrite => (true, true, false),
+        Access::Execute | Access::ExecuteRead | Access::ExecuteWriteCopy => (true, false, true),
+        Access::ExecuteReadWrite => (true, true, true),
+    }
+}
+
+/// True when a view mapped with `allocation` may take `wanted` (F155, F157).
+#[must_use]
+pub(crate) fn view_allows(allocation: Protection, wanted: Protection) -> bool {
+    let (ar, aw, ax) = grants(allocation);
+    let (wr, ww, wx) = grants(wanted);
+    (!wr || ar) && (!ww || aw) && (!wx || ax)
+}
+
+impl AddressSpace {
+    /// Maps a view of `pages` pages at `at` (already checked to be 64 KiB aligned, F141) or
+    /// where `opts` places it; `opts.kind` is the view. A precharged view charges its whole
+    /// size to the process.
+    pub(crate) fn map_view(
+        &mut self,
+        m: &mut Machine,
+        at: Option<u64>,
+        pages: u64,
+        opts: &ReserveOptions,
+    ) -> Result<PageRange, VmError> {
+        let ReserveKind::View(mut view) = opts.kind else { return Err(VmError::InvalidParameter) };
+        let charge = if view.precharged { pages } else { 0 };
+        m.charge(charge).map_err(|_| VmError::CommitLimit)?;
+        view.charged = charge;
+        let opts = ReserveOptions { commit: false, write_watch: false, kind: ReserveKind::View(view), ..*opts };
+        match self.reserve(m, at, pages.saturating_mul(PAGE_SIZE), &opts) {
+            Ok(range) => {
+                self.add_committed(charge);
+                Ok(range)
+            }
+            Err(e) => {
+                m.commit.uncharge(charge);
+                Err(e)
+            }
+        }
+    }
+
+    /// The view holding `vpn`, with its VAD's range and allocation protection.
+    pub(crate) fn view_at(&self, vpn: Vpn) -> Option<(View, PageRange, Protection)> {
+        let vad = self.vads.find(vpn)?;
+        match vad.kind {
+            VadKind::Mapped(view) => Some((view, vad.range, vad.allocation_protection)),
+            _ => None,
+        }
+    }
+
+    /// Unmaps the view holding `vpn` (any address inside it identifies it, F165): every page
+    /// goes, the tables under it that map nothing else go, and the view's charge. Returns the
+    /// view, whose section the caller dereferences; `None` when no view holds `vpn`.
+    pub(crate) fn unmap_view(&mut self, m: &mut Machine, vpn: Vpn) -> Option<View> {
+        let (view, range, _) = self.view_at(vpn)?;
+        let mut leaves = Vec::new();
+        self.tables.for_each_leaf(&m.phys, range, |v, at, raw| {
+            if raw != 0 {
+                leaves.push((v, at));
+            }
+        });
+        for (v, at) in leaves {
+            self.unmap_page(m, at, v);
+        }
+        self.vads.remove(range.start);
+        let tables = self.tables.prune(&mut m.phys, range);
+        m.commit.uncharge(tables + view.charged);
+        self.counters.committed_pages -= view.charged;
+        Some(view)
+    }
+
+    /// Takes one view page out of the address space.
+    fn unmap_page(&mut self, m: &mut Machine, at: PhysAddr, vpn: Vpn) {
+        match Pte::decode(m.phys.read_u64(at)) {
+            Pte::Valid(v) if m.phys.pfn(v.pfn()).usage() == FrameUse::Section => {
+                self.capture_dirty(&mut m.phys, vpn, v);
+                if m.phys.pfn(v.pfn()).flags().has(PfnFlags::LOCKED) {
+                    m.phys.pfn_mut(v.pfn()).flags.set(PfnFlags::LOCKED, false);
+                    self.counters.locked_pages -= 1;
+                }
+                self.set_pte(&mut m.phys, at, vpn, Pte::Zero);
+                m.unshare(v.pfn());
+            }
+            Pte::Prototype { .. } => self.set_pte(&mut m.phys, at, vpn, Pte::Zero),
+            // A private copy: its charge is the view's, returned with it.
+            _ => {
+                self.drop_page(m, at, vpn);
+            }
+        }
+    }
+
+    /// The prototype PTE a view page refers to, and the protection this view gives the page,
+    /// when its process PTE is zero or a prototype pointer; `None` for the other formats.
+    fn view_page(&self, m: &Machine, vpn: Vpn, pte: Pte) -> Option<(View, u64, PrototypePte, Protection)> {
+        let vad = self.vads.find(vpn)?;
+        let VadKind::Mapped(view) = vad.kind else { return None };
+        let (page, explicit) = match pte {
+            Pte::Zero => (view.page_of(vad.range.start, vpn), None),
+            Pte::Prototype { at, protection } => (u64::from(at.page), Some(protection)),
+            _ => return None,
+        };
+        let proto = m.segments.get(view.segment).and_then(|s| s.prototype(page))?;
+        let protection = match explicit {
+            Some(p) => p,
+            None if view.image => proto.protection(),
+            None => vad.allocation_protection,
+        };
+        Some((view, page, proto, protection))
+    }
+
+    /// The state of view page `vpn` as `VirtualQuery` shows it.
+    pub(crate) fn view_page_state(&self, m: &Machine, vpn: Vpn, pte: Pte) -> PageState {
+        match self.view_page(m, vpn, pte) {
+            Some((_, _, PrototypePte::Reserved, _)) => PageState::Reserved,
+            Some((_, _, _, protection)) => PageState::Committed(protection),
+            None if pte == Pte::Zero => PageState::Reserved,
+            None => PageState::of(pte),
+        }
+    }
+
+    /// The state of view page `vpn` and the first page after it (below `end`) whose state
+    /// differs.
+    pub(crate) fn view_run(&self, m: &Machine, vpn: Vpn, end: u64) -> (PageState, u64) {
+        let first = self.view_page_state(m, vpn, self.tables.pte(&m.phys, vpn));
+        let mut v = vpn.as_u64() + 1;
+        while v < end && self.view_page_state(m, Vpn(v), self.tables.pte(&m.phys, Vpn(v))) == first {
+            v += 1;
+        }
+        (first, v)
+    }
+
+    /// The PTE slot of `vpn`, creating (and charging) the page tables it needs.
+    fn view_pte(&mut self, m: &mut Machine, vpn: Vpn) -> Result<PhysAddr, FaultKind> {
+        if let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) {
+            return Ok(at);
+        }
+        let tables = self.tables.missing_tables(&m.phys, PageRange { start: vpn, end: vpn.add(1) });
+        m.charge(tables).map_err(|_| FaultKind::OutOfFrames)?;
+        if !m.make_free(tables) {
+            m.commit.uncharge(tables);
+            return Err(FaultKind::OutOfFrames);
+        }
+        self.tables.ensure(&mut m.phys, vpn, false).ok_or(FaultKind::OutOfFrames)
+    }
+
+    /// Resolves a fault on a view page whose PTE is zero or a prototype pointer: through the
+    /// prototype PTE (a frame already valid is shared with no I/O; one in transition is a soft
+    /// fault; one in its file or the page file a hard fault; a committed, untouched page a
+    /// zeroed frame). A write to a copy-on-write page makes this process's own copy.
+    pub(crate) fn view_fault(
+        &mut self,
+        m: &mut Machine,
+        vpn: Vpn,
+        access: AccessKind,
+        pte: Pte,
+        addr: u64,
+    ) -> Result<(), AccessFault> {
+        let Some((view, page, proto, protection)) = self.view_page(m, vpn, pte) else {
+            return Err(self.violation(addr, access));
+        };
+        let fail = |kind| AccessFault { kind, access, address: addr };
+        // F149: a page of a SEC_RESERVE section not committed through any view.
+        if proto == PrototypePte::Reserved {
+            return Err(self.violation(addr, access));
+        }
+        let copy = access == AccessKind::Write && protection.is_copy_on_write();
+        if access == AccessKind::Write && !protection.can_write() && !copy {
+            return Err(self.violation(addr, access));
+        }
+        let at = self.view_pte(m, vpn).map_err(fail)?;
+        if protection.is_guard() {
+            let pointer = prototype_pointer(view, page, protection.without_guard());
+            self.set_pte(&mut m.phys, at, vpn, pointer);
+            self.counters.faults.guard += 1;
+            return Err(fail(FaultKind::GuardPage));
+        }
+        let allowed = match access {
+            AccessKind::Read => protection.can_read(),
+            AccessKind::Write => protection.can_write() || copy,
+            AccessKind::Execute => protection.can_execute(),
+        };
+        if !allowed {
+            return Err(self.violation(addr, access));
+        }
+        self.make_room_in_working_set(m, vpn);
+        let (_, range, _) = self.view_at(vpn).ok_or_else(|| fail(FaultKind::AccessViolation))?;
+        let cluster_end = view.page_of(range.start, range.end);
+        let (pfn, how) = m.section_frame(view.segment, page, cluster_end).map_err(fail)?;
+        m.share(pfn);
+        if copy {
+            if let Err(kind) = self.copy_on_write(m, vpn, at, pfn, protection) {
+                m.unshare(pfn);
+                return Err(fail(kind));
+            }
+            m.unshare(pfn);
+        } else {
+            self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte::new(pfn, protection)));
+        }
+        let faults = &mut self.counters.faults;
+        faults.prototype += 1;
+        // A copy counted itself; any other fault counts by how the page came in.
+        if !copy {
+            match how {
+                PageIn::Shared | PageIn::Soft => faults.soft += 1,
+                PageIn::Hard => faults.hard += 1,
+                PageIn::DemandZero => faults.demand_zero += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// A write to a resident copy-on-write page of a view: the copy replaces the shared frame
+    /// in this process.
+    pub(crate) fn copy_on_write_valid(
+        &mut self,
+        m: &mut Machine,
+        vpn: Vpn,
+        at: PhysAddr,
+        v: ValidPte,
+        addr: u64,
+    ) -> Result<(), AccessFault> {
+        self.make_room_in_working_set(m, vpn);
+        self.copy_on_write(m, vpn, at, v.pfn(), v.protection()).map_err(|kind| AccessFault {
+            kind,
+            access: AccessKind::Write,
+            address: addr,
+        })?;
+        m.unshare(v.pfn());
+        Ok(())
+    }
+
+    /// Copies section frame `source` into a new private frame mapped at `vpn` with the
+    /// written protection (F158). The caller gives up this process's share of `source`.
+    fn copy_on_write(
+        &mut self,
+        m: &mut Machine,
+        vpn: Vpn,
+        at: PhysAddr,
+        source: crate::units::Pfn,
+        protection: Protection,
+    ) -> Result<(), FaultKind> {
+        let precharged = matches!(self.view_at(vpn), Some((v, _, _)) if v.precharged);
+        if !precharged {
+            m.charge(1).map_err(|_| FaultKind::OutOfFrames)?;
+        }
+        let Some(copy) = m.allocate(FrameUse::Private, Some(at), Fill::Overwrite) else {
+            if !precharged {
+                m.commit.uncharge(1);
+            }
+            return Err(FaultKind::OutOfFrames);
+        };
+        let mut page = [0u8; PAGE_BYTES];
+        page.copy_from_slice(m.phys.frame(source));
+        m.phys.frame_mut(copy).copy_from_slice(&page);
+        let written = protection.after_copy();
+        let e = m.phys.pfn_mut(copy);
+        e.protection = written;
+        // The copy exists nowhere else: it must be written out before its frame is reused.
+        e.flags.set(PfnFlags::MODIFIED, true);
+        let was_valid = matches!(Pte::decode(m.phys.read_u64(at)), Pte::Valid(_));
+        if was_valid {
+            // Valid to valid: the working set keeps the page; make it count as private.
+            self.set_pte(&mut m.phys, at, vpn, Pte::Zero);
+        }
+        self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte::new(copy, written)));
+        if let Some(vad) = self.vads.find_mut(vpn) {
+            if let VadKind::Mapped(view) = &mut vad.kind {
+                if !precharged {
+                    view.charged += 1;
+                }
+            }
+        }
+        if !precharged {
+            self.add_committed(1);
+        }
+        self.counters.faults.copy_on_write += 1;
+        Ok(())
+    }
+
+    /// `VirtualProtect` on view pages (F155, F162): the new protection must grant no more
+    /// than the view's; every page must be committed. Returns the first page's old protection.
+    pub(crate) fn protect_view(
+        &mut self,
+        m: &mut Machine,
+        range: PageRange,
+        protection: Protection,
+    ) -> Result<Protection, VmError> {
+        let (view, whole, allocation) = self.view_at(range.start).ok_or(VmError::ConflictingAddresses)?;
+        if !whole.contains_range(&range) {
+            return Err(VmError::ConflictingAddresses);
+        }
+        // F162: an image view turns a request to write into copy-on-write.
+        let protection = if view.image { to_copy_on_write(protection) } else { protection };
+        if !view_allows(allocation, protection) {
+            return Err(VmError::InvalidProtection);
+        }
+        let protection = protection.with_caching_of(allocation).ok_or(VmError::InvalidProtection)?;
+        let mut old = None;
+        for vpn in range.iter() {
+            match self.view_page_state(m, vpn, self.tables.pte(&m.phys, vpn)) {
+                PageState::Reserved => return Err(VmError::NotCommitted),
+                PageState::Committed(p) => {
+                    old.get_or_insert(p);
+                }
+            }
+        }
+        let tables = self.tables.missing_tables(&m.phys, range);
+        m.charge(tables).map_err(|_| VmError::CommitLimit)?;
+        if !m.make_free(tables) {
+            m.commit.uncharge(tables);
+            return Err(VmError::OutOfFrames(tables));
+        }
+        for vpn in range.iter() {
+            let at = self.tables.ensure(&mut m.phys, vpn, false).ok_or(VmError::OutOfFrames(tables))?;
+            let pte = Pte::decode(m.phys.read_u64(at));
+            let page = view.page_of(whole.start, vpn);
+            match pte {
+                Pte::Zero | Pte::Prototype { .. } => {
+                    self.set_pte(&mut m.phys, at, vpn, prototype_pointer(view, page, protection));
+                }
+                Pte::Valid(v) if m.phys.pfn(v.pfn()).usage() == FrameUse::Section => {
+                    self.capture_dirty(&mut m.phys, vpn, v);
+                    if protection.maps_present() {
+                        let kept = v.0 & crate::arch::x86_64::A;
+                        self.set_pte(
+                            &mut m.phys,
+                            at,
+                            vpn,
+                            Pte::Valid(ValidPte(ValidPte::new(v.pfn(), protection).0 | kept)),
+                        );
+                    } else {
+                        self.set_pte(&mut m.phys, at, vpn, prototype_pointer(view, page, protection));
+                        m.unshare(v.pfn());
+                    }
+                }
+                // A private copy stays one: a copy-on-write protection is already spent.
+                other => self.reprotect(&mut m.phys, at, vpn, other, protection.after_copy()),
+            }
+        }
+        Ok(old.unwrap_or(Protection::NO_ACCESS))
+    }
+
+    /// `VirtualAlloc(MEM_COMMIT)` on view pages: commits the section's pages (section-wide,
+    /// F148) and gives this view's pages `protection` (F150, F157). A view of a data file
+    /// cannot commit (F156).
+    pub(crate) fn commit_view(
+        &mut self,
+        m: &mut Machine,
+        range: PageRange,
+        protection: Protection,
+    ) -> Result<(), VmError> {
+        let (view, whole, allocation) = self.view_at(range.start).ok_or(VmError::ConflictingAddresses)?;
+        if !whole.contains_range(&range) {
+            return Err(VmError::ConflictingAddresses);
+        }
+        if view.image || m.segments.get(view.segment).is_none_or(crate::section::Segment::is_file) {
+            return Err(VmError::AccessDenied);
+        }
+        if !view_allows(allocation, protection) {
+            return Err(VmError::InvalidParameter);
+        }
+        self.commit_section_pages(m, view, whole.start, range, allocation)?;
+        self.protect_view(m, range, protection).map(|_| ())
+    }
+
+    /// Commits the reserved prototype PTEs behind `range` of a page-file view, charging the
+    /// segment for them.
+    pub(crate) fn commit_section_pages(
+        &mut self,
+        m: &mut Machine,
+        view: View,
+        start: Vpn,
+        range: PageRange,
+        protection: Protection,
+    ) -> Result<(), VmError> {
+        let pages = view.page_of(start, range.start)..view.page_of(start, range.end);
+        let seg = m.segments.get(view.segment).ok_or(VmError::NotAllocated)?;
+        let reserved: Vec<u64> = pages.filter(|&p| seg.prototype(p) == Some(PrototypePte::Reserved)).collect();
+        let n = reserved.len() as u64;
+        m.charge(n).map_err(|_| VmError::CommitLimit)?;
+        let seg = m.segments.get_mut(view.segment).ok_or(VmError::NotAllocated)?;
+        for p in reserved {
+            seg.set_prototype(p, PrototypePte::DemandZero(protection));
+        }
+        seg.commit += n;
+        Ok(())
+    }
+
+    /// `FlushViewOfFile`: folds this process's dirty bits over `range` into the frames and
+    /// writes the section's modified pages there to the file (F167).
+    pub(crate) fn flush_view(&mut self, m: &mut Machine, range: PageRange) -> Result<(), VmError> {
+        let (view, whole, _) = self.view_at(range.start).ok_or(VmError::NotAllocated)?;
+        let range = PageRange { start: range.start, end: range.end.min(whole.end) };
+        let mut dirty = Vec::new();
+        self.tables.for_each_leaf(&m.phys, range, |vpn, at, raw| {
+            if let Pte::Valid(v) = Pte::decode(raw) {
+                if v.dirty() {
+                    dirty.push((vpn, at, v));
+                }
+            }
+        });
+        for (vpn, at, v) in dirty {
+            if m.phys.pfn(v.pfn()).usage() == FrameUse::Section {
+                self.capture_dirty(&mut m.phys, vpn, v);
+                self.set_pte(&mut m.phys, at, vpn, Pte::Valid(v.clean()));
+            }
+        }
+        let pages = view.page_of(whole.start, range.start)..view.page_of(whole.start, range.end);
+        m.flush_segment(view.segment, pages).map_err(|_| VmError::WriteBackFailed(range.start.addr()))
+    }
+}
+
+/// A process PTE pointing at page `page` of the view's segment with `protection`.
+fn prototype_pointer(view: View, page: u64, protection: Protection) -> Pte {
+    // Segments hold at most MAX_SEGMENT_PAGES pages, so the page fits 32 bits.
+    let page = u32::try_from(page).unwrap_or(u32::MAX);
+    Pte::Prototype { at: PrototypePointer { segment: view.segment.raw(), page }, protection }
+}
+
+/// F162: on an image view a protection that writes becomes copy-on-write.
+fn to_copy_on_write(p: Protection) -> Protection {
+    let access = match p.access() {
+        Access::ReadWrite => Access::WriteCopy,
+        Access::ExecuteReadWrite => Access::ExecuteWriteCopy,
+        _ => return p,
+    };
+    Protection::new(access, p.modifier()).unwrap_or(p)
+}
+
+impl Vad {
+    /// The view this VAD is, if it is one.
+    #[must_use]
+    pub fn view(&self) -> Option<View> {
+        match self.kind {
+            VadKind::Mapped(view) => Some(view),
+            _ => None,
+        }
+    }
+}
