@@ -136,6 +136,59 @@ impl<'a> Ntdll<'a> {
         self.done(s)
     }
 
+    /// Maps a view of a section into a process (F140–F171): `base` and `view_size` (and
+    /// `offset`) are written on success only. `inherit` is [`nt::VIEW_SHARE`] or
+    /// [`nt::VIEW_UNMAP`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn NtMapViewOfSection(
+        &mut self,
+        section: HANDLE,
+        process: HANDLE,
+        base: &mut u64,
+        zero_bits: u64,
+        commit_size: u64,
+        offset: Option<&mut i64>,
+        view_size: &mut u64,
+        inherit: u32,
+        allocation_type: u32,
+        protect: u32,
+    ) -> NTSTATUS {
+        let s = nt::map_view_of_section(
+            self.sys,
+            self.pid,
+            section,
+            process,
+            base,
+            zero_bits,
+            commit_size,
+            offset,
+            view_size,
+            inherit,
+            allocation_type,
+            protect,
+        );
+        self.done(s)
+    }
+
+    /// Unmaps the view holding `base` (any address inside it, F165).
+    pub fn NtUnmapViewOfSection(&mut self, process: HANDLE, base: u64) -> NTSTATUS {
+        let s = nt::unmap_view_of_section(self.sys, self.pid, process, base);
+        self.done(s)
+    }
+
+    /// Writes the modified pages of a view's range to its file (F167); on success `base` and
+    /// `size` hold the range flushed.
+    pub fn NtFlushVirtualMemory(
+        &mut self,
+        process: HANDLE,
+        base: &mut u64,
+        size: &mut u64,
+        io: &mut nt::IO_STATUS_BLOCK,
+    ) -> NTSTATUS {
+        let s = nt::flush_virtual_memory(self.sys, self.pid, process, base, size, io);
+        self.done(s)
+    }
+
     /// Copies from another process; `read` receives the bytes copied (not written when the
     /// range is refused outright).
     pub fn NtReadVirtualMemory(

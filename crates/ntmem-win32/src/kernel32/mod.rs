@@ -5,7 +5,7 @@
 //! Split by concern: `memory.rs` (Virtual*), `process.rs` (handles, processes, cross-process
 //! copies), `info.rs` (figures), `access.rs` (the program's own accesses), `working_set.rs`
 //! (working-set limits, trimming and queries), `file.rs` (host files), `section.rs` (file
-//! mappings).
+//! mappings), `view.rs` (views of them).
 
 mod access;
 mod file;
@@ -13,10 +13,12 @@ mod info;
 mod memory;
 mod process;
 mod section;
+mod view;
 mod working_set;
 
 use crate::errors::win32_error_of;
 use ntmem::{ProcessId, System};
+pub use view::view_protection;
 use windows_sys::core::BOOL;
 use windows_sys::Win32::Foundation::{FALSE, HANDLE, NTSTATUS, TRUE};
 

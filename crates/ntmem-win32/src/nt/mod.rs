@@ -9,6 +9,7 @@
 
 mod copy;
 mod section;
+mod view;
 mod virtual_memory;
 
 pub(crate) use copy::{read_virtual_memory, write_virtual_memory};
@@ -16,6 +17,8 @@ pub(crate) use section::{create_section, open_section, query_section};
 pub use section::{
     SECTION_BASIC_INFORMATION, SECTION_BASIC_INFORMATION_CLASS, SECTION_IMAGE_INFORMATION_CLASS, SEC_FILE,
 };
+pub(crate) use view::{flush_virtual_memory, map_view_of_section, unmap_view_of_section};
+pub use view::{IO_STATUS_BLOCK, VIEW_SHARE, VIEW_UNMAP};
 pub(crate) use virtual_memory::{
     allocate_virtual_memory, free_virtual_memory, get_write_watch, lock_virtual_memory, protect_virtual_memory,
     query_virtual_memory, reset_write_watch, unlock_virtual_memory,

@@ -90,7 +90,7 @@ fn reported_attributes(kind: SectionKind, caching: Modifier) -> u32 {
     }
 }
 
-fn handle_of(h: HANDLE) -> Result<Handle, NTSTATUS> {
+pub(super) fn handle_of(h: HANDLE) -> Result<Handle, NTSTATUS> {
     if super::is_current_process(h) {
         // The current-process pseudo handle names a process, not a file or section (F169).
         return Err(STATUS_OBJECT_TYPE_MISMATCH);

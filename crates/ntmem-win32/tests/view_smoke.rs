@@ -1,0 +1,90 @@
+//! Smoke scenarios for views: the basic paths, end to end, through Kernel32.
+
+#![allow(non_snake_case)]
+#![allow(clippy::unwrap_used)]
+
+use ntmem::{Config, System};
+use ntmem_win32::*;
+
+#[test]
+fn pagefile_view_shared_between_two_processes_f160() {
+    let mut sys = System::new(Config::default().with_invariant_checks()).unwrap();
+    let a = sys.create_process("a").unwrap();
+    let b = sys.create_process("b").unwrap();
+    let (va, vb);
+    {
+        let mut k = Kernel32::new(&mut sys, a);
+        let h = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x10_0000, Some("smoke"));
+        assert!(!h.is_null());
+        va = k.MapViewOfFile(h, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
+        assert_ne!(va, 0, "{}", k.GetLastError());
+        let mut info = MEMORY_BASIC_INFORMATION64::default();
+        assert_ne!(k.VirtualQuery(va, &mut info), 0);
+        assert_eq!(
+            (info.RegionSize, info.State, info.Type, info.Protect),
+            (0x10_0000, MEM_COMMIT, MEM_MAPPED, PAGE_READWRITE)
+        );
+        k.write(va + 8, &0x1a2b_3c4du32.to_le_bytes()).unwrap();
+    }
+    {
+        let mut k = Kernel32::new(&mut sys, b);
+        let h = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x10_0000, Some("smoke"));
+        assert_eq!(k.GetLastError(), ERROR_ALREADY_EXISTS);
+        vb = k.MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
+        assert_ne!(vb, 0);
+        let mut buf = [0u8; 4];
+        k.read(vb + 8, &mut buf).unwrap();
+        assert_eq!(u32::from_le_bytes(buf), 0x1a2b_3c4d);
+        assert!(k.write(vb, b"x").is_err(), "a read view cannot be written");
+    }
+    let mut k = Kernel32::new(&mut sys, a);
+    assert_eq!(k.UnmapViewOfFile(va + 100), TRUE);
+    let mut info = MEMORY_BASIC_INFORMATION64::default();
+    k.VirtualQuery(va, &mut info);
+    assert_eq!(info.State, MEM_FREE);
+    let _ = vb;
+}
+
+#[test]
+fn file_view_writes_reach_the_file_and_copy_on_write_does_not_f158() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.bin");
+    std::fs::write(&path, vec![7u8; 0x3000]).unwrap();
+    let mut sys = System::new(Config::default().with_invariant_checks()).unwrap();
+    let a = sys.create_process("a").unwrap();
+    let mut k = Kernel32::new(&mut sys, a);
+    let f = k.CreateFileW(
+        path.to_str().unwrap(),
+        GENERIC_READ | GENERIC_WRITE,
+        FILE_SHARE_READ | FILE_SHARE_WRITE,
+        OPEN_EXISTING,
+        0,
+    );
+    let h = k.CreateFileMappingW(f, None, PAGE_READWRITE, 0, 0, None);
+    let v = k.MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+    let c = k.MapViewOfFile(h, FILE_MAP_COPY, 0, 0, 0);
+    assert!(v != 0 && c != 0 && v != c);
+    k.write(v + 0x1000, b"hello").unwrap();
+    let mut buf = [0u8; 5];
+    k.read(c + 0x1000, &mut buf).unwrap();
+    assert_eq!(&buf, b"hello", "views of one section agree");
+    k.write(c + 0x2000, b"private").unwrap();
+    let mut info = MEMORY_BASIC_INFORMATION64::default();
+    k.VirtualQuery(c + 0x2000, &mut info);
+    assert_eq!((info.Protect, info.RegionSize, info.Type), (PAGE_READWRITE, 0x1000, MEM_MAPPED));
+    k.VirtualQuery(c, &mut info);
+    assert_eq!((info.Protect, info.RegionSize), (PAGE_WRITECOPY, 0x2000));
+    assert_eq!(k.FlushViewOfFile(v, 0), TRUE);
+    let on_disk = std::fs::read(&path).unwrap();
+    assert_eq!(&on_disk[0x1000..0x1005], b"hello");
+    assert_eq!(on_disk[0x2000], 7, "the copy never reaches the file");
+    let mut rbuf = [0u8; 5];
+    k.read(v + 0x2000, &mut rbuf).unwrap();
+    assert_eq!(rbuf, [7; 5], "nor the other view");
+    k.write(v + 0x10, b"late").unwrap();
+    assert_eq!(k.UnmapViewOfFile(v), TRUE);
+    assert_eq!(k.UnmapViewOfFile(c), TRUE);
+    assert_eq!(k.CloseHandle(h), TRUE);
+    assert_eq!(k.CloseHandle(f), TRUE);
+    assert_eq!(&std::fs::read(&path).unwrap()[0x10..0x14], b"late", "the last unmap and close write back");
+}
