@@ -106,6 +106,18 @@ pub struct SystemStats {
     pub page_file_capacity: u64,
     /// Running processes.
     pub processes: u64,
+    /// Writes to copy-on-write pages that made a private copy (F158).
+    pub copy_on_write_faults: u64,
+    /// Faults on view pages resolved through their prototype PTE.
+    pub prototype_faults: u64,
+    /// Reads of mapped files (each reads a cluster of pages).
+    pub mapped_read_ios: u64,
+    /// Pages read from mapped files.
+    pub mapped_pages_read: u64,
+    /// Writes to mapped files (the mapped page writer, flushes, segment deletion).
+    pub mapped_write_ios: u64,
+    /// Pages written to mapped files.
+    pub mapped_pages_written: u64,
 }
 
 /// A simulated machine running the Windows memory manager.
@@ -347,6 +359,12 @@ impl System {
             page_file_used: self.machine.files.used(),
             page_file_capacity: self.machine.files.capacity(),
             processes: self.processes.iter().filter(|p| p.space.is_some()).count() as u64,
+            copy_on_write_faults: faults.copy_on_write,
+            prototype_faults: faults.prototype,
+            mapped_read_ios: self.machine.mapped.counters.read_ios,
+            mapped_pages_read: self.machine.mapped.counters.pages_read,
+            mapped_write_ios: self.machine.mapped.counters.write_ios,
+            mapped_pages_written: self.machine.mapped.counters.pages_written,
         }
     }
 

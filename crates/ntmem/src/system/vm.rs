@@ -324,9 +324,10 @@ impl<'a> Vm<'a> {
         }
         let e = self.machine.phys.pfn(v.pfn());
         Some(WorkingSetEntry {
-            protection: e.protection(),
+            // This process's protection of the page (a section frame's PFN holds the section's).
+            protection: v.protection(),
             share_count: e.share_count(),
-            shared: e.usage() == FrameUse::SharedUserData,
+            shared: matches!(e.usage(), FrameUse::SharedUserData | FrameUse::Section),
             locked: e.flags().has(PfnFlags::LOCKED),
             large_page: e.usage() == FrameUse::LargePage,
         })
