@@ -88,3 +88,41 @@ fn file_view_writes_reach_the_file_and_copy_on_write_does_not_f158() {
     assert_eq!(k.CloseHandle(f), TRUE);
     assert_eq!(&std::fs::read(&path).unwrap()[0x10..0x14], b"late", "the last unmap and close write back");
 }
+
+/// A lock on a shared page belongs to the process that took it: the other process neither
+/// holds nor counts it, and can unmap its own view freely (F104 for views).
+#[test]
+fn a_lock_on_a_shared_page_is_the_locking_process_own() {
+    let mut sys = System::new(Config::default().with_invariant_checks()).unwrap();
+    let a = sys.create_process("a").unwrap();
+    let b = sys.create_process("b").unwrap();
+    let h = {
+        let mut k = Kernel32::new(&mut sys, a);
+        k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x4000, Some("locked"))
+    };
+    let va = Kernel32::new(&mut sys, a).MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+    let vb = {
+        let mut k = Kernel32::new(&mut sys, b);
+        let hb = k.OpenFileMappingW(FILE_MAP_WRITE, FALSE, "locked");
+        k.MapViewOfFile(hb, FILE_MAP_WRITE, 0, 0, 0)
+    };
+    Kernel32::new(&mut sys, b).write(vb, b"b").unwrap();
+    let mut k = Kernel32::new(&mut sys, a);
+    assert_eq!(k.VirtualLock(va, 0x2000), TRUE, "{}", k.GetLastError());
+    assert_eq!(k.VirtualUnlock(va, 0x1000), TRUE);
+    let mut k = Kernel32::new(&mut sys, b);
+    assert_eq!(k.VirtualUnlock(vb, 0x1000), FALSE, "b never locked it");
+    assert_eq!(k.GetLastError(), ERROR_NOT_LOCKED);
+    assert_eq!(k.UnmapViewOfFile(vb), TRUE);
+    let mut k = Kernel32::new(&mut sys, a);
+    let mut buf = [0u8; 1];
+    k.read(va, &mut buf).unwrap();
+    assert_eq!(&buf, b"b");
+    // Process a ends with its view mapped and a page locked: the view goes with it.
+    sys.terminate_process(a, 0).unwrap();
+    ntmem::invariants::check(&sys).unwrap();
+    assert_eq!(sys.segments().iter().count(), 1, "b's handle keeps the section");
+    sys.terminate_process(b, 0).unwrap();
+    ntmem::invariants::check(&sys).unwrap();
+    assert_eq!(sys.segments().iter().count(), 0, "no view and no handle keep the section");
+}

@@ -251,6 +251,13 @@ fn check_space(
         ensure!(perms & 4 == 0 || v.executable(), "TLB allows execution of {vpn:?} beyond its PTE");
     }
     ensure!(walk.copies <= view_charges, "{} private copies in views charged {view_charges}", walk.copies);
+    for vpn in space.locked_view_pages() {
+        let pte = space.pte(phys, vpn);
+        ensure!(
+            matches!(pte, Pte::Valid(v) if phys.pfn(v.pfn()).usage() == FrameUse::Section),
+            "locked view page {vpn:?} is {pte:?}"
+        );
+    }
     Ok(walk.committed + walk.tables)
 }
 
@@ -370,7 +377,8 @@ impl Walk<'_> {
                         "{vpn:?} maps section frame {pfn:?} which is {e:?}, not page {page} of its view's segment"
                     );
                     *self.mapped.entry(pfn).or_default() += 1;
-                    self.locked += u64::from(e.flags().has(PfnFlags::LOCKED));
+                    ensure!(!e.flags().has(PfnFlags::LOCKED), "section frame {pfn:?} carries a frame lock");
+                    self.locked += u64::from(self.space.is_view_page_locked(vpn));
                     self.valid += 1;
                     self.private_valid += 1;
                     ensure!(self.space.working_set().contains(vpn), "valid {vpn:?} is not in the working set");

@@ -49,6 +49,7 @@ impl AddressSpace {
         // Bring each page in again if it was trimmed meanwhile, and lock it at once, so that
         // making room for the next page can never trim it (issue 6 item 6).
         let mut locked_now: Vec<Pfn> = Vec::new();
+        let mut locked_views_now: Vec<Vpn> = Vec::new();
         for vpn in range.iter() {
             let frame = match self.resolve(m, vpn.addr().as_u64(), AccessKind::Read) {
                 Ok(frame) => Pfn(frame),
@@ -56,16 +57,24 @@ impl AddressSpace {
                     for pfn in locked_now {
                         m.phys.pfn_mut(pfn).flags.set(PfnFlags::LOCKED, false);
                     }
+                    for vpn in locked_views_now {
+                        self.locked_views.remove(&vpn);
+                    }
                     return Err(lock_error(f));
                 }
             };
-            let e = m.phys.pfn_mut(frame);
-            if e.usage() != FrameUse::SharedUserData && !e.flags().has(PfnFlags::LOCKED) {
-                e.flags.set(PfnFlags::LOCKED, true);
+            if self.page_locked(&m.phys, vpn, frame) {
+                continue;
+            }
+            if m.phys.pfn(frame).usage() == FrameUse::Section {
+                self.locked_views.insert(vpn);
+                locked_views_now.push(vpn);
+            } else {
+                m.phys.pfn_mut(frame).flags.set(PfnFlags::LOCKED, true);
                 locked_now.push(frame);
             }
         }
-        self.counters.locked_pages += locked_now.len() as u64;
+        self.counters.locked_pages += (locked_now.len() + locked_views_now.len()) as u64;
         for vpn in range.iter() {
             let Some(pfn) = self.pte(&m.phys, vpn).frame() else { continue };
             // V18: a successful lock of a writable page counts as a write for write watch.
@@ -81,10 +90,7 @@ impl AddressSpace {
     /// True when `vpn` is resident and locked (or is the always-resident shared user data page).
     fn is_locked(&self, phys: &PhysicalMemory, vpn: Vpn) -> bool {
         match self.pte(phys, vpn) {
-            Pte::Valid(v) => {
-                let e = phys.pfn(v.pfn());
-                e.flags().has(PfnFlags::LOCKED) || e.usage() == FrameUse::SharedUserData
-            }
+            Pte::Valid(v) => self.page_locked(phys, vpn, v.pfn()),
             _ => false,
         }
     }
@@ -116,9 +122,16 @@ impl AddressSpace {
         }
         for vpn in range.iter() {
             if let Some(pfn) = self.pte(&m.phys, vpn).frame() {
-                if m.phys.pfn(pfn).usage() != FrameUse::SharedUserData {
-                    m.phys.pfn_mut(pfn).flags.set(PfnFlags::LOCKED, false);
-                    self.counters.locked_pages -= 1;
+                match m.phys.pfn(pfn).usage() {
+                    FrameUse::SharedUserData => {}
+                    FrameUse::Section => {
+                        self.locked_views.remove(&vpn);
+                        self.counters.locked_pages -= 1;
+                    }
+                    _ => {
+                        m.phys.pfn_mut(pfn).flags.set(PfnFlags::LOCKED, false);
+                        self.counters.locked_pages -= 1;
+                    }
                 }
             }
         }
@@ -130,11 +143,9 @@ impl AddressSpace {
     /// page that is not: a page with no PTE before the next one found, or one not locked; so
     /// a failing check over a huge empty range costs a few entries (issue 6, item 9).
     fn all_locked(&self, phys: &PhysicalMemory, range: PageRange) -> bool {
-        let locked = |pte: Pte| {
-            pte.frame().is_some_and(|pfn| {
-                let e = phys.pfn(pfn);
-                e.flags().has(PfnFlags::LOCKED) || e.usage() == FrameUse::SharedUserData
-            })
+        let locked = |vpn: Vpn, pte: Pte| match pte {
+            Pte::Valid(v) => self.page_locked(phys, vpn, v.pfn()),
+            other => other.frame().is_some_and(|pfn| phys.pfn(pfn).flags().has(PfnFlags::LOCKED)),
         };
         let mut next = range.start;
         let walk = self.tables.try_for_each_mapped(phys, range, |vpn, leaf, raw| {
@@ -143,8 +154,8 @@ impl AddressSpace {
                 _ => PageRange { start: vpn, end: vpn.add(1) },
             };
             let whole = match leaf {
-                Leaf::Large { .. } => pages.iter().take_while(|&p| p < range.end).all(|p| locked(self.pte(phys, p))),
-                _ => locked(Pte::decode(raw)),
+                Leaf::Large { .. } => pages.iter().take_while(|&p| p < range.end).all(|p| locked(p, self.pte(phys, p))),
+                _ => locked(vpn, Pte::decode(raw)),
             };
             if pages.start != next || !whole {
                 return ControlFlow::Break(());

@@ -138,6 +138,10 @@ pub struct AddressSpace {
     pub(crate) vads: VadTree,
     pub(crate) counters: SpaceCounters,
     pub(crate) ws: WorkingSet,
+    /// View pages this process locked: a shared frame's lock belongs to the working set that
+    /// took it, not to the frame (NT keeps it in the working-set list entry), so another
+    /// process mapping the frame neither holds nor counts it.
+    pub(crate) locked_views: std::collections::BTreeSet<Vpn>,
 }
 
 /// Where the shared user data page is mapped in every process (F6).
@@ -166,6 +170,7 @@ impl AddressSpace {
             vads: VadTree::default(),
             counters: SpaceCounters::default(),
             ws: WorkingSet::default(),
+            locked_views: std::collections::BTreeSet::new(),
         };
         let vpn = Vpn(SHARED_USER_DATA >> PAGE_SHIFT);
         let Some(at) = space.tables.ensure(phys, vpn, false) else {
@@ -281,6 +286,27 @@ impl AddressSpace {
     #[must_use]
     pub fn working_set(&self) -> &WorkingSet {
         &self.ws
+    }
+
+    /// True when the page at `vpn`, mapping frame `pfn`, is locked in this working set.
+    pub(crate) fn page_locked(&self, phys: &PhysicalMemory, vpn: Vpn, pfn: Pfn) -> bool {
+        let e = phys.pfn(pfn);
+        match e.usage() {
+            FrameUse::Section => self.locked_views.contains(&vpn),
+            FrameUse::SharedUserData => true,
+            _ => e.flags().has(PfnFlags::LOCKED),
+        }
+    }
+
+    /// View pages locked by this process.
+    pub fn locked_view_pages(&self) -> impl Iterator<Item = Vpn> + '_ {
+        self.locked_views.iter().copied()
+    }
+
+    /// True when this process locked view page `vpn`.
+    #[must_use]
+    pub fn is_view_page_locked(&self, vpn: Vpn) -> bool {
+        self.locked_views.contains(&vpn)
     }
 
     /// Tears the address space down: every page, frame, slot and table goes back, and the

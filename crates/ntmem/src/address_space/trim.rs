@@ -58,7 +58,7 @@ impl AddressSpace {
         let pfn = v.pfn();
         let e = *m.phys.pfn(pfn);
         // Private and section pages leave a working set; locked ones never do.
-        if e.flags().has(PfnFlags::LOCKED) {
+        if self.page_locked(&m.phys, vpn, pfn) {
             return 0;
         }
         match e.usage() {

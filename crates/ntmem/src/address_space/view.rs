@@ -110,8 +110,7 @@ impl AddressSpace {
         match Pte::decode(m.phys.read_u64(at)) {
             Pte::Valid(v) if m.phys.pfn(v.pfn()).usage() == FrameUse::Section => {
                 self.capture_dirty(&mut m.phys, vpn, v);
-                if m.phys.pfn(v.pfn()).flags().has(PfnFlags::LOCKED) {
-                    m.phys.pfn_mut(v.pfn()).flags.set(PfnFlags::LOCKED, false);
+                if self.locked_views.remove(&vpn) {
                     self.counters.locked_pages -= 1;
                 }
                 self.set_pte(&mut m.phys, at, vpn, Pte::Zero);
@@ -289,10 +288,13 @@ impl AddressSpace {
         page.copy_from_slice(m.phys.frame(source));
         m.phys.frame_mut(copy).copy_from_slice(&page);
         let written = protection.after_copy();
+        let locked = self.locked_views.remove(&vpn);
         let e = m.phys.pfn_mut(copy);
         e.protection = written;
         // The copy exists nowhere else: it must be written out before its frame is reused.
         e.flags.set(PfnFlags::MODIFIED, true);
+        // A locked page stays locked: the lock moves to the copy's frame.
+        e.flags.set(PfnFlags::LOCKED, locked);
         let was_valid = matches!(Pte::decode(m.phys.read_u64(at)), Pte::Valid(_));
         if was_valid {
             // Valid to valid: the working set keeps the page; make it count as private.
@@ -365,6 +367,10 @@ impl AddressSpace {
                             Pte::Valid(ValidPte(ValidPte::new(v.pfn(), protection).0 | kept)),
                         );
                     } else {
+                        // No longer resident here: its lock in this working set goes.
+                        if self.locked_views.remove(&vpn) {
+                            self.counters.locked_pages -= 1;
+                        }
                         self.set_pte(&mut m.phys, at, vpn, prototype_pointer(view, page, protection));
                         m.unshare(v.pfn());
                     }
