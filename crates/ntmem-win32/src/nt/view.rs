@@ -15,7 +15,7 @@ use ntmem::address_space::Placement;
 use ntmem::section::SectionKind;
 use ntmem::system::ViewRequest;
 use ntmem::units::{ALLOCATION_GRANULARITY, MAX_USER_ADDRESS, USER_END};
-use ntmem::{Access, ProcessId, Protection, System};
+use ntmem::{Access, Modifier, ProcessId, Protection, System};
 use windows_sys::Win32::Foundation::*;
 use windows_sys::Win32::System::Memory::*;
 use windows_sys::Win32::System::SystemServices::MEM_TOP_DOWN;
@@ -121,7 +121,7 @@ pub(crate) fn map_view_of_section(
         return STATUS_ACCESS_DENIED; // F135, F136
     }
     let Some(s) = sys.sections().section(id) else { return STATUS_INVALID_HANDLE };
-    let (kind, section_protection, section_size) = (s.kind(), s.protection(), s.size());
+    let (kind, section_protection, section_size, caching) = (s.kind(), s.protection(), s.size(), s.caching());
     let file_backed = s.file().is_some();
     let start = offset.as_deref().copied().unwrap_or(0);
     let Ok(start) = u64::try_from(start) else { return STATUS_MAPPED_ALIGNMENT }; // F140: offset -1
@@ -142,6 +142,14 @@ pub(crate) fn map_view_of_section(
     if kind != SectionKind::Image && !section_allows(section_protection, protection) {
         return STATUS_SECTION_PROTECTION; // F154
     }
+    // F151: a view of a SEC_NOCACHE (SEC_WRITECOMBINE) section carries PAGE_NOCACHE
+    // (PAGE_WRITECOMBINE) in its protection, as NT adds the section's caching to the view's.
+    let protection = match protection.modifier() {
+        Modifier::None if kind != SectionKind::Image => {
+            Protection::new(protection.access(), caching).unwrap_or(protection)
+        }
+        _ => protection,
+    };
     let req = ViewRequest {
         offset: start,
         size,

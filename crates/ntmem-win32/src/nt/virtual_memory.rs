@@ -103,8 +103,12 @@ pub(crate) fn allocate_virtual_memory(
     } else if allocation_type == MEM_RESET_UNDO {
         vm.reset_undo(addr, len)
     } else {
-        // Private memory cannot be copy-on-write (F32, F33).
-        if matches!(protection.access(), Access::WriteCopy | Access::ExecuteWriteCopy) {
+        let reserving = allocation_type & MEM_RESERVE != 0 || addr == 0;
+        // Private memory cannot be copy-on-write (F32, F33); a commit inside a view is the
+        // view's to judge (F156: a data-file view refuses every protection with
+        // STATUS_ACCESS_DENIED; F157: a page-file view takes what its protection allows).
+        let in_view = !reserving && matches!(vm.query(addr).kind, Some(VadKind::Mapped(_)));
+        if matches!(protection.access(), Access::WriteCopy | Access::ExecuteWriteCopy) && !in_view {
             return STATUS_INVALID_PAGE_PROTECTION;
         }
         let large = allocation_type & MEM_LARGE_PAGES != 0;
@@ -124,7 +128,6 @@ pub(crate) fn allocate_virtual_memory(
         if allocation_type & MEM_PHYSICAL != 0 && protect != PAGE_READWRITE {
             return STATUS_INVALID_PAGE_PROTECTION; // F50
         }
-        let reserving = allocation_type & MEM_RESERVE != 0 || addr == 0;
         if reserving {
             let opts = ReserveOptions {
                 protection,
