@@ -2,6 +2,7 @@
 //! makes with their failures turned into errors that name the call, the warm machine the fault
 //! figures run on, and a scratch directory for page files and host files.
 
+use super::timing::per_op;
 use anyhow::{anyhow, bail, Context, Result};
 use ntmem::{Config, ProcessId, System};
 use ntmem_win32::{Exception, Kernel32, MEM_COMMIT, MEM_RELEASE, MEM_RESERVE, PAGE_READWRITE};
@@ -48,6 +49,16 @@ pub(super) fn raised(e: Exception) -> anyhow::Error {
 /// The program writes one byte at `addr`.
 pub(super) fn touch(k: &mut Kernel32<'_>, addr: u64) -> Result<()> {
     k.write(addr, &[1]).map_err(raised)
+}
+
+/// One sample of the demand-zero fault as `demand_zero_fault` measures it (and the figures
+/// that compare with it): commit `pages` pages, time the first touch (a 1-byte write) of
+/// each, release them (untimed). Nanoseconds per page.
+pub(super) fn demand_zero_touches(k: &mut Kernel32<'_>, pages: u64) -> Result<f64> {
+    let base = commit(k, pages * PAGE)?;
+    let ns = per_op(usize::try_from(pages)?, || (0..pages).try_for_each(|page| touch(k, base + page * PAGE)))?;
+    release(k, base)?;
+    Ok(ns)
 }
 
 /// A machine of `ram_bytes` without a page file whose every frame has been used once and sits

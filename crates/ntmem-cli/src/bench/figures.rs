@@ -5,7 +5,7 @@
 //! figures, with the same operation at a small scale. The TLB-miss figures take each side's
 //! samples in a run of their own, so that the two sides' 4 GiB are never held together.
 
-use super::calls::{alloc, machine, release, touch, warm_machine};
+use super::calls::{alloc, demand_zero_touches, machine, release, touch, warm_machine};
 use super::native::{self, ProtectTarget};
 use super::timing::{median_of, ops_within, paired_medians, paired_medians_of, per_op, XorShift, SAMPLES};
 use super::Figure;
@@ -173,15 +173,8 @@ pub(super) fn demand_zero_fault() -> Result<Figure> {
     let (mut sys, pid) = warm_machine(256 << 20)?;
     let mut k = Kernel32::new(&mut sys, pid);
     let pages = usize::try_from(PAGES)?;
-    let (ntmem_ns, baseline_ns) = paired_medians(
-        || {
-            let base = alloc(&mut k, 0, PAGES * PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)?;
-            let ns = per_op(pages, || (0..PAGES).try_for_each(|page| touch(&mut k, base + page * PAGE)))?;
-            release(&mut k, base)?;
-            Ok(ns)
-        },
-        || native::first_touches(pages),
-    )?;
+    let (ntmem_ns, baseline_ns) =
+        paired_medians(|| demand_zero_touches(&mut k, PAGES), || native::first_touches(pages))?;
     Ok(Figure {
         name: "demand_zero_fault",
         ntmem_ns,

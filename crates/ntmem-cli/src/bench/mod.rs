@@ -7,12 +7,14 @@
 //! sweeps, which are not in the JSON.
 //!
 //! The row API: a row is a [`Figure`], made by a `fn() -> anyhow::Result<Figure>` in its own
-//! module, and registered by one line in [`FIGURES`]: `(Kind::Cost, module::function),` (or
-//! `Kind::Throughput`). The functions run in the table's order, one at a time, each building
-//! and dropping its own machines, so a row's memory is freed before the next row runs.
+//! module, and registered by one line in [`FIGURES`]: `("name", Kind::Cost, module::function),`
+//! (or `Kind::Throughput`), the name the figure's own. The functions run in the table's order,
+//! one at a time, each building and dropping its own machines, so a row's memory is freed
+//! before the next row runs. `ntmem bench --only a,b` measures only the rows named (and skips
+//! the cluster sweeps).
 //!
 //! `figures.rs` measures ntmem's accesses and calls, `paging.rs` its paging beside host file
-//! I/O, `native.rs` the host baselines (the only unsafe code), `timing.rs` says how a sample
+//! I/O, `sections.rs` its shared, file-backed and copy-on-write pages and views, `native.rs` the host baselines (the only unsafe code), `timing.rs` says how a sample
 //! is timed and a figure chosen (the median).
 
 mod calls;
@@ -21,6 +23,7 @@ mod native;
 mod paging;
 mod placement;
 mod pressure;
+mod sections;
 mod timing;
 
 use std::io::Write;
@@ -77,36 +80,55 @@ impl Figure {
 type Measure = fn() -> anyhow::Result<Figure>;
 
 /// The figures, in the order they are measured and printed: one line a row.
-const FIGURES: &[(Kind, Measure)] = &[
-    (Kind::Cost, figures::tlb_hit_read),
-    (Kind::Cost, figures::tlb_miss_read),
-    (Kind::Cost, figures::tlb_miss_read_dependent),
-    (Kind::Cost, figures::demand_zero_fault),
-    (Kind::Cost, figures::alloc_free_pair),
-    (Kind::Cost, figures::protect_page),
-    (Kind::Cost, figures::query_scaling),
-    (Kind::Cost, figures::reserve_scaling),
-    (Kind::Throughput, paging::page_out_throughput),
-    (Kind::Throughput, paging::sequential_page_in),
-    (Kind::Cost, paging::random_hard_fault),
-    (Kind::Cost, paging::soft_fault),
-    (Kind::Cost, placement::placement_scaling),
-    (Kind::Cost, placement::placement_top_down_scaling),
-    (Kind::Cost, placement::range_ops_1tib),
-    (Kind::Cost, pressure::pressure_worst_access),
-    (Kind::Cost, pressure::pressure_write_per_page),
-    (Kind::Cost, pressure::processes_2048_vs_16),
+const FIGURES: &[(&str, Kind, Measure)] = &[
+    ("tlb_hit_read", Kind::Cost, figures::tlb_hit_read),
+    ("tlb_miss_read", Kind::Cost, figures::tlb_miss_read),
+    ("tlb_miss_read_dependent", Kind::Cost, figures::tlb_miss_read_dependent),
+    ("demand_zero_fault", Kind::Cost, figures::demand_zero_fault),
+    ("alloc_free_pair", Kind::Cost, figures::alloc_free_pair),
+    ("protect_page", Kind::Cost, figures::protect_page),
+    ("query_scaling", Kind::Cost, figures::query_scaling),
+    ("reserve_scaling", Kind::Cost, figures::reserve_scaling),
+    ("page_out_throughput", Kind::Throughput, paging::page_out_throughput),
+    ("sequential_page_in", Kind::Throughput, paging::sequential_page_in),
+    ("random_hard_fault", Kind::Cost, paging::random_hard_fault),
+    ("soft_fault", Kind::Cost, paging::soft_fault),
+    ("placement_scaling", Kind::Cost, placement::placement_scaling),
+    ("placement_top_down_scaling", Kind::Cost, placement::placement_top_down_scaling),
+    ("range_ops_1tib", Kind::Cost, placement::range_ops_1tib),
+    ("pressure_worst_access", Kind::Cost, pressure::pressure_worst_access),
+    ("pressure_write_per_page", Kind::Cost, pressure::pressure_write_per_page),
+    ("processes_2048_vs_16", Kind::Cost, pressure::processes_2048_vs_16),
+    ("shared_page_fault", Kind::Cost, sections::shared_page_fault),
+    ("file_view_sweep", Kind::Throughput, sections::file_view_sweep),
+    ("cow_fault", Kind::Cost, sections::cow_fault),
+    ("map_unmap_view", Kind::Cost, sections::map_unmap_view),
 ];
 
-/// Measures every figure and prints them, as JSON when `json`.
-pub(crate) fn run(json: bool) -> anyhow::Result<()> {
-    let results = FIGURES.iter().map(|&(kind, measure)| Ok((kind, measure()?))).collect::<anyhow::Result<Vec<_>>>()?;
+/// Measures the figures named in `only` (every one when empty) and prints them, as JSON when
+/// `json`; the table ends with the cluster sweeps when every figure was measured.
+pub(crate) fn run(json: bool, only: &[String]) -> anyhow::Result<()> {
+    if let Some(unknown) = only.iter().find(|n| !FIGURES.iter().any(|(name, ..)| name == n)) {
+        anyhow::bail!("no figure is named {unknown}");
+    }
+    let results = FIGURES
+        .iter()
+        .filter(|(name, ..)| only.is_empty() || only.iter().any(|n| n == name))
+        .map(|&(name, kind, measure)| {
+            let figure = measure()?;
+            anyhow::ensure!(figure.name == name, "the figure registered as {name} calls itself {}", figure.name);
+            Ok((kind, figure))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut out = std::io::stdout().lock();
     if json {
         print_json(&mut out, &results)
     } else {
         print_table(&mut out, &results)?;
-        paging::print_cluster_sweeps(&mut out)
+        if only.is_empty() {
+            paging::print_cluster_sweeps(&mut out)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The host baselines: what each figure's operation costs done natively on this machine —
-//! plain loads from a `Vec`, Linux's `mmap`/`munmap`/`mprotect` with real page faults, and
-//! file I/O through [`HostFile`] beside the paging figures' page files.
+//! plain loads from a `Vec`, Linux's `mmap`/`munmap`/`mprotect` with real page faults, 4 KiB
+//! copies, and file I/O and file mappings through [`HostFile`] beside the paging and section
+//! figures' files.
 //!
 //! The only unsafe code of the benchmarks lives here, around [`Mapping`]: a private anonymous
 //! mapping of the host, unmapped on drop. Each function returns one sample in nanoseconds per
@@ -68,6 +69,16 @@ impl Mapping {
         // SAFETY: the byte lies inside this live mapping (checked above) and the callers keep
         // it writable; no reference aliases it. Volatile so that the fault really happens.
         unsafe { self.base.as_ptr().add(page * PAGE).write_volatile(1) };
+    }
+
+    /// Copies `src` (one page) into page `page` of the mapping (which must be writable).
+    #[inline(always)]
+    fn copy_into_page(&self, page: usize, src: &[u8]) {
+        assert!(page < self.len / PAGE && src.len() == PAGE, "a page beyond the mapping, or not a page");
+        // SAFETY: the destination page lies inside this live mapping (checked above), which
+        // the callers keep writable and no reference aliases; `src` is a page of the caller's
+        // memory, not of the mapping, so the two do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.as_ptr().add(page * PAGE), PAGE) };
     }
 
     /// Unmaps now, reporting failure (dropping unmaps too, silently).
@@ -160,6 +171,26 @@ pub(super) fn first_touches(pages: usize) -> anyhow::Result<f64> {
     let ns = per_op(pages, || {
         for page in 0..pages {
             m.touch_page(page);
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    m.unmap().context("munmap")?;
+    Ok(ns)
+}
+
+/// A 4 KiB `memcpy` into each of `src.len() / 4096` pages of a fresh anonymous mapping, each
+/// page touched (faulted in) just before the timed copies: the host's counterpart of a
+/// copy-on-write fault's copy. The mapping, the touches and the unmapping are not timed.
+pub(super) fn copies_into_touched_pages(src: &[u8]) -> anyhow::Result<f64> {
+    let pages = src.len() / PAGE;
+    let m = Mapping::new(pages * PAGE, libc::PROT_READ | libc::PROT_WRITE).context("mmap")?;
+    m.no_huge_pages().context("madvise")?;
+    for page in 0..pages {
+        m.touch_page(page);
+    }
+    let ns = per_op(pages, || {
+        for (page, chunk) in src.chunks_exact(PAGE).enumerate() {
+            m.copy_into_page(page, black_box(chunk));
         }
         Ok::<(), anyhow::Error>(())
     })?;
@@ -268,6 +299,29 @@ impl HostFile {
         let pages = (self.len / PAGE) as u64;
         anyhow::ensure!(sum == pages * (pages - 1) / 2, "the host file does not hold its page indices");
         Ok(ns)
+    }
+
+    /// `pairs` times: `mmap` the first `len` bytes of the file read-only and shared (as a
+    /// read view of a file maps it), then `munmap` them; no page is touched.
+    pub(super) fn map_unmap_pairs(&self, len: usize, pairs: usize) -> anyhow::Result<f64> {
+        anyhow::ensure!(len.is_multiple_of(PAGE) && len <= self.len, "maps whole pages of the file");
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.file);
+        per_op(pairs, || {
+            for _ in 0..pairs {
+                // SAFETY: a new shared read-only mapping of our own open file, at an address
+                // the kernel chooses: it aliases nothing of this program, is never read, and is
+                // unmapped (exactly its own range) before the next one is made.
+                let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, fd, 0) };
+                if p == libc::MAP_FAILED {
+                    return Err(io::Error::last_os_error()).context("mmap");
+                }
+                // SAFETY: `p` is the mapping just made, `len` long, and is not used after.
+                if unsafe { libc::munmap(p, len) } != 0 {
+                    return Err(io::Error::last_os_error()).context("munmap");
+                }
+            }
+            Ok(())
+        })
     }
 
     /// One 4 KiB `pread` at each of `pages` (page indices), loading the first 8 bytes of each.

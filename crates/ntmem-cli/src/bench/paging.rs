@@ -8,7 +8,7 @@
 //! host page cache. ntmem's page-file I/O is `pread`/`pwrite` without `fsync`, so a page file
 //! written in setup is read back from the host's page cache, as the baseline files are.
 
-use super::calls::{commit, raised, release, touch, warm_machine, Scratch};
+use super::calls::{commit, demand_zero_touches, raised, release, touch, warm_machine, Scratch};
 use super::native::HostFile;
 use super::timing::{paired_medians, per_op, XorShift, SAMPLES};
 use super::Figure;
@@ -310,14 +310,7 @@ pub(super) fn soft_fault() -> Result<Figure> {
             ensure!(soft == pages, "{soft} soft faults touching {pages} standby pages");
             Ok(ns)
         },
-        || {
-            let mut k = Kernel32::new(&mut zero_sys, zero_pid);
-            let pages = REGION / PAGE;
-            let base = commit(&mut k, REGION)?;
-            let ns = per_op(host_len(pages)?, || (0..pages).try_for_each(|page| touch(&mut k, base + page * PAGE)))?;
-            release(&mut k, base)?;
-            Ok(ns)
-        },
+        || demand_zero_touches(&mut Kernel32::new(&mut zero_sys, zero_pid), REGION / PAGE),
     )?;
     Ok(Figure {
         name: "soft_fault",
