@@ -2,7 +2,7 @@
 //! to Win32 errors as `RtlNtStatusToDosError` does (docs/windows-behaviour.md, "NTSTATUS codes
 //! and the Win32 error each becomes"), and NTSTATUS to its `ntstatus.h` name for messages.
 
-use ntmem::section::SectionError;
+use ntmem::section::{ImageError, ImageMapStatus, SectionError};
 use ntmem::{SystemError, VmError};
 use windows_sys::Win32::Foundation::*;
 
@@ -72,6 +72,28 @@ pub(crate) fn status_of_section(e: SectionError) -> NTSTATUS {
     }
 }
 
+/// The NTSTATUS NT's `MiCreateImageFileMap` returns for a file that is not an image `SEC_IMAGE`
+/// can map (F130); each becomes `ERROR_BAD_EXE_FORMAT`.
+#[must_use]
+pub fn status_of_image(e: ImageError) -> NTSTATUS {
+    match e {
+        ImageError::NotMz => STATUS_INVALID_IMAGE_NOT_MZ,
+        ImageError::NeFormat => STATUS_INVALID_IMAGE_NE_FORMAT,
+        ImageError::NotPe => STATUS_INVALID_IMAGE_PROTECT,
+        ImageError::BadExeFormat => STATUS_INVALID_IMAGE_FORMAT,
+    }
+}
+
+/// The status of mapping an image view (F163): success codes all three, the view is mapped.
+#[must_use]
+pub fn status_of_image_map(s: ImageMapStatus) -> NTSTATUS {
+    match s {
+        ImageMapStatus::AtBase => STATUS_SUCCESS,
+        ImageMapStatus::NotAtBase => STATUS_IMAGE_NOT_AT_BASE,
+        ImageMapStatus::MachineMismatch => STATUS_IMAGE_MACHINE_TYPE_MISMATCH,
+    }
+}
+
 /// `RtlNtStatusToDosError` for the statuses the memory manager returns.
 #[must_use]
 pub fn win32_error_of(status: NTSTATUS) -> u32 {
@@ -94,7 +116,13 @@ pub fn win32_error_of(status: NTSTATUS) -> u32 {
         STATUS_INVALID_VIEW_SIZE | STATUS_ALREADY_COMMITTED | STATUS_ACCESS_DENIED | STATUS_PROCESS_IS_TERMINATING => {
             ERROR_ACCESS_DENIED
         }
-        STATUS_INVALID_FILE_FOR_SECTION | STATUS_INVALID_IMAGE_NOT_MZ => ERROR_BAD_EXE_FORMAT,
+        STATUS_INVALID_FILE_FOR_SECTION
+        | STATUS_INVALID_IMAGE_NOT_MZ
+        | STATUS_INVALID_IMAGE_NE_FORMAT
+        | STATUS_INVALID_IMAGE_PROTECT
+        | STATUS_INVALID_IMAGE_FORMAT => ERROR_BAD_EXE_FORMAT,
+        STATUS_IMAGE_NOT_AT_BASE => ERROR_IMAGE_NOT_AT_BASE,
+        STATUS_IMAGE_MACHINE_TYPE_MISMATCH => ERROR_IMAGE_MACHINE_TYPE_MISMATCH,
         STATUS_NOT_LOCKED => ERROR_NOT_LOCKED,
         STATUS_OBJECT_NAME_NOT_FOUND => ERROR_FILE_NOT_FOUND,
         STATUS_OBJECT_PATH_NOT_FOUND => ERROR_PATH_NOT_FOUND,
@@ -180,6 +208,11 @@ pub fn status_name(status: NTSTATUS) -> Option<&'static str> {
         (STATUS_DISK_FULL, "STATUS_DISK_FULL"),
         (STATUS_INVALID_FILE_FOR_SECTION, "STATUS_INVALID_FILE_FOR_SECTION"),
         (STATUS_INVALID_IMAGE_NOT_MZ, "STATUS_INVALID_IMAGE_NOT_MZ"),
+        (STATUS_INVALID_IMAGE_NE_FORMAT, "STATUS_INVALID_IMAGE_NE_FORMAT"),
+        (STATUS_INVALID_IMAGE_PROTECT, "STATUS_INVALID_IMAGE_PROTECT"),
+        (STATUS_INVALID_IMAGE_FORMAT, "STATUS_INVALID_IMAGE_FORMAT"),
+        (STATUS_IMAGE_NOT_AT_BASE, "STATUS_IMAGE_NOT_AT_BASE"),
+        (STATUS_IMAGE_MACHINE_TYPE_MISMATCH, "STATUS_IMAGE_MACHINE_TYPE_MISMATCH"),
         (STATUS_SECTION_NOT_IMAGE, "STATUS_SECTION_NOT_IMAGE"),
         (STATUS_INVALID_INFO_CLASS, "STATUS_INVALID_INFO_CLASS"),
         (STATUS_IO_DEVICE_ERROR, "STATUS_IO_DEVICE_ERROR"),
@@ -220,5 +253,25 @@ mod tests {
         }
         assert_eq!(status_name(STATUS_GUARD_PAGE_VIOLATION), Some("STATUS_GUARD_PAGE_VIOLATION"));
         assert_eq!(status_name(0x1234), None);
+    }
+
+    #[test]
+    fn every_image_error_is_bad_exe_format_f130() {
+        for e in [ImageError::NotMz, ImageError::NeFormat, ImageError::NotPe, ImageError::BadExeFormat] {
+            let status = status_of_image(e);
+            assert!(status < 0, "{e:?} is a failure");
+            assert_eq!(win32_error_of(status), ERROR_BAD_EXE_FORMAT, "{e:?}");
+            assert!(status_name(status).is_some(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn image_map_statuses_are_success_codes_f163() {
+        let statuses = [ImageMapStatus::AtBase, ImageMapStatus::NotAtBase, ImageMapStatus::MachineMismatch]
+            .map(status_of_image_map);
+        assert_eq!(statuses, [STATUS_SUCCESS, 0x4000_0003, 0x4000_000E]);
+        assert!(statuses.iter().all(|&s| s >= 0), "NT_SUCCESS");
+        assert_eq!(win32_error_of(STATUS_IMAGE_NOT_AT_BASE), ERROR_IMAGE_NOT_AT_BASE);
+        assert_eq!(win32_error_of(STATUS_IMAGE_MACHINE_TYPE_MISMATCH), ERROR_IMAGE_MACHINE_TYPE_MISMATCH);
     }
 }

@@ -19,7 +19,7 @@ mod nt;
 mod ntdll;
 mod protection;
 
-pub use errors::{status_name, status_of, win32_error_of};
+pub use errors::{status_name, status_of, status_of_image, status_of_image_map, win32_error_of};
 pub use exception::Exception;
 pub use kernel32::{view_protection, Kernel32};
 pub use names::{allocation_type_name, protection_name, state_name, type_name};

@@ -8,6 +8,8 @@
 //! operation and fault), [`balancer`] (trimming and the modified page writer), [`system`]
 //! (processes, figures). [`invariants`] checks all of them at once.
 //!
+//! [`pe`] writes the PE32+ DLLs that tests and the tour map as images.
+//!
 //! The Win32 spellings live one crate up, in `ntmem-win32`.
 #![forbid(unsafe_code)]
 
@@ -19,6 +21,7 @@ pub mod invariants;
 pub mod machine;
 pub mod page_file;
 pub mod paging;
+pub mod pe;
 pub mod phys;
 pub mod section;
 pub mod system;

@@ -12,11 +12,16 @@
 //! handle or a view does, its name only while a handle does; a segment while a section or a
 //! view refers to it, and returns its commit charge when it dies. A host file has at most one
 //! data segment, found by its identity (device, inode), shared by every section of the file.
+//!
+//! Images (`SEC_IMAGE`): [`ImageLayout`] reads a PE file as NT does and says what each page of
+//! the image is ([`ImagePage`]) and how to relocate it; [`ImageError`] says why a file is not
+//! an image (F130, F162, F163).
 
 mod create;
 mod error;
 mod file;
 mod frames;
+mod image;
 mod object;
 mod segment;
 mod segments;
@@ -26,6 +31,8 @@ pub use error::SectionError;
 pub use file::{Disposition, File, FileAccess, FileIdentity, FileShare, SeekOrigin};
 pub use frames::MappedIo;
 pub(crate) use frames::PageIn;
+pub use image::{image_protection, ImageError, ImageInformation, ImageLayout, ImageMachine, ImageMapStatus};
+pub use image::{ImagePage, ImagePart, ImageSection, PageContent, PeFormat, Relocation, RelocationKind};
 pub use object::{FileId, Section, SectionId, SectionKind, SectionOptions};
 pub use segment::{Backing, Segment, SegmentId, SegmentRefs, MAX_SEGMENT_PAGES};
 pub use segments::Segments;
