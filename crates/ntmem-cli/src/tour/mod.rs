@@ -2,7 +2,9 @@
 //! happened inside — `VirtualQuery` before and after, the page going free → committed, the
 //! demand-zero fault of the first touch, the page-table walk of the address, and the figures —
 //! then a page through its states (reserved, guard, protected), and a chapter on paging: a
-//! small machine under pressure, a page going valid → transition → page file → valid.
+//! small machine under pressure, a page going valid → transition → page file → valid; and one
+//! on sections: a file mapped into two processes, the prototype PTE behind a shared page,
+//! copy-on-write, and a named section passing a message between processes.
 //!
 //! Contract: every call the tour makes is printed on a line starting with `>` with its result,
 //! in the order made; a line starting with `|` is what the seed's program itself prints; the
@@ -10,6 +12,8 @@
 //! run prints the same addresses, frames and figures, and no host path or timing (the golden
 //! test `crates/ntmem-cli/tests/tour.rs` holds it to that).
 
+mod mapped;
+mod named;
 mod pages;
 mod paging;
 mod seed;
@@ -48,6 +52,7 @@ pub(crate) fn run(out: &mut impl Write) -> Result<()> {
     show::figures(out, &mut sys, pid)?;
     writeln!(out)?;
     paging::run(out)?;
+    mapped::run(out)?;
     Ok(())
 }
 

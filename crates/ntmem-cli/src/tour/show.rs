@@ -1,10 +1,11 @@
-//! How the tour prints what it found: sizes, query results, PTEs, walks, figures.
+//! How the tour prints what it found: sizes, query results, PTEs and prototype PTEs,
+//! working-set entries, walks, figures.
 //!
 //! One unit for every size: KiB (`kib`). Protections, states and types by their Windows names
 //! (`ntmem_win32::protection_name` and friends).
 
 use anyhow::{anyhow, Result};
-use ntmem::paging::{Leaf, Pte};
+use ntmem::paging::{Leaf, PrototypePte, Pte};
 use ntmem::units::Vpn;
 use ntmem::{ProcessId, System};
 use ntmem_win32::*;
@@ -64,6 +65,68 @@ pub(super) fn pte_of(sys: &System, pid: ProcessId, addr: u64) -> String {
         }
     };
     format!("{:#018x} = {}{}", pte.encode(), pte.format_name(), detail)
+}
+
+/// One `QueryWorkingSetEx` entry, decoded: Valid, Shared, ShareCount, Win32Protection.
+pub(super) fn working_set(k: &mut Kernel32, addr: u64) -> String {
+    let mut pv = [PSAPI_WORKING_SET_EX_INFORMATION {
+        VirtualAddress: std::ptr::without_provenance_mut(usize::try_from(addr).unwrap_or(usize::MAX)),
+        ..Default::default()
+    }];
+    let h = k.GetCurrentProcess();
+    if k.QueryWorkingSetEx(h, &mut pv) == 0 {
+        return format!("FALSE ({})", k.GetLastError());
+    }
+    let flags = working_set_ex_flags(&pv[0]);
+    if flags & 1 == 0 {
+        return "not Valid: not in the working set".into();
+    }
+    format!(
+        "Valid, {}ShareCount {}, Win32Protection {}",
+        if flags & (1 << 15) != 0 { "Shared, " } else { "" },
+        (flags >> 1) & 7,
+        protection_name(u32::try_from((flags >> 4) & 0x7FF).unwrap_or(0))
+    )
+}
+
+/// The prototype PTE that `addr`'s process PTE points at, raw and decoded.
+pub(super) fn prototype_behind(sys: &System, pid: ProcessId, addr: u64) -> String {
+    let Some(space) = sys.process(pid).and_then(|p| p.space()) else { return "process gone".into() };
+    match space.pte(sys.phys(), Vpn::default().add(addr >> 12)) {
+        Pte::Prototype { at, .. } => prototype_line(sys, at.segment, at.page),
+        Pte::Valid(v) => match sys.phys().pfn(v.pfn()).prototype() {
+            Some((segment, page)) => prototype_line(sys, segment, u32::try_from(page).unwrap_or(u32::MAX)),
+            None => "(the frame has no prototype PTE)".into(),
+        },
+        _ => "(the PTE leads to no prototype PTE)".into(),
+    }
+}
+
+/// Prototype PTE `page` of segment `segment`, raw and decoded, with its frame's state.
+pub(super) fn prototype_line(sys: &System, segment: u32, page: u32) -> String {
+    let found = sys.segments().iter().find(|(id, _)| id.raw() == segment).map(|(_, s)| s);
+    let Some(pte) = found.and_then(|s| s.prototype(u64::from(page))) else {
+        return format!("segment {segment} has no page {page}");
+    };
+    let protection = |p: ntmem::Protection| protection_name(protection_to_win32(p));
+    let detail = match pte {
+        PrototypePte::Reserved => "reserved (not committed)".to_owned(),
+        PrototypePte::DemandZero(p) => format!("demand-zero, {}", protection(p)),
+        PrototypePte::InFile(p) => format!("in the file, not read yet, {}", protection(p)),
+        PrototypePte::PageFile { file, slot, protection: p } => {
+            format!("page file {file}, slot {slot:#x}, {}", protection(p))
+        }
+        PrototypePte::Valid(v) => format!(
+            "valid, frame {:#x}, {}; the frame's share count is {}",
+            v.pfn().as_u64(),
+            protection(v.protection()),
+            sys.phys().pfn(v.pfn()).share_count()
+        ),
+        PrototypePte::Transition { pfn, protection: p } => {
+            format!("transition, frame {:#x} ({:?}), {}", pfn.as_u64(), sys.phys().pfn(pfn).state(), protection(p))
+        }
+    };
+    format!("Prototype PTE {page} of segment {segment}: {:#018x} = {detail}", pte.encode())
 }
 
 /// Page-table frames of the process, the PML4 included.
