@@ -176,11 +176,18 @@ pub(super) fn check(sys: &System) -> Result<(), InvariantViolation> {
         ensure!(refs.sections == n, "segment {id:?} counts {} sections, {n} refer to it", refs.sections);
         let v = views.get(&id.raw()).copied().unwrap_or(0);
         ensure!(refs.views == v, "segment {id:?} counts {} views, {v} map it", refs.views);
-        ensure!(!refs.is_unreferenced(), "segment {id:?} lives with no reference");
+        ensure!(
+            !refs.is_unreferenced() || segment.is_dying(),
+            "segment {id:?} lives with no reference and nothing left to write"
+        );
+        ensure!(!segment.is_dying() || refs.is_unreferenced(), "segment {id:?} is dying but referenced");
         match segment.backing() {
             Backing::File(identity) => {
                 data_segments += 1;
-                ensure!(objects.data_segment(identity) == Some(id), "segment {id:?} is not its file's data segment");
+                ensure!(
+                    sys.segments().data_segment(identity) == Some(id),
+                    "segment {id:?} is not its file's data segment"
+                );
                 ensure!(
                     segment.holds_file() && segment.commit() == 0,
                     "file segment {id:?} without its file, or charged"
@@ -197,7 +204,7 @@ pub(super) fn check(sys: &System) -> Result<(), InvariantViolation> {
             }
         }
     }
-    let indexed = objects.data_segments().count();
+    let indexed = sys.segments().data_segments().count();
     ensure!(indexed == data_segments, "{data_segments} data segments, {indexed} indexed");
     Ok(())
 }

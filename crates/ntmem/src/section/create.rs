@@ -140,6 +140,7 @@ impl Sections {
         };
         if let Some(seg) = machine.segments.get_mut(segment) {
             seg.refs.sections += 1;
+            seg.dying = false;
         }
         let Some(id) = insert(&mut self.sections, section).map(SectionId) else {
             return Err(SectionError::InsufficientResources);
@@ -201,7 +202,7 @@ impl Sections {
             file.host.set_len(plan.size).map_err(|_| SectionError::DiskFull)?;
         }
         let pages = pages_of(plan.size);
-        if let Some(id) = self.data_segment(identity) {
+        if let Some(id) = machine.segments.data_segment(identity) {
             if let Some(seg) = machine.segments.get_mut(id) {
                 seg.grow(pages, protection);
             }
@@ -210,7 +211,7 @@ impl Sections {
         let host = file.host.try_clone().map_err(|e| SectionError::from_io(&e))?;
         let seg = Segment::new(Backing::File(identity), pages, PrototypePte::InFile(protection), Some(host));
         let id = machine.segments.insert(seg).ok_or(SectionError::InsufficientResources)?;
-        self.data_segments.insert(identity, id);
+        machine.segments.index_file(identity, id);
         Ok(id)
     }
 }

@@ -278,7 +278,17 @@ impl Machine {
             self.phys.unpark(*f);
             self.phys.park(*f, ListKind::Standby);
         }
+        if self.segments.get(segment).is_some_and(super::Segment::is_dying) && !self.has_modified_pages(segment) {
+            self.delete_segment(segment);
+        }
         frames.len() as u64
+    }
+
+    /// True when a frame of the segment holds a page modified since it was last written.
+    fn has_modified_pages(&self, segment: SegmentId) -> bool {
+        let pages = self.segments.get(segment).map_or(0, super::Segment::pages);
+        (0..pages)
+            .any(|p| self.prototype_frame(segment, p).is_some_and(|f| self.phys.pfn(f).flags().has(PfnFlags::MODIFIED)))
     }
 
     /// Writes the frames of segment pages `first..` to the segment's file and marks them
@@ -352,15 +362,18 @@ impl Machine {
         Ok(())
     }
 
-    /// Deletes a segment nothing refers to: its modified file pages are written (a failed
-    /// write is tried once more), its frames and page-file slots go back, and its commit
-    /// charge.
+    /// Deletes a segment nothing refers to: its modified file pages are written, its frames
+    /// and page-file slots go back, and its commit charge. When a write fails the segment
+    /// stays, dying, until the mapped page writer has written the rest
+    /// ([`Machine::write_file_pages`] deletes it then): nothing written through a view is
+    /// lost.
     pub(crate) fn delete_segment(&mut self, id: SegmentId) {
         let Some(pages) = self.segments.get(id).map(super::Segment::pages) else { return };
-        for _attempt in 0..2 {
-            if self.flush_segment(id, 0..pages).is_ok() {
-                break;
+        if self.flush_segment(id, 0..pages).is_err() {
+            if let Some(seg) = self.segments.get_mut(id) {
+                seg.dying = true;
             }
+            return;
         }
         let Some(seg) = self.segments.remove(id) else { return };
         for page in 0..pages {

@@ -47,8 +47,6 @@ use std::path::Path;
 pub struct Sections {
     files: Vec<Option<File>>,
     sections: Vec<Option<Section>>,
-    /// The data segment of each host file that has one.
-    data_segments: BTreeMap<FileIdentity, SegmentId>,
     /// Events: the one other named object type so far, so that a name can be taken by an
     /// object that is not a section (F137). They have no waiting here.
     events: Vec<Option<Event>>,
@@ -140,11 +138,6 @@ impl Sections {
         self.files.iter().enumerate().filter_map(|(i, f)| Some((FileId(u32::try_from(i).ok()?), f.as_ref()?)))
     }
 
-    /// The index of data segments: each host file with one, and its segment.
-    pub fn data_segments(&self) -> impl Iterator<Item = (FileIdentity, SegmentId)> + '_ {
-        self.data_segments.iter().map(|(f, s)| (*f, *s))
-    }
-
     /// An open file.
     #[must_use]
     pub fn file(&self, id: FileId) -> Option<&File> {
@@ -164,12 +157,6 @@ impl Sections {
     /// Every section object.
     pub fn sections(&self) -> impl Iterator<Item = &Section> {
         self.sections.iter().flatten()
-    }
-
-    /// The data segment of a host file, if it has one.
-    #[must_use]
-    pub fn data_segment(&self, identity: FileIdentity) -> Option<SegmentId> {
-        self.data_segments.get(&identity).copied()
     }
 
     /// What a name stands for.
@@ -310,9 +297,6 @@ impl Sections {
         let Some(seg) = machine.segments.get(id) else { return };
         if !seg.refs.is_unreferenced() {
             return;
-        }
-        if let Backing::File(identity) = seg.backing {
-            self.data_segments.remove(&identity);
         }
         machine.delete_segment(id);
     }

@@ -66,6 +66,10 @@ pub struct Segment {
     /// The host file, for reading and writing back pages (file-backed segments). It stays
     /// open while the segment lives, even after every handle to the file is closed (F168).
     pub(crate) host: Option<std::fs::File>,
+    /// Nothing refers to it any more, but some of its modified pages could not be written to
+    /// its file yet: it stays until the mapped page writer has written them (nothing written
+    /// through a view is lost), or until a new section of the file takes it up again.
+    pub(crate) dying: bool,
 }
 
 impl Segment {
@@ -75,7 +79,14 @@ impl Segment {
         let n = usize::try_from(pages).unwrap_or(usize::MAX);
         // Reserved pages encode as zero: a large SEC_RESERVE segment costs the host nothing
         // until its pages are committed.
-        Segment { backing, prototypes: vec![initial.encode(); n], commit: 0, refs: SegmentRefs::default(), host }
+        Segment {
+            backing,
+            prototypes: vec![initial.encode(); n],
+            commit: 0,
+            refs: SegmentRefs::default(),
+            host,
+            dying: false,
+        }
     }
 
     /// Its backing.
@@ -150,6 +161,12 @@ impl Segment {
     #[must_use]
     pub fn holds_file(&self) -> bool {
         self.host.is_some()
+    }
+
+    /// True while it outlives its last reference to write its modified pages.
+    #[must_use]
+    pub fn is_dying(&self) -> bool {
+        self.dying
     }
 
     /// Its reference counts.

@@ -11,13 +11,18 @@
 //!
 //! [`Machine`]: crate::machine::Machine
 
-use super::segment::{Segment, SegmentId};
+use super::segment::{Backing, Segment, SegmentId};
+use super::FileIdentity;
 use crate::paging::PrototypePointer;
+use std::collections::BTreeMap;
 
-/// The segments of a system.
+/// The segments of a system, and the index of the data segment of each host file.
 #[derive(Debug, Default)]
 pub struct Segments {
     slots: Vec<Option<Segment>>,
+    /// The data segment of each host file that has one (F161: every section of a file shares
+    /// it). Kept here, with the segments, so that a segment and its entry go together.
+    by_file: BTreeMap<FileIdentity, SegmentId>,
 }
 
 impl Segments {
@@ -54,8 +59,27 @@ impl Segments {
         Some(SegmentId(id))
     }
 
-    /// Takes a segment out.
+    /// Takes a segment out, with its file's index entry.
     pub(crate) fn remove(&mut self, id: SegmentId) -> Option<Segment> {
-        self.slots.get_mut(id.0 as usize).and_then(Option::take)
+        let seg = self.slots.get_mut(id.0 as usize).and_then(Option::take)?;
+        if let Backing::File(identity) = seg.backing() {
+            self.by_file.remove(&identity);
+        }
+        Some(seg)
+    }
+
+    /// The data segment of a host file, if it has one.
+    #[must_use]
+    pub fn data_segment(&self, identity: FileIdentity) -> Option<SegmentId> {
+        self.by_file.get(&identity).copied()
+    }
+
+    /// The index of data segments: each host file with one, and its segment.
+    pub fn data_segments(&self) -> impl Iterator<Item = (FileIdentity, SegmentId)> + '_ {
+        self.by_file.iter().map(|(f, s)| (*f, *s))
+    }
+
+    pub(crate) fn index_file(&mut self, identity: FileIdentity, id: SegmentId) {
+        self.by_file.insert(identity, id);
     }
 }

@@ -114,7 +114,7 @@ impl System {
     pub fn read_file(&mut self, pid: ProcessId, handle: Handle, buf: &mut [u8]) -> Result<usize, SectionError> {
         let (start, identity) = self.file_position(pid, handle)?;
         let n = self.file_mut(pid, handle)?.read(buf)?;
-        if let Some(segment) = self.sections.data_segment(identity) {
+        if let Some(segment) = self.machine.segments.data_segment(identity) {
             self.machine.copy_cached(segment, start, &mut buf[..n]);
         }
         Ok(n)
@@ -125,7 +125,7 @@ impl System {
     pub fn write_file(&mut self, pid: ProcessId, handle: Handle, data: &[u8]) -> Result<usize, SectionError> {
         let (start, identity) = self.file_position(pid, handle)?;
         let n = self.file_mut(pid, handle)?.write(data)?;
-        if let Some(segment) = self.sections.data_segment(identity) {
+        if let Some(segment) = self.machine.segments.data_segment(identity) {
             self.machine.update_cached(segment, start, &data[..n]);
         }
         Ok(n)
@@ -135,7 +135,8 @@ impl System {
     /// (F139: `STATUS_USER_MAPPED_FILE`).
     pub fn set_end_of_file(&mut self, pid: ProcessId, handle: Handle) -> Result<(), SectionError> {
         let (position, identity) = self.file_position(pid, handle)?;
-        if let Some(segment) = self.sections.data_segment(identity).and_then(|id| self.machine.segments.get(id)) {
+        if let Some(segment) = self.machine.segments.data_segment(identity).and_then(|id| self.machine.segments.get(id))
+        {
             if segment.refs().views > 0 && position < segment.bytes() {
                 return Err(SectionError::UserMappedFile);
             }
