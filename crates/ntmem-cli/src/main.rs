@@ -28,6 +28,10 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Measure only the rows whose names contain one of these (e.g. `tlb_miss,query`);
+        /// the cluster sweeps are then left out.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Random calls of every kind against a byte model, with invariant checks; exits non-zero
     /// on a panic, a violated invariant or a lost byte.
@@ -61,7 +65,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Tour => tour::run(&mut std::io::stdout().lock()),
-        Command::Bench { json } => bench::run(json),
+        Command::Bench { json, only } => bench::run(json, &only),
         Command::Soak { calls, seed, processes, check_every, trace, check_known, shrink } => {
             soak::run(&soak::Args { calls, seed, processes, check_every, trace, check_known, shrink })
         }

@@ -7,8 +7,8 @@
 //! sweeps, which are not in the JSON.
 //!
 //! The row API: a row is a [`Figure`], made by a `fn() -> anyhow::Result<Figure>` in its own
-//! module, and registered by one line in [`FIGURES`]: `(Kind::Cost, module::function),` (or
-//! `Kind::Throughput`). The functions run in the table's order, one at a time, each building
+//! module, and registered by one line in [`FIGURES`]: `row!(Kind::Cost, module::function),` (or
+//! `Kind::Throughput`); `--only` picks rows by the function's name. The functions run in the table's order, one at a time, each building
 //! and dropping its own machines, so a row's memory is freed before the next row runs.
 //!
 //! `figures.rs` measures ntmem's accesses and calls, `paging.rs` its paging beside host file
@@ -76,37 +76,52 @@ impl Figure {
 /// Measures one figure.
 type Measure = fn() -> anyhow::Result<Figure>;
 
+/// A row of [`FIGURES`]: its kind, the name of the function that measures it, the function.
+macro_rules! row {
+    ($kind:expr, $module:ident :: $function:ident) => {
+        ($kind, stringify!($function), $module::$function as Measure)
+    };
+}
+
 /// The figures, in the order they are measured and printed: one line a row.
-const FIGURES: &[(Kind, Measure)] = &[
-    (Kind::Cost, figures::tlb_hit_read),
-    (Kind::Cost, figures::tlb_miss_read),
-    (Kind::Cost, figures::tlb_miss_read_dependent),
-    (Kind::Cost, figures::demand_zero_fault),
-    (Kind::Cost, figures::alloc_free_pair),
-    (Kind::Cost, figures::protect_page),
-    (Kind::Cost, figures::query_scaling),
-    (Kind::Cost, figures::reserve_scaling),
-    (Kind::Throughput, paging::page_out_throughput),
-    (Kind::Throughput, paging::sequential_page_in),
-    (Kind::Cost, paging::random_hard_fault),
-    (Kind::Cost, paging::soft_fault),
-    (Kind::Cost, placement::placement_scaling),
-    (Kind::Cost, placement::placement_top_down_scaling),
-    (Kind::Cost, placement::range_ops_1tib),
-    (Kind::Cost, pressure::pressure_worst_access),
-    (Kind::Cost, pressure::pressure_write_per_page),
-    (Kind::Cost, pressure::processes_2048_vs_16),
+const FIGURES: &[(Kind, &str, Measure)] = &[
+    row!(Kind::Cost, figures::tlb_hit_read),
+    row!(Kind::Cost, figures::tlb_miss_read),
+    row!(Kind::Cost, figures::tlb_miss_read_dependent),
+    row!(Kind::Cost, figures::demand_zero_fault),
+    row!(Kind::Cost, figures::alloc_free_pair),
+    row!(Kind::Cost, figures::protect_page),
+    row!(Kind::Cost, figures::query_scaling),
+    row!(Kind::Cost, figures::reserve_scaling),
+    row!(Kind::Throughput, paging::page_out_throughput),
+    row!(Kind::Throughput, paging::sequential_page_in),
+    row!(Kind::Cost, paging::random_hard_fault),
+    row!(Kind::Cost, paging::soft_fault),
+    row!(Kind::Cost, placement::placement_scaling),
+    row!(Kind::Cost, placement::placement_top_down_scaling),
+    row!(Kind::Cost, placement::range_ops_1tib),
+    row!(Kind::Cost, pressure::pressure_worst_access),
+    row!(Kind::Cost, pressure::pressure_write_per_page),
+    row!(Kind::Cost, pressure::processes_2048_vs_16),
 ];
 
-/// Measures every figure and prints them, as JSON when `json`.
-pub(crate) fn run(json: bool) -> anyhow::Result<()> {
-    let results = FIGURES.iter().map(|&(kind, measure)| Ok((kind, measure()?))).collect::<anyhow::Result<Vec<_>>>()?;
+/// Measures the figures and prints them, as JSON when `json`: every figure when `only` is
+/// empty, else those whose functions' names contain one of `only` (without the cluster sweeps).
+pub(crate) fn run(json: bool, only: &[String]) -> anyhow::Result<()> {
+    let results = FIGURES
+        .iter()
+        .filter(|&&(_, name, _)| only.is_empty() || only.iter().any(|part| name.contains(part.as_str())))
+        .map(|&(kind, _, measure)| Ok((kind, measure()?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut out = std::io::stdout().lock();
     if json {
         print_json(&mut out, &results)
     } else {
         print_table(&mut out, &results)?;
-        paging::print_cluster_sweeps(&mut out)
+        if only.is_empty() {
+            paging::print_cluster_sweeps(&mut out)?;
+        }
+        Ok(())
     }
 }
 
