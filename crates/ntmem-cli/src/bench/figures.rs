@@ -65,9 +65,11 @@ pub(super) fn tlb_hit_read() -> Result<Figure> {
     })
 }
 
-/// The span of the TLB-miss figures: 4 GiB of touched memory, four times what ntmem's
-/// paging-structure cache covers (512 page tables, 1 GiB), so that most misses walk from the
-/// root as well as miss the TLB (1024 entries, 4 MiB).
+/// The span of the TLB-miss figures: 4 GiB of touched memory, a thousand times what ntmem's
+/// TLB covers (1024 entries, 4 MiB), so that almost every read misses it. The
+/// paging-structure cache is sized to the machine (`paging/table_cache.rs`): for
+/// [`miss_machine`]'s 5 GiB of RAM it holds 4096 page tables, 8 GiB, so a miss reads one PTE
+/// (as a processor's PDE cache lets it), and the host pays a page walk of its own on its side.
 const MISS_SPAN: u64 = 4 << 30;
 /// Reads per sample of the TLB-miss figures.
 const MISS_READS: usize = 2_000_000;

@@ -94,15 +94,52 @@ impl AddressSpace {
         if buf.len().wrapping_sub(1) >= PAGE_BYTES - off {
             return FastAccess::Missed;
         }
-        let (frame, how) = match self.tlb.lookup(addr >> PAGE_SHIFT, READ) {
-            Some(frame) => (frame, FastAccess::Hit),
-            None => match self.walk_one(phys, addr, AccessKind::Read) {
-                Some(frame) => (frame, FastAccess::Walked),
-                None => return FastAccess::Missed,
-            },
+        let Some(frame) = self.tlb.lookup(addr >> PAGE_SHIFT, READ) else {
+            return if self.read_walked(phys, addr, buf) { FastAccess::Walked } else { FastAccess::Missed };
         };
         phys.store().read_into(frame, off, buf);
-        how
+        FastAccess::Hit
+    }
+
+    /// The read as one walk of the page tables completes it, for a read the TLB just missed:
+    /// [`Self::read_fast`] without its TLB look-up.
+    #[inline(always)]
+    fn read_walked(&mut self, phys: &mut PhysicalMemory, addr: u64, buf: &mut [u8]) -> bool {
+        // Below 4096.
+        #[allow(clippy::cast_possible_truncation)]
+        let off = (addr & OFFSET_MASK) as usize;
+        if buf.len().wrapping_sub(1) >= PAGE_BYTES - off {
+            return false;
+        }
+        match self.walk_one(phys, addr, AccessKind::Read) {
+            Some(frame) => {
+                phys.store().read_into(frame, off, buf);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The read as one PTE read completes it, for a read the TLB just missed
+    /// (`system::Memory` has looked) of a page whose page table the paging-structure cache
+    /// knows: true when the bytes are in `buf`; false, having changed only what the full
+    /// path's walk changes too, when the read needs the full path. No call, no walk from the
+    /// root: so short that the processor overlaps the memory waits of successive misses.
+    #[inline(always)]
+    pub(crate) fn read_through_cached_table(&mut self, phys: &mut PhysicalMemory, addr: u64, buf: &mut [u8]) -> bool {
+        // Below 4096.
+        #[allow(clippy::cast_possible_truncation)]
+        let off = (addr & OFFSET_MASK) as usize;
+        if buf.len().wrapping_sub(1) >= PAGE_BYTES - off {
+            return false;
+        }
+        match self.walk_cached(phys, addr, AccessKind::Read) {
+            Some(frame) => {
+                phys.store().read_into(frame, off, buf);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The write as the TLB, else one walk, completes it (see [`Self::read_fast`]). A TLB
@@ -115,15 +152,46 @@ impl AddressSpace {
         if data.len().wrapping_sub(1) >= PAGE_BYTES - off {
             return FastAccess::Missed;
         }
-        let (frame, how) = match self.tlb.lookup(addr >> PAGE_SHIFT, WRITE) {
-            Some(frame) => (frame, FastAccess::Hit),
-            None => match self.walk_one(phys, addr, AccessKind::Write) {
-                Some(frame) => (frame, FastAccess::Walked),
-                None => return FastAccess::Missed,
-            },
+        let Some(frame) = self.tlb.lookup(addr >> PAGE_SHIFT, WRITE) else {
+            return if self.write_walked(phys, addr, data) { FastAccess::Walked } else { FastAccess::Missed };
         };
         phys.store_mut().write_from(frame, off, data);
-        how
+        FastAccess::Hit
+    }
+
+    /// The write as one walk completes it, for a write the TLB just missed (see
+    /// [`Self::read_walked`]).
+    #[inline(always)]
+    fn write_walked(&mut self, phys: &mut PhysicalMemory, addr: u64, data: &[u8]) -> bool {
+        #[allow(clippy::cast_possible_truncation)]
+        let off = (addr & OFFSET_MASK) as usize;
+        if data.len().wrapping_sub(1) >= PAGE_BYTES - off {
+            return false;
+        }
+        match self.walk_one(phys, addr, AccessKind::Write) {
+            Some(frame) => {
+                phys.store_mut().write_from(frame, off, data);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The write as one PTE read completes it (see [`Self::read_through_cached_table`]).
+    #[inline(always)]
+    pub(crate) fn write_through_cached_table(&mut self, phys: &mut PhysicalMemory, addr: u64, data: &[u8]) -> bool {
+        #[allow(clippy::cast_possible_truncation)]
+        let off = (addr & OFFSET_MASK) as usize;
+        if data.len().wrapping_sub(1) >= PAGE_BYTES - off {
+            return false;
+        }
+        match self.walk_cached(phys, addr, AccessKind::Write) {
+            Some(frame) => {
+                phys.store_mut().write_from(frame, off, data);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Fetches the instruction byte at `addr`.
@@ -143,6 +211,23 @@ impl AddressSpace {
         }
         let vpn = Vpn(addr >> PAGE_SHIFT);
         match self.tables.translate(phys, vpn, access) {
+            Translation::Mapped { pfn, write_ready, executable } => {
+                self.tlb.fill(vpn, pfn, perms(write_ready, executable));
+                Some(pfn.0)
+            }
+            Translation::Fault(_) => None,
+        }
+    }
+
+    /// [`Self::walk_one`] when the paging-structure cache knows the page table: `None` also
+    /// when it does not, having read nothing.
+    #[inline(always)]
+    fn walk_cached(&mut self, phys: &mut PhysicalMemory, addr: u64, access: AccessKind) -> Option<u32> {
+        if addr > MAX_USER_ADDRESS {
+            return None;
+        }
+        let vpn = Vpn(addr >> PAGE_SHIFT);
+        match self.tables.translate_cached(phys, vpn, access)? {
             Translation::Mapped { pfn, write_ready, executable } => {
                 self.tlb.fill(vpn, pfn, perms(write_ready, executable));
                 Some(pfn.0)

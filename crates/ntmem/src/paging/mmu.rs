@@ -15,16 +15,29 @@ impl PageTables {
     /// is cached costs one PTE read.
     #[inline]
     pub(crate) fn translate(&mut self, phys: &mut PhysicalMemory, vpn: Vpn, access: AccessKind) -> Translation {
-        match self.cache.lookup(vpn) {
-            Some(table) => {
-                let at = entry_address(table, table_index(vpn.addr(), Level::Pt));
-                match use_leaf(phys, at, access) {
-                    Ok(e) => mapped(entry_frame(e), e),
-                    Err(fault) => fault,
-                }
-            }
+        match self.translate_cached(phys, vpn, access) {
+            Some(translation) => translation,
             None => self.translate_from_root(phys, vpn, access),
         }
+    }
+
+    /// The walk of [`Self::translate`] when the paging-structure cache knows the page table
+    /// of `vpn`: one PTE read, with its bits set as there; `None`, having read and changed
+    /// nothing, when it does not. For the shortest path of a TLB miss, which leaves the walk
+    /// from the root to the full path.
+    #[inline(always)]
+    pub(crate) fn translate_cached(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        vpn: Vpn,
+        access: AccessKind,
+    ) -> Option<Translation> {
+        let table = self.cache.lookup(vpn)?;
+        let at = entry_address(table, table_index(vpn.addr(), Level::Pt));
+        Some(match use_leaf(phys, at, access) {
+            Ok(e) => mapped(entry_frame(e), e),
+            Err(fault) => fault,
+        })
     }
 
     /// The walk from the PML4; caches the page table it reaches.

@@ -114,17 +114,42 @@ impl Memory<'_> {
     }
 
     /// The read by the full path: a walk, faults, crossings, and the balancer when it found
-    /// no frame or left memory low ([`Vm::read`]).
+    /// no frame or left memory low ([`Vm::read`]). A walk through the paging-structure cache
+    /// comes first and alone, so that a TLB miss on a mapped page costs a few dozen
+    /// instructions and no call: with a short path the processor overlaps the memory waits
+    /// of successive misses.
     #[cold]
     #[inline(never)]
     pub fn read_full(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
-        self.vm.read(addr, buf)
+        let (space, machine) = self.vm.hot_parts();
+        if space.read_through_cached_table(&mut machine.phys, addr, buf) {
+            return Ok(());
+        }
+        self.read_faulting(addr, buf)
     }
 
-    /// The write by the full path ([`Vm::write`]).
+    /// The write by the full path ([`Vm::write`]), the walk first (see [`Self::read_full`]).
     #[cold]
     #[inline(never)]
     pub fn write_full(&mut self, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
+        let (space, machine) = self.vm.hot_parts();
+        if space.write_through_cached_table(&mut machine.phys, addr, data) {
+            return Ok(());
+        }
+        self.write_faulting(addr, data)
+    }
+
+    /// The rest of the full path of a read: faults, crossings, the balancer.
+    #[cold]
+    #[inline(never)]
+    fn read_faulting(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
+        self.vm.read(addr, buf)
+    }
+
+    /// The rest of the full path of a write.
+    #[cold]
+    #[inline(never)]
+    fn write_faulting(&mut self, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
         self.vm.write(addr, data)
     }
 
