@@ -69,6 +69,7 @@ pub(crate) fn status_of_section(e: SectionError) -> NTSTATUS {
         SectionError::InvalidViewSize => STATUS_INVALID_VIEW_SIZE,
         SectionError::UserMappedFile => STATUS_USER_MAPPED_FILE,
         SectionError::View(e) => status_of(e),
+        SectionError::Image(e) => status_of_image(e),
     }
 }
 

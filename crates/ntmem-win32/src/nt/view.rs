@@ -125,10 +125,10 @@ pub(crate) fn map_view_of_section(
     let file_backed = s.file().is_some();
     let start = offset.as_deref().copied().unwrap_or(0);
     let Ok(start) = u64::try_from(start) else { return STATUS_MAPPED_ALIGNMENT }; // F140: offset -1
+    if start.checked_add(size).is_none_or(|end| end > section_size) {
+        return STATUS_INVALID_VIEW_SIZE; // F143
+    }
     if kind != SectionKind::Image {
-        if start.checked_add(size).is_none_or(|end| end > section_size) {
-            return STATUS_INVALID_VIEW_SIZE; // F143
-        }
         if !file_backed && allocation_type & MEM_RESERVE != 0 {
             return STATUS_INVALID_PARAMETER_9; // F149
         }
@@ -150,6 +150,12 @@ pub(crate) fn map_view_of_section(
         }
         _ => protection,
     };
+    // F162: an image view's protection is the image's, whatever was asked.
+    let protection = if kind == SectionKind::Image {
+        Protection::new(Access::ExecuteWriteCopy, ntmem::Modifier::None).unwrap_or(protection)
+    } else {
+        protection
+    };
     let req = ViewRequest {
         offset: start,
         size,
@@ -168,7 +174,13 @@ pub(crate) fn map_view_of_section(
             if let Some(o) = offset {
                 *o = i64::try_from(start).unwrap_or(i64::MAX);
             }
-            STATUS_SUCCESS
+            // F163: an image away from its base, or for another machine, maps with a
+            // success code that says so.
+            let segment = sys.sections().section(id).map(ntmem::section::Section::segment);
+            match segment.and_then(|s| sys.segments().get(s)).and_then(ntmem::section::Segment::image) {
+                Some(layout) => crate::errors::status_of_image_map(layout.map_status(range.start_addr())),
+                None => STATUS_SUCCESS,
+            }
         }
         Err(e) => status_of_section(e),
     }

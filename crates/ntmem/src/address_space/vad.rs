@@ -43,9 +43,13 @@ pub struct View {
     /// Charged for its whole size at mapping (a `FILE_MAP_COPY` view, F159): copies need no
     /// further charge.
     pub precharged: bool,
-    /// Commit charged to the process for this view, in pages: the whole view when
-    /// precharged, else one page per copy-on-write copy made.
+    /// Commit charged to the process for this view, in pages: what the caller asked to
+    /// precharge (a copy view's size, an image's copy-on-write and relocated pages), plus one
+    /// page per copy-on-write copy made in a view that was not precharged.
     pub charged: u64,
+    /// For an image view away from its preferred base: how far (F163). Pages holding
+    /// relocated values become private, relocated copies at their first touch.
+    pub relocation: i64,
 }
 
 impl View {

@@ -59,7 +59,7 @@ impl AddressSpace {
         opts: &ReserveOptions,
     ) -> Result<PageRange, VmError> {
         let ReserveKind::View(mut view) = opts.kind else { return Err(VmError::InvalidParameter) };
-        let charge = if view.precharged { pages } else { 0 };
+        let charge = if view.precharged { view.charged } else { 0 };
         m.charge(charge).map_err(|_| VmError::CommitLimit)?;
         view.charged = charge;
         let opts = ReserveOptions { commit: false, write_watch: false, kind: ReserveKind::View(view), ..*opts };
@@ -222,19 +222,26 @@ impl AddressSpace {
         let cluster_end = view.page_of(range.start, range.end);
         let (pfn, how) = m.section_frame(view.segment, page, cluster_end).map_err(fail)?;
         m.share(pfn);
-        if copy {
-            if let Err(kind) = self.copy_on_write(m, vpn, at, pfn, protection) {
-                m.unshare(pfn);
-                return Err(fail(kind));
-            }
+        let relocated = view.relocation != 0
+            && m.segments
+                .get(view.segment)
+                .and_then(crate::section::Segment::image)
+                .is_some_and(|l| l.page_has_relocations(page));
+        if copy || relocated {
+            let made = if relocated {
+                self.relocated_copy(m, vpn, at, pfn, protection, view, page)
+            } else {
+                self.copy_on_write(m, vpn, at, pfn, protection)
+            };
             m.unshare(pfn);
+            made.map_err(fail)?;
         } else {
             self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte::new(pfn, protection)));
         }
         let faults = &mut self.counters.faults;
         faults.prototype += 1;
         // A copy counted itself; any other fault counts by how the page came in.
-        if !copy {
+        if !copy || relocated {
             match how {
                 PageIn::Shared | PageIn::Soft => faults.soft += 1,
                 PageIn::Hard => faults.hard += 1,
@@ -313,6 +320,48 @@ impl AddressSpace {
         }
         self.counters.faults.copy_on_write += 1;
         Ok(())
+    }
+
+    /// The first touch of an image page holding relocated values in a view away from the
+    /// image's base: this process's own copy of the page, relocated (F163). Its charge was
+    /// taken with the view. A copy-on-write page becomes the written protection (the copy is
+    /// made), any other keeps its own.
+    #[allow(clippy::too_many_arguments)]
+    fn relocated_copy(
+        &mut self,
+        m: &mut Machine,
+        vpn: Vpn,
+        at: PhysAddr,
+        source: crate::units::Pfn,
+        protection: Protection,
+        view: View,
+        page: u64,
+    ) -> Result<(), FaultKind> {
+        let Some(copy) = m.allocate(FrameUse::Private, Some(at), Fill::Overwrite) else {
+            return Err(FaultKind::OutOfFrames);
+        };
+        let mut bytes = [0u8; PAGE_BYTES];
+        bytes.copy_from_slice(m.phys.frame(source));
+        if let Some(layout) = m.segments.get(view.segment).and_then(crate::section::Segment::image) {
+            let rva = u32::try_from(page * PAGE_SIZE).unwrap_or(u32::MAX);
+            layout.apply_relocations(rva, &mut bytes, view.relocation);
+        }
+        m.phys.frame_mut(copy).copy_from_slice(&bytes);
+        let own = protection.after_copy();
+        let e = m.phys.pfn_mut(copy);
+        e.protection = own;
+        e.flags.set(PfnFlags::MODIFIED, true);
+        self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte::new(copy, own)));
+        Ok(())
+    }
+
+    /// Records how far an image view lies from its image's base (F163).
+    pub(crate) fn set_view_relocation(&mut self, start: Vpn, delta: i64) {
+        if let Some(vad) = self.vads.find_mut(start) {
+            if let VadKind::Mapped(view) = &mut vad.kind {
+                view.relocation = delta;
+            }
+        }
     }
 
     /// `VirtualProtect` on view pages (F155, F162): the new protection must grant no more

@@ -68,12 +68,12 @@ pub(super) fn check_segments(
                 ensure!(!segment.is_file(), "file page frame {pfn:?} has a page-file copy");
                 *slots.entry(backing).or_default() += 1;
             }
-            if segment.is_file() {
+            if segment.reads_file() {
                 found.file.insert(pfn);
                 found.active_file += u64::from(e.state() == PfnState::Active);
             }
         }
-        if !segment.is_file() {
+        if segment.backing() == crate::section::Backing::PageFile {
             ensure!(
                 segment.commit() == committed,
                 "page-file segment {id:?} charged {} pages, {committed} committed",
@@ -193,6 +193,14 @@ pub(super) fn check(sys: &System) -> Result<(), InvariantViolation> {
                     "file segment {id:?} without its file, or charged"
                 );
             }
+            Backing::Image(identity) => {
+                data_segments += 1;
+                ensure!(
+                    sys.segments().image_segment(identity) == Some(id),
+                    "segment {id:?} is not its file's image segment"
+                );
+                ensure!(segment.holds_file() && segment.image().is_some(), "image segment {id:?} without its file");
+            }
             Backing::PageFile => {
                 let committed = objects.sections().any(|s| s.segment() == id && s.kind() == SectionKind::Commit);
                 ensure!(
@@ -204,7 +212,7 @@ pub(super) fn check(sys: &System) -> Result<(), InvariantViolation> {
             }
         }
     }
-    let indexed = sys.segments().data_segments().count();
+    let indexed = sys.segments().data_segments().count() + sys.segments().image_segments().count();
     ensure!(indexed == data_segments, "{data_segments} data segments, {indexed} indexed");
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! last fallible step, and a file grows (F125) only once the section is sure to exist.
 
 use super::{insert, Backing, FileId, Section, SectionError, SectionId, SectionKind, SectionOptions, Sections};
-use super::{FileAccess, NamedObject, Segment, SegmentId, MAX_SEGMENT_PAGES};
+use super::{FileAccess, ImageLayout, ImagePage, NamedObject, PageContent, Segment, SegmentId, MAX_SEGMENT_PAGES};
 use crate::machine::Machine;
 use crate::paging::{Access, Modifier, Protection, PrototypePte};
 use crate::units::PAGE_SIZE;
@@ -63,6 +63,8 @@ struct FilePlan {
     size: u64,
     /// The file must grow to `size` (F125).
     extend: bool,
+    /// The parsed image, for `SEC_IMAGE` (F130, F162).
+    image: Option<Box<ImageLayout>>,
 }
 
 impl Sections {
@@ -125,6 +127,7 @@ impl Sections {
                     }
                 }
             }
+            Some(p) if p.image.is_some() => self.image_segment_for(machine, p)?,
             Some(p) => self.data_segment_for(machine, p, options.protection)?,
         };
         let section = Section {
@@ -162,16 +165,15 @@ impl Sections {
             if file_size == 0 {
                 return Err(SectionError::InvalidFileForSection); // F126
             }
-            let mut magic = [0u8; 2];
+            // The headers and section table, parsed from the whole file (F130).
+            let mut bytes = Vec::new();
             let mut host = &file.host;
-            let read = std::io::Seek::seek(&mut host, std::io::SeekFrom::Start(0))
-                .and_then(|_| host.read(&mut magic))
+            std::io::Seek::seek(&mut host, std::io::SeekFrom::Start(0))
+                .and_then(|_| host.read_to_end(&mut bytes))
                 .map_err(|e| SectionError::from_io(&e))?;
-            if read < 2 || &magic != b"MZ" {
-                return Err(SectionError::InvalidImageNotMz); // F130
-            }
-            // Image sections (PE layout, relocations) arrive with the views.
-            return Err(SectionError::NotSupported);
+            let layout = ImageLayout::parse(&bytes).map_err(SectionError::Image)?;
+            let size = layout.view_size();
+            return Ok(FilePlan { id, size, extend: false, image: Some(Box::new(layout)) });
         }
         let size = match options.size {
             None | Some(0) if file_size == 0 => return Err(SectionError::MappedFileSizeZero), // F126
@@ -185,7 +187,47 @@ impl Sections {
         if extend && !options.protection.can_write() {
             return Err(SectionError::SectionTooBig); // F124
         }
-        Ok(FilePlan { id, size, extend })
+        Ok(FilePlan { id, size, extend, image: None })
+    }
+
+    /// The file's image segment, created on first use (NT's image control area): one
+    /// prototype PTE per page of the image as its layout says (headers read-only, each section
+    /// at its RVA with its protection, raw data in file, the tail demand-zero, gaps reserved),
+    /// charged once for the pages of shared writable sections, which only the page file can
+    /// hold once written.
+    fn image_segment_for(&mut self, machine: &mut Machine, plan: &FilePlan) -> Result<SegmentId, SectionError> {
+        let file = self.file(plan.id).ok_or(SectionError::InvalidHandle)?;
+        let identity = file.identity();
+        if let Some(id) = machine.segments.image_segment(identity) {
+            return Ok(id);
+        }
+        let layout = plan.image.clone().ok_or(SectionError::InvalidFileForSection)?;
+        let host = file.host.try_clone().map_err(|e| SectionError::from_io(&e))?;
+        let pages = u64::from(layout.page_count());
+        let mut seg = Segment::new(Backing::Image(identity), pages, PrototypePte::Reserved, Some(host));
+        for page in layout.pages().enumerate() {
+            let (i, page) = page;
+            let pte = match page {
+                ImagePage::Committed { protection, content: PageContent::File { .. }, .. } => {
+                    PrototypePte::InFile(protection)
+                }
+                ImagePage::Committed { protection, content: PageContent::Zero, .. } => {
+                    PrototypePte::DemandZero(protection)
+                }
+                ImagePage::Gap => PrototypePte::Reserved,
+            };
+            seg.set_prototype(i as u64, pte);
+        }
+        let commit = layout.shared_commit();
+        machine.charge(commit).map_err(|_| SectionError::CommitLimit)?;
+        seg.commit = commit;
+        seg.image = Some(layout);
+        let Some(id) = machine.segments.insert(seg) else {
+            machine.commit.uncharge(commit);
+            return Err(SectionError::InsufficientResources);
+        };
+        machine.segments.index_image(identity, id);
+        Ok(id)
     }
 
     /// The file's data segment, created on first use and grown to cover `plan.size`; the file

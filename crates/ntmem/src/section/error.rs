@@ -68,6 +68,9 @@ pub enum SectionError {
     /// A file cannot end inside a mapped view of it (F139).
     #[error("the file is mapped: it cannot end inside a view")]
     UserMappedFile,
+    /// The file is not an image `SEC_IMAGE` can map (F130).
+    #[error(transparent)]
+    Image(super::ImageError),
     /// The address space refused the view (placement, conflicts, commit, unmapping).
     #[error(transparent)]
     View(#[from] crate::address_space::VmError),

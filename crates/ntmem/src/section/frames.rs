@@ -83,8 +83,12 @@ impl Machine {
             }
             PrototypePte::DemandZero(protection) => {
                 let pfn = self.take_section_frame(segment, page, protection, Fill::Zero)?;
-                // No copy exists anywhere: it must be written before its frame is reused.
-                self.phys.pfn_mut(pfn).flags.set(PfnFlags::MODIFIED, true);
+                // No copy exists anywhere: it must be written before its frame is reused — but
+                // for an image's zero page nobody can write to (copy-on-write or read-only),
+                // which the layout gives again.
+                let regenerable =
+                    !protection.can_write() && self.segments.get(segment).is_some_and(|s| s.image().is_some());
+                self.phys.pfn_mut(pfn).flags.set(PfnFlags::MODIFIED, !regenerable);
                 self.set_prototype(segment, page, PrototypePte::Valid(ValidPte::new(pfn, protection)));
                 Ok((pfn, PageIn::DemandZero))
             }
@@ -232,7 +236,7 @@ impl Machine {
         let Some((segment, page)) = e.prototype() else { return };
         let segment = SegmentId(segment);
         let protection = e.protection();
-        let file_backed = self.segments.get(segment).is_some_and(super::Segment::is_file);
+        let file_backed = self.segments.get(segment).is_some_and(super::Segment::reads_file);
         let next = match e.backing() {
             Some((file, slot)) => PrototypePte::PageFile { file, slot, protection },
             None if file_backed => PrototypePte::InFile(protection),

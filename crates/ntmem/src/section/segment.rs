@@ -35,6 +35,10 @@ pub enum Backing {
     PageFile,
     /// A host file: pages start "in file".
     File(super::FileIdentity),
+    /// An executable image (`SEC_IMAGE`), laid out from a host file: its pages are read from
+    /// the file where the layout says, never written back to it; a modified page (of a shared
+    /// writable section) goes to the page file.
+    Image(super::FileIdentity),
 }
 
 /// The control area's reference counts.
@@ -66,6 +70,8 @@ pub struct Segment {
     /// The host file, for reading and writing back pages (file-backed segments). It stays
     /// open while the segment lives, even after every handle to the file is closed (F168).
     pub(crate) host: Option<std::fs::File>,
+    /// The layout of an image segment: which file bytes fill each page.
+    pub(crate) image: Option<Box<super::ImageLayout>>,
     /// Nothing refers to it any more, but some of its modified pages could not be written to
     /// its file yet: it stays until the mapped page writer has written them (nothing written
     /// through a view is lost), or until a new section of the file takes it up again.
@@ -85,6 +91,7 @@ impl Segment {
             commit: 0,
             refs: SegmentRefs::default(),
             host,
+            image: None,
             dying: false,
         }
     }
@@ -126,11 +133,36 @@ impl Segment {
         matches!(self.backing, Backing::File(_))
     }
 
+    /// True when its clean pages can be read again from a host file (a data file or an
+    /// image): a clean frame of it needs no page-file copy.
+    #[must_use]
+    pub fn reads_file(&self) -> bool {
+        matches!(self.backing, Backing::File(_) | Backing::Image(_))
+    }
+
+    /// The image layout of an image segment.
+    #[must_use]
+    pub fn image(&self) -> Option<&super::ImageLayout> {
+        self.image.as_deref()
+    }
+
     /// Reads file page `page` into `buf` (whole pages); what lies past the end of the file
     /// reads as zero, as NT's in-page of a file's last page does.
     pub(crate) fn read_pages(&self, page: u64, buf: &mut [u8]) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
         let Some(host) = &self.host else { return Err(std::io::ErrorKind::NotFound.into()) };
+        if let Some(layout) = &self.image {
+            // Each page from where the layout says, the rest zero (F162).
+            for (i, out) in buf.chunks_mut(crate::units::PAGE_BYTES).enumerate() {
+                out.fill(0);
+                let index = u32::try_from(page + i as u64).unwrap_or(u32::MAX);
+                if let Some(super::PageContent::File { offset, len }) = layout.page(index).and_then(|p| p.content()) {
+                    let n = (len as usize).min(out.len());
+                    host.read_exact_at(&mut out[..n], offset)?;
+                }
+            }
+            return Ok(());
+        }
         let len = host.metadata()?.len();
         let at = page * PAGE_SIZE;
         let have = usize::try_from(len.saturating_sub(at)).unwrap_or(usize::MAX).min(buf.len());

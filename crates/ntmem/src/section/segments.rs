@@ -23,6 +23,10 @@ pub struct Segments {
     /// The data segment of each host file that has one (F161: every section of a file shares
     /// it). Kept here, with the segments, so that a segment and its entry go together.
     by_file: BTreeMap<FileIdentity, SegmentId>,
+    /// The image segment of each host file mapped as an image (`SEC_IMAGE`): NT's image
+    /// control area, apart from the data one, so a data view's writes do not reach an image
+    /// view (F162).
+    by_image: BTreeMap<FileIdentity, SegmentId>,
 }
 
 impl Segments {
@@ -62,8 +66,14 @@ impl Segments {
     /// Takes a segment out, with its file's index entry.
     pub(crate) fn remove(&mut self, id: SegmentId) -> Option<Segment> {
         let seg = self.slots.get_mut(id.0 as usize).and_then(Option::take)?;
-        if let Backing::File(identity) = seg.backing() {
-            self.by_file.remove(&identity);
+        match seg.backing() {
+            Backing::File(identity) => {
+                self.by_file.remove(&identity);
+            }
+            Backing::Image(identity) => {
+                self.by_image.remove(&identity);
+            }
+            Backing::PageFile => {}
         }
         Some(seg)
     }
@@ -81,5 +91,20 @@ impl Segments {
 
     pub(crate) fn index_file(&mut self, identity: FileIdentity, id: SegmentId) {
         self.by_file.insert(identity, id);
+    }
+
+    /// The image segment of a host file, if it has one.
+    #[must_use]
+    pub fn image_segment(&self, identity: FileIdentity) -> Option<SegmentId> {
+        self.by_image.get(&identity).copied()
+    }
+
+    /// The index of image segments.
+    pub fn image_segments(&self) -> impl Iterator<Item = (FileIdentity, SegmentId)> + '_ {
+        self.by_image.iter().map(|(f, s)| (*f, *s))
+    }
+
+    pub(crate) fn index_image(&mut self, identity: FileIdentity, id: SegmentId) {
+        self.by_image.insert(identity, id);
     }
 }

@@ -59,14 +59,40 @@ impl System {
             n => n,
         };
         let pages = bytes.div_ceil(PAGE_SIZE);
-        let view = View {
+        let mut view = View {
             section: id,
             segment,
             first_page: req.offset >> PAGE_SHIFT,
             image,
-            precharged: req.copy,
-            charged: 0,
+            precharged: req.copy || image,
+            charged: if req.copy { pages } else { 0 },
+            relocation: 0,
         };
+        // An image: its copy-on-write pages are charged with each view (NT's
+        // ImageCommitment), and it goes at its preferred base when that is free (F163).
+        let image_layout = self
+            .machine
+            .segments
+            .get(segment)
+            .and_then(|s| s.image())
+            .map(|l| (l.preferred_base(), l.image_commitment(), l.relocated_pages().len() as u64));
+        let mut base = req.base;
+        if let Some((preferred, commitment, _)) = image_layout {
+            view.charged = commitment;
+            if base.is_none() && preferred.checked_add(bytes).is_some_and(|end| end <= req.limit) {
+                let free = self
+                    .process(target)
+                    .and_then(|p| p.space())
+                    .is_some_and(|s| PageRange::covering(preferred, bytes).is_some_and(|r| !s.vads().overlaps(r)));
+                if free && preferred % crate::units::ALLOCATION_GRANULARITY == 0 {
+                    base = Some(preferred);
+                }
+            }
+            if base != Some(preferred) {
+                // Away from its base, the pages holding relocated values become private.
+                view.charged += image_layout.map_or(0, |(_, _, relocated)| relocated);
+            }
+        }
         let opts = ReserveOptions {
             placement: req.placement,
             limit: req.limit,
@@ -74,7 +100,13 @@ impl System {
             ..ReserveOptions::new(req.protection)
         };
         let mut vm = self.vm(target).map_err(|_| SectionError::InvalidHandle)?;
-        let range = vm.map_view(req.base, pages, &opts).map_err(SectionError::View)?;
+        let range = vm.map_view(base, pages, &opts).map_err(SectionError::View)?;
+        if let Some((preferred, _, _)) = image_layout {
+            let delta = range.start_addr().wrapping_sub(preferred).cast_signed();
+            if delta != 0 {
+                vm.set_view_relocation(range.start, delta);
+            }
+        }
         if req.commit > 0 {
             let commit = PageRange::covering(range.start_addr(), req.commit.min(range.bytes()));
             if let Some(commit) = commit {

@@ -118,6 +118,11 @@ impl<'a> Vm<'a> {
         self.with_frames(|s, m| s.map_view(m, at, pages, opts))
     }
 
+    /// Records how far an image view lies from its image's base.
+    pub(crate) fn set_view_relocation(&mut self, start: Vpn, delta: i64) {
+        self.space.set_view_relocation(start, delta);
+    }
+
     /// Commits the section pages behind `range` of a view.
     pub(crate) fn commit_section_pages(
         &mut self,

@@ -50,6 +50,27 @@ pub struct Relocation {
 const MAX_WIDTH: u64 = 8;
 
 impl ImageLayout {
+    /// True when a relocated value has bytes in image page `page` (a value may straddle
+    /// into it from the page before).
+    #[must_use]
+    pub fn page_has_relocations(&self, page: u64) -> bool {
+        let start = page.saturating_mul(4096);
+        let first = self.relocations.partition_point(|r| u64::from(r.rva) + MAX_WIDTH <= start);
+        self.relocations.get(first).is_some_and(|r| u64::from(r.rva) < start + 4096)
+    }
+
+    /// The pages of the image that hold relocated values.
+    #[must_use]
+    pub fn relocated_pages(&self) -> std::collections::BTreeSet<u64> {
+        let mut pages = std::collections::BTreeSet::new();
+        for r in &self.relocations {
+            let first = u64::from(r.rva) / 4096;
+            let last = (u64::from(r.rva) + MAX_WIDTH - 1) / 4096;
+            pages.extend(first..=last.min(u64::from(self.page_count()).saturating_sub(1)));
+        }
+        pages
+    }
+
     /// Adds `delta` to every relocated value that has bytes in `buffer`, which holds the
     /// unrelocated image bytes from RVA `rva` on (a page, several, or the whole image). A value
     /// wholly inside `buffer` is read from it; one cut by the buffer's edge (an 8-byte value
