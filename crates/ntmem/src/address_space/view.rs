@@ -127,41 +127,76 @@ impl AddressSpace {
     /// The prototype PTE a view page refers to, and the protection this view gives the page,
     /// when its process PTE is zero or a prototype pointer; `None` for the other formats.
     fn view_page(&self, m: &Machine, vpn: Vpn, pte: Pte) -> Option<(View, u64, PrototypePte, Protection)> {
-        let vad = self.vads.find(vpn)?;
-        let VadKind::Mapped(view) = vad.kind else { return None };
-        let (page, explicit) = match pte {
-            Pte::Zero => (view.page_of(vad.range.start, vpn), None),
-            Pte::Prototype { at, protection } => (u64::from(at.page), Some(protection)),
-            _ => return None,
-        };
-        let proto = m.segments.get(view.segment).and_then(|s| s.prototype(page))?;
-        let protection = match explicit {
-            Some(p) => p,
-            None if view.image => proto.protection(),
-            None => vad.allocation_protection,
-        };
-        Some((view, page, proto, protection))
+        view_page_in(m, self.vads.find(vpn)?, vpn, pte)
     }
+}
 
+/// [`AddressSpace::view_page`] within a VAD already found.
+fn view_page_in(m: &Machine, vad: &Vad, vpn: Vpn, pte: Pte) -> Option<(View, u64, PrototypePte, Protection)> {
+    let VadKind::Mapped(view) = vad.kind else { return None };
+    let (page, explicit) = match pte {
+        Pte::Zero => (view.page_of(vad.range.start, vpn), None),
+        Pte::Prototype { at, protection } => (u64::from(at.page), Some(protection)),
+        _ => return None,
+    };
+    let proto = m.segments.get(view.segment).and_then(|s| s.prototype(page))?;
+    let protection = match explicit {
+        Some(p) => p,
+        None if view.image => proto.protection(),
+        None => vad.allocation_protection,
+    };
+    Some((view, page, proto, protection))
+}
+
+/// The state of view page `vpn` (in `vad`) as `VirtualQuery` shows it.
+fn page_state_in(m: &Machine, vad: &Vad, vpn: Vpn, pte: Pte) -> PageState {
+    match view_page_in(m, vad, vpn, pte) {
+        Some((_, _, PrototypePte::Reserved, _)) => PageState::Reserved,
+        Some((_, _, _, protection)) => PageState::Committed(protection),
+        None if pte == Pte::Zero => PageState::Reserved,
+        None => PageState::of(pte),
+    }
+}
+
+impl AddressSpace {
     /// The state of view page `vpn` as `VirtualQuery` shows it.
     pub(crate) fn view_page_state(&self, m: &Machine, vpn: Vpn, pte: Pte) -> PageState {
-        match self.view_page(m, vpn, pte) {
-            Some((_, _, PrototypePte::Reserved, _)) => PageState::Reserved,
-            Some((_, _, _, protection)) => PageState::Committed(protection),
-            None if pte == Pte::Zero => PageState::Reserved,
-            None => PageState::of(pte),
+        match self.vads.find(vpn) {
+            Some(vad) => page_state_in(m, vad, vpn, pte),
+            None => PageState::Reserved,
         }
     }
 
     /// The state of view page `vpn` and the first page after it (below `end`) whose state
-    /// differs.
+    /// differs. One walk per page table: the PTEs of a table are read in a row, and where a
+    /// table is missing every PTE is zero, so only the prototypes are read.
     pub(crate) fn view_run(&self, m: &Machine, vpn: Vpn, end: u64) -> (PageState, u64) {
-        let first = self.view_page_state(m, vpn, self.tables.pte(&m.phys, vpn));
+        let Some(vad) = self.vads.find(vpn) else { return (PageState::Reserved, vpn.as_u64() + 1) };
+        let first = page_state_in(m, vad, vpn, self.tables.pte(&m.phys, vpn));
         let mut v = vpn.as_u64() + 1;
-        while v < end && self.view_page_state(m, Vpn(v), self.tables.pte(&m.phys, Vpn(v))) == first {
-            v += 1;
+        while v < end {
+            let table_end = ((v / 512) + 1) * 512;
+            let stop = table_end.min(end);
+            match self.tables.leaf(&m.phys, Vpn(v)) {
+                Leaf::Pte(at) => {
+                    for k in 0..stop - v {
+                        let raw = m.phys.read_u64(PhysAddr(at.as_u64() + k * 8));
+                        if page_state_in(m, vad, Vpn(v + k), Pte::decode(raw)) != first {
+                            return (first, v + k);
+                        }
+                    }
+                }
+                _ => {
+                    for page in v..stop {
+                        if page_state_in(m, vad, Vpn(page), Pte::Zero) != first {
+                            return (first, page);
+                        }
+                    }
+                }
+            }
+            v = stop;
         }
-        (first, v)
+        (first, end)
     }
 
     /// The PTE slot of `vpn`, creating (and charging) the page tables it needs.
