@@ -1281,3 +1281,64 @@ fn bad_input_changes_nothing() {
     assert_eq!(read_vec(&mut k, v, 4), b"keep");
     assert_eq!(std::fs::read(&path).unwrap(), pattern(0x3000), "nothing written back yet");
 }
+
+#[test]
+fn mem_reset_over_a_pagefile_view_returns_its_base_f44() {
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let h = pagefile(&mut k, PAGE_READWRITE | SEC_COMMIT, MIB, None);
+    let v = map(&mut k, h, FILE_MAP_WRITE, 0);
+    k.write(v, b"old").unwrap();
+    assert_eq!(k.VirtualAlloc(v, MIB, MEM_RESET, PAGE_NOACCESS), v);
+    // SEC_RESERVE with only its first 64 KiB committed: the same.
+    let r = pagefile(&mut k, PAGE_READWRITE | SEC_RESERVE, MIB, None);
+    let w = map(&mut k, r, FILE_MAP_WRITE, 0);
+    assert_eq!(k.VirtualAlloc(w, G, MEM_COMMIT, PAGE_READWRITE), w);
+    assert_eq!(k.VirtualAlloc(w, MIB, MEM_RESET, PAGE_NOACCESS), w);
+    // The contents are no longer needed: after the working set is emptied and memory is
+    // squeezed the page may read zero, but it is never anything else.
+    assert_eq!(k.EmptyWorkingSet(k.GetCurrentProcess()), TRUE);
+    assert_eq!(k.system().stats().modified_pages, 0, "a reset page is trimmed clean, not to be written");
+    let got = read_vec(&mut k, v, 3);
+    assert!(got == b"old" || got == [0, 0, 0], "{got:?}");
+    // A data file's view cannot be reset.
+    let dir = tempfile::tempdir().unwrap();
+    let path = host_file(&dir, "f.bin", 0x2000);
+    let f = open(&mut k, &path, GENERIC_READ | GENERIC_WRITE);
+    let fh = k.CreateFileMappingW(f, None, PAGE_READWRITE, 0, 0, None);
+    let fv = map(&mut k, fh, FILE_MAP_WRITE, 0);
+    let before = snapshot(&mut k);
+    assert_eq!(k.VirtualAlloc(fv, 0x1000, MEM_RESET, PAGE_NOACCESS), 0);
+    assert_eq!(k.GetLastError(), ERROR_ACCESS_DENIED);
+    assert_eq!(snapshot(&mut k), before);
+}
+
+#[test]
+fn virtual_free_cannot_decommit_or_release_a_view_f68() {
+    let (mut sys, pid) = setup();
+    for sec in [SEC_COMMIT, SEC_RESERVE] {
+        let mut k = Kernel32::new(&mut sys, pid);
+        let h = pagefile(&mut k, PAGE_READWRITE | sec, MIB, None);
+        let v = map(&mut k, h, FILE_MAP_WRITE, 0);
+        if sec == SEC_RESERVE {
+            assert_eq!(k.VirtualAlloc(v, G, MEM_COMMIT, PAGE_READWRITE), v);
+        }
+        let before = snapshot(&mut k);
+        assert_eq!(k.VirtualFree(v, G, MEM_DECOMMIT), FALSE);
+        assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
+        assert_eq!(k.VirtualFree(v, 0, MEM_RELEASE), FALSE);
+        assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
+        assert_eq!(snapshot(&mut k), before);
+        let mut nt = Ntdll::new(&mut sys, pid);
+        let (mut base, mut size) = (v, P);
+        assert_eq!(
+            nt.NtFreeVirtualMemory(NtCurrentProcess(), &mut base, &mut size, MEM_DECOMMIT),
+            STATUS_UNABLE_TO_DELETE_SECTION
+        );
+        let (mut base, mut size) = (v, 0);
+        assert_eq!(
+            nt.NtFreeVirtualMemory(NtCurrentProcess(), &mut base, &mut size, MEM_RELEASE),
+            STATUS_UNABLE_TO_DELETE_SECTION
+        );
+    }
+}

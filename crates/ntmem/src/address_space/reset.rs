@@ -40,6 +40,11 @@ impl AddressSpace {
 
     /// `MEM_RESET` of `[addr, addr + size)`.
     pub fn reset(&mut self, m: &mut Machine, addr: u64, size: u64) -> Result<PageRange, VmError> {
+        if let Some(range) = PageRange::covering(addr, size) {
+            if self.view_at(range.start).is_some() {
+                return self.reset_view(m, range);
+            }
+        }
         let range = self.reset_range(addr, size)?;
         for (vpn, at, pte) in self.mapped_ptes(&m.phys, range) {
             match pte {

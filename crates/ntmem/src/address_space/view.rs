@@ -512,6 +512,47 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// `MEM_RESET` over a view of a page-file section (F44): the section's pages there are no
+    /// longer needed — this process's dirty bits and the frames' modified bits are cleared and
+    /// page-file copies given back, so a frame trimmed later is reused without being written
+    /// and the page then reads zero. Only page-file-backed shared memory may be reset: a view
+    /// of a data file or an image is refused (as committing is, F156).
+    pub(crate) fn reset_view(&mut self, m: &mut Machine, range: PageRange) -> Result<PageRange, VmError> {
+        let (view, whole, _) = self.view_at(range.start).ok_or(VmError::ConflictingAddresses)?;
+        if !whole.contains_range(&range) {
+            return Err(VmError::ConflictingAddresses);
+        }
+        if view.image || m.segments.get(view.segment).is_none_or(crate::section::Segment::reads_file) {
+            return Err(VmError::AccessDenied);
+        }
+        let mut dirty = Vec::new();
+        self.tables.for_each_leaf(&m.phys, range, |vpn, at, raw| {
+            if let Pte::Valid(v) = Pte::decode(raw) {
+                dirty.push((vpn, at, v));
+            }
+        });
+        for (vpn, at, v) in dirty {
+            if m.phys.pfn(v.pfn()).usage() == FrameUse::Section && v.dirty() {
+                self.set_pte(&mut m.phys, at, vpn, Pte::Valid(v.clean()));
+            }
+        }
+        for page in view.page_of(whole.start, range.start)..view.page_of(whole.start, range.end) {
+            match m.segments.get(view.segment).and_then(|s| s.prototype(page)) {
+                Some(PrototypePte::PageFile { file, slot, protection }) => {
+                    m.files.free(file, slot);
+                    m.set_prototype(view.segment, page, PrototypePte::DemandZero(protection));
+                }
+                Some(p) => {
+                    if let Some(pfn) = p.frame() {
+                        m.discard_section_frame(pfn);
+                    }
+                }
+                None => {}
+            }
+        }
+        Ok(range)
+    }
+
     /// `FlushViewOfFile`: folds this process's dirty bits over `range` into the frames and
     /// writes the section's modified pages there to the file (F167).
     pub(crate) fn flush_view(&mut self, m: &mut Machine, range: PageRange) -> Result<(), VmError> {

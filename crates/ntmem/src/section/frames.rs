@@ -229,6 +229,22 @@ impl Machine {
         self.phys.park(pfn, if modified { ListKind::Modified } else { ListKind::Standby });
     }
 
+    /// Marks a page-file section frame's contents discardable (`MEM_RESET`): clean, reset, its
+    /// page-file copy given back; off the modified list if it was on it.
+    pub(crate) fn discard_section_frame(&mut self, pfn: Pfn) {
+        let e = self.phys.pfn_mut(pfn);
+        e.flags.set(PfnFlags::RESET, true);
+        e.flags.set(PfnFlags::MODIFIED, false);
+        if let Some((file, slot)) = e.backing() {
+            e.set_backing(None);
+            self.files.free(file, slot);
+        }
+        if self.phys.pfn(pfn).state() == PfnState::Modified {
+            self.phys.unpark(pfn);
+            self.phys.park(pfn, ListKind::Standby);
+        }
+    }
+
     /// Cuts a standby section frame loose from its page: the prototype PTE says where the
     /// page is now (its file, or its page-file slot).
     pub(crate) fn evict_section_frame(&mut self, pfn: Pfn) {
