@@ -75,6 +75,8 @@ pub(super) fn run(out: &mut impl Write, sys: &mut System, a: ProcessId, b: Proce
     writeln!(out, "    made PAGE_EXECUTE_WRITECOPY (F162).")?;
     let (before, after, n) = touch(&mut k, va)?;
     writeln!(out, "a> read 1 byte of each of its {n} pages = Ok: {}", faults(&before, &after))?;
+    writeln!(out, "    A hard fault reads its page with its neighbours in the file (a cluster), so the faults")?;
+    writeln!(out, "    on those are soft; .data's second page, past its raw data, is demand-zero.")?;
     for (pid, name) in [(b, 'b'), (c, 'c')] {
         let mut k = Kernel32::new(sys, pid);
         let (f, section, v) = map_image(&mut k, path)?;
