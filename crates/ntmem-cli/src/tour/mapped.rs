@@ -1,13 +1,14 @@
 //! The tour's chapter on sections: a real file mapped into two processes (a write in one is
 //! read in the other, then flushed and read back from the disk), the process PTE that points
 //! at its prototype PTE once the page is trimmed, a copy-on-write view making a private copy,
-//! and (in `named.rs`) a non-persisted section passing a message and gone after its last close.
+//! (in `named.rs`) a non-persisted section passing a message and gone after its last close, and
+//! (in `image.rs`) a DLL mapped into three processes that share its frames.
 //!
 //! The file is a real one in the host's temp directory, removed at the end; the output names
 //! it `path`, never by its host path, so the golden test sees the same text everywhere.
 
-use super::named;
 use super::show::{bool_name, kib, mbi, pages, prototype_behind, prototype_line, pte_of, working_set};
+use super::{image, named};
 use anyhow::{anyhow, Context, Result};
 use ntmem::{Config, ProcessId, System, SystemStats};
 use ntmem_win32::*;
@@ -18,8 +19,8 @@ use std::path::PathBuf;
 /// each side.
 const SIZE: u32 = 0x3000;
 
-/// The temporary file, removed however the chapter ends.
-struct TempFile(PathBuf);
+/// A temporary file, removed however the chapter ends.
+pub(super) struct TempFile(pub(super) PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -49,10 +50,7 @@ pub(super) fn run(out: &mut impl Write) -> Result<()> {
     prototype(out, &mut sys, a, b, &views)?;
     copy_on_write(out, &mut sys, a, &views, path)?;
     named::run(out, &mut sys, a, b)?;
-    // TODO(issue 7, item 10): a DLL image (SEC_IMAGE) mapped into three processes with its
-    // frames shared (share count 3, frames counted once) and a write to its data page making a
-    // private copy. Image sections are not mapped on main yet (MapViewOfFile of a SEC_IMAGE
-    // section is still to come); write this part when they are.
+    image::run(out, &mut sys, a, b)?;
     let s = sys.stats();
     writeln!(out, "  Figures (System::stats)")?;
     writeln!(
@@ -294,9 +292,10 @@ pub(super) fn faults(before: &SystemStats, after: &SystemStats) -> String {
     let mut how = Vec::new();
     let hard = after.hard_faults - before.hard_faults;
     if hard > 0 {
+        let reads = after.mapped_read_ios - before.mapped_read_ios;
         how.push(format!(
-            "{hard} hard ({} read of {} from the file)",
-            after.mapped_read_ios - before.mapped_read_ios,
+            "{hard} hard ({reads} {} of {} from the file)",
+            plural(reads, "read", "reads"),
             pages(after.mapped_pages_read - before.mapped_pages_read)
         ));
     }
@@ -308,7 +307,17 @@ pub(super) fn faults(before: &SystemStats, after: &SystemStats) -> String {
     if zero > 0 {
         how.push(format!("{zero} demand-zero"));
     }
-    format!("{} prototype-PTE fault: {}", after.prototype_faults - before.prototype_faults, how.join(", "))
+    let n = after.prototype_faults - before.prototype_faults;
+    format!("{n} prototype-PTE {}: {}", plural(n, "fault", "faults"), how.join(", "))
+}
+
+/// `one` for 1, `many` for any other count.
+fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
 }
 
 /// The number of the file's data segment.

@@ -4,7 +4,8 @@
 //! then a page through its states (reserved, guard, protected), and a chapter on paging: a
 //! small machine under pressure, a page going valid → transition → page file → valid; and one
 //! on sections: a file mapped into two processes, the prototype PTE behind a shared page,
-//! copy-on-write, and a named section passing a message between processes.
+//! copy-on-write, a named section passing a message between processes, and a DLL image whose
+//! frames three processes share.
 //!
 //! Contract: every call the tour makes is printed on a line starting with `>` with its result,
 //! in the order made; a line starting with `|` is what the seed's program itself prints; the
@@ -12,6 +13,7 @@
 //! run prints the same addresses, frames and figures, and no host path or timing (the golden
 //! test `crates/ntmem-cli/tests/tour.rs` holds it to that).
 
+mod image;
 mod mapped;
 mod named;
 mod pages;
