@@ -81,7 +81,10 @@ impl Soak {
             return Ok(());
         }
         let expect = self.expect(slot, addr, len, write.is_some());
-        let in_page_possible = self.sys.page_files().fault_plan().fail_reads > 0;
+        let stats = self.sys.stats();
+        let no_memory_known = self.known(KnownBug::ViewWriteNoMemory) && stats.commit_total + 16 >= stats.commit_limit;
+        let in_page_possible =
+            self.sys.page_files().fault_plan().fail_reads > 0 || self.sys.mapped_io().faults.fail_reads > 0;
         let mut buf = vec![0u8; len as usize];
         let r = match write {
             Some(seed) => {
@@ -94,12 +97,13 @@ impl Soak {
         match r {
             Ok(()) if expect.contains(&None) => {
                 if write.is_some() {
-                    self.slots[slot].model.write(addr, &buf);
+                    self.model_write(slot, addr, &buf);
                 } else {
-                    self.slots[slot].model.check_read(addr, &buf)?;
+                    self.model_check_read(slot, addr, &buf)?;
                 }
             }
             Err(e) if e.code == STATUS_IN_PAGE_ERROR && in_page_possible => {}
+            Err(e) if e.code == STATUS_NO_MEMORY && no_memory_known => {}
             Err(_) if expect.contains(&got) => {}
             r => return Err(format!("{what} of {len} bytes at {addr:#x}: the model allows {expect:x?}, got {r:x?}")),
         }
@@ -145,8 +149,8 @@ impl Soak {
             return Err(format!("copy of {len} bytes at {addr:#x}: ok {ok} with {n} bytes reported"));
         }
         match write {
-            Some(_) => self.slots[t].model.write(addr, &buf[..n]),
-            None => self.slots[t].model.check_read(addr, &buf[..n])?,
+            Some(_) => self.model_write(t, addr, &buf[..n]),
+            None => self.model_check_read(t, addr, &buf[..n])?,
         }
         let (lo, hi) = crate::apply::pages_of(addr, u64::from(len));
         self.reconcile(t, lo, hi, Allow::default())

@@ -87,6 +87,23 @@ impl Soak {
                 let _ = self.sys.write_modified_pages();
                 Ok(())
             }
+            Call::CreateSection { proc, file, file_write, protect, size, name } => {
+                self.create_section(usize::from(proc), file, file_write, protect, size, name)
+            }
+            Call::OpenSection { proc, name, access } => self.open_section(usize::from(proc), name, access),
+            Call::CloseSection { proc, handle } => self.close_section(usize::from(proc), handle),
+            Call::MapView { proc, handle, target, access, offset, size, base } => {
+                self.map_view(usize::from(proc), handle, target, access, offset, size, base)
+            }
+            Call::UnmapView { proc, target, addr } => self.unmap_view(usize::from(proc), target, addr),
+            Call::FlushView { proc, addr, size } => self.flush_view(usize::from(proc), addr, size),
+            Call::FileIo { proc, file, offset, len, write } => {
+                self.file_io(usize::from(proc), file, offset, len, write)
+            }
+            Call::InjectMappedFaults { reads, writes } => {
+                self.inject_mapped_faults(reads, writes);
+                Ok(())
+            }
         }
     }
 
@@ -140,12 +157,9 @@ impl Soak {
         if flags & (MEM_RESET | MEM_RESET_UNDO) != 0 {
             let (lo, hi) = if matches!(via, Via::Nt(_)) { range } else { pages_of(addr, size) };
             let undo = flags & MEM_RESET_UNDO != 0;
-            for p in self.slots[t].model.pages.range_mut(lo / PAGE..hi / PAGE) {
-                if undo {
-                    p.1.content.reset_undo();
-                } else {
-                    p.1.content.reset();
-                }
+            let pages: Vec<u64> = self.slots[t].model.committed_in(lo / PAGE, hi / PAGE).map(|(v, _)| *v).collect();
+            for vpn in pages {
+                self.model_reset(t, vpn, undo);
             }
             return self.reconcile(t, lo, hi, Allow::default());
         }
@@ -164,6 +178,7 @@ impl Soak {
         let commit = flags & MEM_COMMIT != 0;
         self.reconcile(t, lo, hi, Allow { add: commit, remove: false })?;
         if commit {
+            self.sync_views(t, lo, hi)?;
             let model = &self.slots[t].model;
             if let Some(v) = (lo / PAGE..hi / PAGE).find(|v| !model.pages.contains_key(v)) {
                 return Err(format!("commit of [{lo:#x}, {hi:#x}) succeeded but {:#x} is not committed", v * PAGE));
@@ -315,6 +330,7 @@ impl Soak {
             if pid.and_then(|p| self.sys.process(p)).is_some_and(|p| p.space().is_some()) {
                 return Err("TerminateProcess succeeded but the address space lives on".into());
             }
+            self.forget_slot_sections(t)?;
             self.slots[t] = crate::soak::SlotState::default();
         }
         Ok(())
@@ -329,7 +345,7 @@ pub(crate) fn bad_handle_check(what: &str, ok: bool, reached: Option<usize>) -> 
     Ok(())
 }
 
-fn push_recent(v: &mut Vec<(u64, u64)>, item: (u64, u64)) {
+pub(crate) fn push_recent(v: &mut Vec<(u64, u64)>, item: (u64, u64)) {
     if v.len() == 16 {
         v.remove(0);
     }

@@ -71,6 +71,24 @@ pub enum Call {
     InjectFaults { reads: u8, writes: u8 },
     /// The modified page writer runs.
     WriteModified,
+    /// `CreateFileMappingW` of the page file (`file` none) or of soak file `file` (opened for
+    /// the call, for reading and, with `file_write`, writing), named `soak-section-<name>`.
+    CreateSection { proc: Slot, file: Option<u8>, file_write: bool, protect: u32, size: u64, name: Option<u8> },
+    /// `OpenFileMappingW` of `soak-section-<name>`.
+    OpenSection { proc: Slot, name: u8, access: u32 },
+    /// `CloseHandle` of the caller's section handle `handle` (an index; 255: no handle).
+    CloseSection { proc: Slot, handle: u8 },
+    /// `MapViewOfFileEx` (into the caller) or `MapViewOfFile2` (into `target`, with the
+    /// protection `access` means) of the caller's section handle `handle`.
+    MapView { proc: Slot, handle: u8, target: Target, access: u32, offset: u64, size: u64, base: u64 },
+    /// `UnmapViewOfFile` (`Current`) or `UnmapViewOfFile2`.
+    UnmapView { proc: Slot, target: Target, addr: u64 },
+    /// `FlushViewOfFile`.
+    FlushView { proc: Slot, addr: u64, size: u64 },
+    /// `ReadFile` (`write` none) or `WriteFile` of bytes made from `write` on soak file `file`.
+    FileIo { proc: Slot, file: u8, offset: u64, len: u32, write: Option<u64> },
+    /// The next `reads` mapped-file reads and `writes` mapped-file writes fail.
+    InjectMappedFaults { reads: u8, writes: u8 },
 }
 
 impl Call {
@@ -93,8 +111,18 @@ impl Call {
             | Call::SetWorkingSet { proc, .. }
             | Call::EmptyWorkingSet { proc, .. }
             | Call::QueryWorkingSet { proc, .. }
-            | Call::TerminateProcess { proc, .. } => Some(proc),
-            Call::CreateProcess { .. } | Call::InjectFaults { .. } | Call::WriteModified => None,
+            | Call::TerminateProcess { proc, .. }
+            | Call::CreateSection { proc, .. }
+            | Call::OpenSection { proc, .. }
+            | Call::CloseSection { proc, .. }
+            | Call::MapView { proc, .. }
+            | Call::UnmapView { proc, .. }
+            | Call::FlushView { proc, .. }
+            | Call::FileIo { proc, .. } => Some(proc),
+            Call::CreateProcess { .. }
+            | Call::InjectFaults { .. }
+            | Call::WriteModified
+            | Call::InjectMappedFaults { .. } => None,
         }
     }
 }

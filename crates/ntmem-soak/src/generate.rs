@@ -17,6 +17,7 @@ use ntmem_win32::*;
 use crate::call::{Call, Slot, Target, Via};
 use crate::entropy::Entropy;
 use crate::model::PAGE;
+use crate::sections::{BAD_HANDLE, FILE_PAGES, NAMES};
 use crate::soak::{Soak, USER_END};
 use crate::KnownBug;
 
@@ -66,7 +67,7 @@ const WS_FLAGS: [u32; 4] = [
 ];
 
 /// Kinds of call, and how often each comes (out of the sum).
-const WEIGHTS: [u32; 20] = [
+const WEIGHTS: [u32; 28] = [
     14, // 0 alloc
     7,  // 1 free
     5,  // 2 protect
@@ -87,6 +88,14 @@ const WEIGHTS: [u32; 20] = [
     1,  // 17 inject faults
     1,  // 18 write modified
     3,  // 19 empty access
+    2,  // 20 create section
+    1,  // 21 open section
+    3,  // 22 map view
+    2,  // 23 unmap view
+    1,  // 24 flush view
+    2,  // 25 close section handle
+    2,  // 26 read or write a mapped file
+    1,  // 27 inject mapped-file faults
 ];
 
 impl Soak {
@@ -157,7 +166,7 @@ impl Soak {
             16 => Call::Query { proc, via: Via::Kernel32, addr: self.addr(e, p) },
             17 => Call::InjectFaults { reads: e.below(4) as u8, writes: e.below(4) as u8 },
             18 => Call::WriteModified,
-            _ => {
+            19 => {
                 let addr =
                     if e.one_in(2) { self.watched(e, p).0.wrapping_add(e.below(8) * PAGE) } else { self.addr(e, p) };
                 if e.one_in(2) {
@@ -166,6 +175,114 @@ impl Soak {
                     Call::Read { proc, addr, len: 0 }
                 }
             }
+            k => self.gen_section(e, p, k),
+        }
+    }
+
+    /// The section calls (kinds 20 to 27 of the weights).
+    fn gen_section(&self, e: &mut impl Entropy, p: usize, kind: usize) -> Call {
+        let proc = slot_of(p);
+        let handles = self.slots[p].handles.len();
+        let handle = |e: &mut dyn FnMut(u64) -> u64| {
+            if handles == 0 || e(24) == 0 {
+                BAD_HANDLE
+            } else {
+                e(handles as u64) as u8
+            }
+        };
+        match kind {
+            20 | 25 if handles >= 8 => Call::CloseSection { proc, handle: handle(&mut |n| e.below(n)) },
+            20 => {
+                let file = (!e.one_in(2)).then(|| e.below(FILE_PAGES.len() as u64) as u8);
+                let mut protect = match e.weighted(&[6, 2, 1, 1]) {
+                    0 => PAGE_READWRITE,
+                    1 => PAGE_READONLY,
+                    2 => PAGE_WRITECOPY,
+                    _ => e.pick(&[PAGE_NOACCESS, PAGE_EXECUTE_READWRITE, PAGE_READWRITE | PAGE_GUARD, 0]),
+                };
+                if file.is_none() && e.one_in(3) {
+                    protect |= SEC_RESERVE;
+                } else if e.one_in(4) {
+                    protect |= SEC_COMMIT;
+                }
+                let size = match file {
+                    Some(f) if e.one_in(2) => e.between(1, FILE_PAGES[usize::from(f)]) * PAGE,
+                    Some(_) => 0,
+                    None if e.one_in(16) => 0,
+                    None => e.between(1, 48) * PAGE - if e.one_in(4) { e.below(PAGE) } else { 0 },
+                };
+                let name = e.one_in(2).then(|| e.below(u64::from(NAMES)) as u8);
+                Call::CreateSection { proc, file, file_write: !e.one_in(8), protect, size, name }
+            }
+            21 => {
+                let access = e.pick(&[FILE_MAP_ALL_ACCESS, FILE_MAP_READ, FILE_MAP_WRITE, FILE_MAP_COPY]);
+                Call::OpenSection { proc, name: e.below(u64::from(NAMES)) as u8, access }
+            }
+            22 => {
+                let handle = handle(&mut |n| e.below(n));
+                let target = if e.one_in(3) { self.any_target(e) } else { Target::Current };
+                let access = match e.weighted(&[5, 2, 3, 1, 1]) {
+                    0 => FILE_MAP_WRITE,
+                    1 => FILE_MAP_READ,
+                    2 => FILE_MAP_COPY,
+                    3 => FILE_MAP_ALL_ACCESS,
+                    _ => FILE_MAP_READ | FILE_MAP_EXECUTE,
+                };
+                let offset = match e.weighted(&[12, 4, 1]) {
+                    0 => 0,
+                    1 => e.below(3) * G,
+                    _ => e.between(1, 15) * PAGE,
+                };
+                let size = match e.weighted(&[4, 8, 1]) {
+                    0 => 0,
+                    1 => e.between(1, 20) * PAGE - if e.one_in(4) { e.below(PAGE) } else { 0 },
+                    _ => e.between(21, 200) * PAGE,
+                };
+                let base = match e.weighted(&[12, 2, 1]) {
+                    0 => 0,
+                    1 => 0x2000_0000 + e.below(16) * G,
+                    _ => 0x2000_0000 + e.below(16) * G + PAGE,
+                };
+                Call::MapView { proc, handle, target, access, offset, size, base }
+            }
+            23 => {
+                let target = if e.one_in(3) { self.any_target(e) } else { Target::Current };
+                let t = match target {
+                    Target::Slot(s) => usize::from(s) % self.slots.len(),
+                    _ => p,
+                };
+                let addr = self.view_addr(e, t);
+                Call::UnmapView { proc, target, addr }
+            }
+            24 => {
+                let addr = self.view_addr(e, p);
+                let size =
+                    if e.one_in(3) { 0 } else { e.between(1, 8) * PAGE - if e.one_in(4) { e.below(PAGE) } else { 0 } };
+                Call::FlushView { proc, addr, size }
+            }
+            25 => Call::CloseSection { proc, handle: handle(&mut |n| e.below(n)) },
+            26 => {
+                let file = e.below(FILE_PAGES.len() as u64) as u8;
+                let offset = e.below(FILE_PAGES[usize::from(file)] * PAGE);
+                let write = e.one_in(2).then(|| e.next_u64());
+                Call::FileIo { proc, file, offset, len: self.len(e), write }
+            }
+            _ => Call::InjectMappedFaults { reads: e.below(3) as u8, writes: e.below(3) as u8 },
+        }
+    }
+
+    /// An address in a view of `slot` (its start, a page, a byte inside), or now and then
+    /// any address.
+    fn view_addr(&self, e: &mut impl Entropy, slot: usize) -> u64 {
+        let views = &self.slots[slot].views;
+        if views.is_empty() || e.one_in(8) {
+            return self.addr(e, slot);
+        }
+        let v = views[e.below(views.len() as u64) as usize];
+        match e.below(3) {
+            0 => v.base,
+            1 => v.base + e.below(v.pages) * PAGE,
+            _ => v.base + e.below(v.pages * PAGE),
         }
     }
 

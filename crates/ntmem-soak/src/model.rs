@@ -121,8 +121,33 @@ fn dedup(images: &mut Vec<Image>) {
 pub(crate) struct Page {
     /// `Protect` of `VirtualQuery`.
     pub(crate) protect: u32,
-    /// What it may hold.
+    /// What it may hold (a private page's; unused while `shared`).
     pub(crate) content: Content,
+    /// A view page not copied on write: its bytes are the section page's (`sections.rs`).
+    pub(crate) shared: Option<SharedPage>,
+}
+
+impl Page {
+    /// A private page just committed: zeros.
+    pub(crate) fn private(protect: u32) -> Page {
+        Page { protect, content: Content::zero(), shared: None }
+    }
+}
+
+/// Where the bytes of a shared view page live: a page of a file, or of a page-file segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SharedPage {
+    pub(crate) backing: Backing,
+    /// The page's number in the file or segment.
+    pub(crate) page: u64,
+}
+
+/// The bytes behind a section: a host file's (one data segment per file), or a page-file
+/// segment's (one per page-file section). Indices into `Soak::files` / `Soak::segments`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Backing {
+    File(usize),
+    Segment(usize),
 }
 
 /// The model of one process: its committed pages by page number.
@@ -138,7 +163,9 @@ impl SpaceModel {
         self.pages.range(lo..hi.max(lo))
     }
 
-    /// Applies a write of `data` at `addr` to every page it covers (all committed).
+    /// Applies a write of `data` at `addr` to every page it covers (all committed; private:
+    /// the soak's own writes go through `Soak::model_write`, which knows views).
+    #[cfg(test)]
     pub(crate) fn write(&mut self, addr: u64, data: &[u8]) {
         for_pages(addr, data.len(), |vpn, off, range| {
             if let Some(p) = self.pages.get_mut(&vpn) {
@@ -147,7 +174,9 @@ impl SpaceModel {
         });
     }
 
-    /// Checks `got`, read at `addr`: `Err` names the first byte no image explains.
+    /// Checks `got`, read at `addr`: `Err` names the first byte no image explains (private
+    /// pages; see `Soak::model_check_read`).
+    #[cfg(test)]
     pub(crate) fn check_read(&mut self, addr: u64, got: &[u8]) -> Result<(), String> {
         let mut err = None;
         for_pages(addr, got.len(), |vpn, off, range| {
@@ -173,7 +202,7 @@ impl SpaceModel {
 }
 
 /// Calls `f(page number, offset in page, range in the buffer)` for each page of an access.
-fn for_pages(addr: u64, len: usize, mut f: impl FnMut(u64, usize, std::ops::Range<usize>)) {
+pub(crate) fn for_pages(addr: u64, len: usize, mut f: impl FnMut(u64, usize, std::ops::Range<usize>)) {
     let mut done = 0usize;
     while done < len {
         let at = addr + done as u64;
@@ -207,8 +236,8 @@ mod tests {
     #[test]
     fn a_lost_byte_is_reported_with_what_was_expected() {
         let mut m = SpaceModel::default();
-        m.pages.insert(1, Page { protect: 4, content: Content::zero() });
-        m.pages.insert(2, Page { protect: 4, content: Content::zero() });
+        m.pages.insert(1, Page::private(4));
+        m.pages.insert(2, Page::private(4));
         m.write(0x1FFE, &[1, 2, 3, 4]);
         assert!(m.check_read(0x1FFE, &[1, 2, 3, 4]).is_ok());
         let e = m.check_read(0x1FFE, &[1, 2, 3, 5]).unwrap_err();

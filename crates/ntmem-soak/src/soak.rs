@@ -16,6 +16,7 @@ use ntmem_win32::*;
 
 use crate::call::{Call, Target};
 use crate::model::{Content, Page, SpaceModel, PAGE};
+use crate::sections::{make_files, FileModel, SectionHandle, SectionModel, SegmentModel, ViewModel};
 use crate::{Failure, KnownBug, Options};
 
 pub(crate) const USER_END: u64 = ntmem::units::USER_END;
@@ -37,6 +38,10 @@ pub(crate) struct SlotState {
     pub(crate) watched: Vec<(u64, u64)>,
     /// The hard working-set maximum in pages, when enabled.
     pub(crate) hard_max: Option<u64>,
+    /// Its section handles, oldest first.
+    pub(crate) handles: Vec<SectionHandle>,
+    /// Its views.
+    pub(crate) views: Vec<ViewModel>,
 }
 
 /// Which changes of the committed set a call may make (see the module doc).
@@ -55,6 +60,12 @@ pub struct Soak {
     calls: u64,
     checks: u64,
     history: VecDeque<(u64, Call)>,
+    /// The host files sections map.
+    pub(crate) files: Vec<FileModel>,
+    /// Page-file segments by model id (`None`: gone with its section).
+    pub(crate) segments: Vec<Option<SegmentModel>>,
+    /// Section objects by model id (`None`: gone).
+    pub(crate) sections: Vec<Option<SectionModel>>,
     _dir: tempfile::TempDir,
 }
 
@@ -77,8 +88,20 @@ impl Soak {
             let pid = sys.create_process(&format!("soak{i}")).map_err(|e| format!("create_process: {e}"))?;
             slots.push(SlotState { pid: Some(pid), ..SlotState::default() });
         }
-        let mut soak =
-            Soak { sys, slots, opts, baseline_commit, calls: 0, checks: 0, history: VecDeque::new(), _dir: dir };
+        let files = make_files(dir.path())?;
+        let mut soak = Soak {
+            sys,
+            slots,
+            opts,
+            baseline_commit,
+            calls: 0,
+            checks: 0,
+            history: VecDeque::new(),
+            files,
+            segments: Vec::new(),
+            sections: Vec::new(),
+            _dir: dir,
+        };
         for slot in 0..soak.slots.len() {
             soak.adopt(slot)?;
         }
@@ -163,6 +186,7 @@ impl Soak {
                 }
             }
             s.sys.check_invariants().map_err(|v| format!("invariant violated after the last exit: {v}"))?;
+            s.settle_files()?;
             let after = s.sys.stats();
             if after.commit_total != s.baseline_commit || after.page_file_used != 0 {
                 return Err(format!(
@@ -284,13 +308,21 @@ impl Soak {
             let Some(m) = self.query(slot, at) else { break };
             let end = m.BaseAddress.saturating_add(m.RegionSize).max(at + PAGE);
             let (first, last) = (at / PAGE, end.min(hi).div_ceil(PAGE));
+            if m.Type == MEM_MAPPED {
+                self.reconcile_view(slot, first, last, m.State, m.Protect, allow)?;
+                at = end;
+                continue;
+            }
             let model = &mut self.slots[slot].model;
+            if let Some((v, _)) = model.committed_in(first, last).find(|(_, p)| p.shared.is_some()) {
+                return Err(format!("view page {:#x} is now {:#x} of type {:#x}", v * PAGE, m.State, m.Type));
+            }
             if m.State == MEM_COMMIT {
                 for vpn in first..last {
                     match model.pages.get_mut(&vpn) {
                         Some(p) => p.protect = m.Protect,
                         None if allow.add => {
-                            model.pages.insert(vpn, Page { protect: m.Protect, content: Content::zero() });
+                            model.pages.insert(vpn, Page::private(m.Protect));
                         }
                         None => return Err(format!("page {:#x} became committed", vpn * PAGE)),
                     }
@@ -324,9 +356,7 @@ impl Soak {
                 continue;
             }
             match self.k(slot).read(vpn * PAGE, &mut buf) {
-                Ok(()) => {
-                    self.slots[slot].model.check_read(vpn * PAGE, &buf).map_err(|e| format!("slot {slot}: {e}"))?
-                }
+                Ok(()) => self.model_check_read(slot, vpn * PAGE, &buf).map_err(|e| format!("slot {slot}: {e}"))?,
                 Err(e) if e.code == STATUS_IN_PAGE_ERROR => {}
                 Err(e) => {
                     return Err(format!(
@@ -361,7 +391,15 @@ impl Soak {
 /// A protection whose pages a read may touch without changing anything.
 pub(crate) fn readable(protect: u32) -> bool {
     protect & PAGE_GUARD == 0
-        && matches!(protect & 0xFF, PAGE_READONLY | PAGE_READWRITE | PAGE_EXECUTE_READ | PAGE_EXECUTE_READWRITE)
+        && matches!(
+            protect & 0xFF,
+            PAGE_READONLY
+                | PAGE_READWRITE
+                | PAGE_WRITECOPY
+                | PAGE_EXECUTE_READ
+                | PAGE_EXECUTE_READWRITE
+                | PAGE_EXECUTE_WRITECOPY
+        )
 }
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {

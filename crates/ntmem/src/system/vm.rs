@@ -328,12 +328,17 @@ impl<'a> Vm<'a> {
             return None;
         }
         let e = self.machine.phys.pfn(v.pfn());
+        // A view page's lock is this working set's (a shared frame may be locked by one process
+        // and not by another), not its frame's.
+        let vpn = Vpn(addr >> PAGE_SHIFT);
+        let locked = e.flags().has(PfnFlags::LOCKED)
+            || (e.usage() == FrameUse::Section && self.space_ref().is_view_page_locked(vpn));
         Some(WorkingSetEntry {
             // This process's protection of the page (a section frame's PFN holds the section's).
             protection: v.protection(),
             share_count: e.share_count(),
             shared: matches!(e.usage(), FrameUse::SharedUserData | FrameUse::Section),
-            locked: e.flags().has(PfnFlags::LOCKED),
+            locked,
             large_page: e.usage() == FrameUse::LargePage,
         })
     }

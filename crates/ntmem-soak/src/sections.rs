@@ -1,0 +1,713 @@
+//! Sections in the soak: page-file sections (`SEC_COMMIT`, `SEC_RESERVE`) and sections of two
+//! real host files, their handles and views in every process, and the files' own reads and
+//! writes; the model of the bytes behind them, and what each call must do (issue 7).
+//!
+//! The bytes of a shared view page are not the process's: they live in the model of its
+//! [`Backing`] — one per host file (a file has one data segment however many sections map it,
+//! and `ReadFile`/`WriteFile` see the same pages, F161) and one per page-file section — so every
+//! view of a section, in any process, reads what any other wrote. A page of a copy-on-write
+//! view (`FILE_MAP_COPY`, or a page made `PAGE_WRITECOPY`) becomes the process's own at its
+//! first write; nobody else sees that write.
+//!
+//! Checked: a refused call changes neither the committed pages nor the commit charge; a
+//! mapping, unmapping or close through a handle the model knows succeeds, one it rules out
+//! fails; after a successful `FlushViewOfFile` the host file holds the model's bytes over the
+//! range flushed, and once a file's last section and view are gone (its data segment deleted)
+//! the whole host file does; a page-file section's bytes go with its last reference (a new
+//! section of the same name reads zeros). Mapped-file reads and writes fail on request
+//! ([`crate::Call::InjectMappedFaults`]): a read then raises `STATUS_IN_PAGE_ERROR`, a failed
+//! write-back keeps the pages dirty; nothing is lost either way.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ntmem::FaultPlan;
+use ntmem_win32::*;
+
+use crate::apply::{bad_handle_check, pages_of, push_recent};
+use crate::call::{bytes_of, Target};
+use crate::model::{for_pages, Backing, Content, SharedPage, PAGE};
+use crate::soak::{Allow, Soak};
+
+const G: u64 = 0x1_0000;
+/// The host files the soak maps, in pages (64 KiB multiples, so views may start inside).
+pub(crate) const FILE_PAGES: [u64; 2] = [32, 80];
+/// Section names: `soak-section-0` … `-3`.
+pub(crate) const NAMES: u8 = 4;
+/// A `handle` index that stands for a handle that is none.
+pub(crate) const BAD_HANDLE: u8 = u8::MAX;
+const NOT_A_HANDLE: u64 = 0xDEAD_BEEC;
+const PAGE_BYTES: usize = 4096;
+
+/// A host file: where it is, and what each of its pages holds.
+pub(crate) struct FileModel {
+    pub(crate) path: PathBuf,
+    pub(crate) pages: Vec<Content>,
+}
+
+/// A page-file segment: its committed pages (all of them for `SEC_COMMIT`).
+#[derive(Default)]
+pub(crate) struct SegmentModel {
+    pub(crate) pages: BTreeMap<u64, Content>,
+}
+
+/// A section object: its bytes, its size, and what keeps it.
+pub(crate) struct SectionModel {
+    pub(crate) backing: Backing,
+    pub(crate) bytes: u64,
+    pub(crate) handles: u32,
+    pub(crate) views: u32,
+    pub(crate) name: Option<u8>,
+    /// Created `PAGE_READWRITE`: views may write.
+    pub(crate) writable: bool,
+}
+
+/// A section handle of a process.
+#[derive(Clone, Copy)]
+pub(crate) struct SectionHandle {
+    pub(crate) raw: u64,
+    pub(crate) section: usize,
+    /// Views for writing may be mapped through it (its rights and the section's protection).
+    pub(crate) write: bool,
+}
+
+/// A view in a process.
+#[derive(Clone, Copy)]
+pub(crate) struct ViewModel {
+    pub(crate) base: u64,
+    pub(crate) pages: u64,
+    pub(crate) section: usize,
+    /// Its first page in the section.
+    pub(crate) first: u64,
+    /// `FILE_MAP_COPY`: every write copies.
+    pub(crate) copy: bool,
+}
+
+impl ViewModel {
+    fn end(&self) -> u64 {
+        self.base + self.pages * PAGE
+    }
+
+    fn holds(&self, addr: u64) -> bool {
+        self.base <= addr && addr < self.end()
+    }
+}
+
+fn handle(raw: u64) -> HANDLE {
+    usize::try_from(raw).unwrap_or(usize::MAX) as HANDLE
+}
+
+fn section_name(n: u8) -> String {
+    format!("soak-section-{n}")
+}
+
+/// The host files, made with known bytes in `dir`.
+pub(crate) fn make_files(dir: &std::path::Path) -> Result<Vec<FileModel>, String> {
+    let mut files = Vec::new();
+    for (i, pages) in FILE_PAGES.iter().enumerate() {
+        let path = dir.join(format!("mapped{i}.dat"));
+        let bytes = bytes_of(0x5EC7 + i as u64, usize::try_from(pages * PAGE).unwrap_or(0));
+        std::fs::write(&path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        let mut model = Vec::new();
+        for chunk in bytes.chunks(PAGE_BYTES) {
+            let mut c = Content::zero();
+            c.write(0, chunk);
+            model.push(c);
+        }
+        files.push(FileModel { path, pages: model });
+    }
+    Ok(files)
+}
+
+impl Soak {
+    // ----------------------------------------------------------------------------------
+    // The model of shared bytes.
+
+    /// The view page of `slot` at page `vpn`, if a modelled view holds it.
+    pub(crate) fn view_page(&self, slot: usize, vpn: u64) -> Option<SharedPage> {
+        let v = self.slots[slot].views.iter().find(|v| v.holds(vpn * PAGE))?;
+        let s = self.sections.get(v.section)?.as_ref()?;
+        Some(SharedPage { backing: s.backing, page: v.first + (vpn - v.base / PAGE) })
+    }
+
+    /// The bytes of a shared page, when it is committed.
+    pub(crate) fn backing_content(&mut self, sp: SharedPage) -> Option<&mut Content> {
+        let page = usize::try_from(sp.page).ok()?;
+        match sp.backing {
+            Backing::File(f) => self.files.get_mut(f)?.pages.get_mut(page),
+            Backing::Segment(g) => self.segments.get_mut(g)?.as_mut()?.pages.get_mut(&sp.page),
+        }
+    }
+
+    /// A page of a `SEC_RESERVE` section committed through a view: zeros.
+    pub(crate) fn commit_backing(&mut self, sp: SharedPage) {
+        if let Backing::Segment(g) = sp.backing {
+            if let Some(Some(seg)) = self.segments.get_mut(g) {
+                seg.pages.entry(sp.page).or_insert_with(Content::zero);
+            }
+        }
+    }
+
+    fn is_copy_view(&self, slot: usize, addr: u64) -> bool {
+        self.slots[slot].views.iter().any(|v| v.holds(addr) && v.copy)
+    }
+
+    /// `data` was written at `addr` by (or into) the process of `slot`: into its private
+    /// pages, the shared pages of its views, or a copy-on-write page now its own.
+    pub(crate) fn model_write(&mut self, slot: usize, addr: u64, data: &[u8]) {
+        let mut pieces = Vec::new();
+        for_pages(addr, data.len(), |vpn, off, range| pieces.push((vpn, off, range)));
+        for (vpn, off, range) in pieces {
+            let Some(p) = self.slots[slot].model.pages.get(&vpn) else { continue };
+            let Some(sp) = p.shared else {
+                if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
+                    p.content.write(off, &data[range]);
+                }
+                continue;
+            };
+            let writecopy = matches!(p.protect & 0xFF, PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
+            if writecopy || self.is_copy_view(slot, vpn * PAGE) {
+                let mut content = self.backing_content(sp).cloned().unwrap_or(Content::Any);
+                content.write(off, &data[range]);
+                if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
+                    p.shared = None;
+                    p.content = content;
+                }
+            } else if let Some(c) = self.backing_content(sp) {
+                c.write(off, &data[range]);
+            }
+        }
+    }
+
+    /// Checks `got`, read at `addr` in `slot`: `Err` names the first byte no image explains.
+    pub(crate) fn model_check_read(&mut self, slot: usize, addr: u64, got: &[u8]) -> Result<(), String> {
+        let mut pieces = Vec::new();
+        for_pages(addr, got.len(), |vpn, off, range| pieces.push((vpn, off, range)));
+        for (vpn, off, range) in pieces {
+            let shared = match self.slots[slot].model.pages.get(&vpn) {
+                None => return Err(format!("page {:#x} read but not in the model", vpn * PAGE)),
+                Some(p) => p.shared,
+            };
+            let content = match shared {
+                Some(sp) => self.backing_content(sp),
+                None => self.slots[slot].model.pages.get_mut(&vpn).map(|p| &mut p.content),
+            };
+            let Some(content) = content else {
+                return Err(format!("view page {:#x} read but its section page is not committed", vpn * PAGE));
+            };
+            if let Err((at, want)) = content.check_read(off, &got[range.clone()]) {
+                let whose = shared.map_or(String::new(), |s| format!(" (shared: {s:?})"));
+                return Err(format!(
+                    "lost byte at {:#x}{whose}: read {:#04x}, the model allows {want:02x?}",
+                    vpn * PAGE + at as u64,
+                    got[range.start + at - off],
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `MEM_RESET` (or its undo) on the page `vpn` of `slot`.
+    pub(crate) fn model_reset(&mut self, slot: usize, vpn: u64, undo: bool) {
+        let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) else { return };
+        match p.shared {
+            // A reset shared page may be dropped or kept, written back or not: anything.
+            Some(sp) if !undo => {
+                if let Some(c) = self.backing_content(sp) {
+                    *c = Content::Any;
+                }
+            }
+            Some(_) => {}
+            None if undo => p.content.reset_undo(),
+            None => p.content.reset(),
+        }
+    }
+
+    /// Reconciles every view of `slot` overlapping `[lo, hi)`, and every other view of the
+    /// same bytes (a `SEC_RESERVE` page committed through one view is committed in all).
+    pub(crate) fn sync_views(&mut self, slot: usize, lo: u64, hi: u64) -> Result<(), String> {
+        let backings: Vec<Backing> = self.slots[slot]
+            .views
+            .iter()
+            .filter(|v| v.base < hi && lo < v.end())
+            .filter_map(|v| self.sections.get(v.section)?.as_ref().map(|s| s.backing))
+            .collect();
+        if backings.is_empty() {
+            return Ok(());
+        }
+        for s in 0..self.slots.len() {
+            let ranges: Vec<(u64, u64)> = self.slots[s]
+                .views
+                .iter()
+                .filter(|v| {
+                    self.sections.get(v.section).and_then(Option::as_ref).is_some_and(|x| backings.contains(&x.backing))
+                })
+                .map(|v| (v.base, v.end()))
+                .collect();
+            for (a, b) in ranges {
+                self.reconcile(s, a, b, Allow::default()).map_err(|e| format!("slot {s}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The mapped part of a reconcile: pages `[first, last)` of `slot`, a region `VirtualQuery`
+    /// says is `MEM_MAPPED` with state `state` and protection `protect`.
+    pub(crate) fn reconcile_view(
+        &mut self,
+        slot: usize,
+        first: u64,
+        last: u64,
+        state: u32,
+        protect: u32,
+        allow: Allow,
+    ) -> Result<(), String> {
+        for vpn in first..last {
+            let Some(sp) = self.view_page(slot, vpn) else {
+                return Err(format!("{:#x} is in a view the model does not know", vpn * PAGE));
+            };
+            let committed = self.backing_content(sp).is_some();
+            let present = self.slots[slot].model.pages.contains_key(&vpn);
+            if state == MEM_COMMIT {
+                if !committed && !present {
+                    if !allow.add {
+                        return Err(format!("view page {:#x} ({sp:?}) became committed", vpn * PAGE));
+                    }
+                    self.commit_backing(sp);
+                }
+                let model = &mut self.slots[slot].model;
+                match model.pages.get_mut(&vpn) {
+                    Some(p) => p.protect = protect,
+                    None => {
+                        let mut p = crate::model::Page::private(protect);
+                        p.shared = Some(sp);
+                        model.pages.insert(vpn, p);
+                    }
+                }
+            } else if committed || present {
+                return Err(format!(
+                    "view page {:#x} ({sp:?}, committed in the model) is now state {state:#x}",
+                    vpn * PAGE
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Lifetimes.
+
+    /// The section a name stands for: a name goes with its section's last handle, though
+    /// views may keep the section (NT's `ObpDeleteNameCheck`).
+    fn live_named(&self, name: u8) -> Option<usize> {
+        self.sections.iter().position(|s| s.as_ref().is_some_and(|s| s.name == Some(name) && s.handles > 0))
+    }
+
+    /// A section with no handle and no view goes; with it a page-file segment's bytes, and
+    /// when it was a file's last section, the file's data segment: its pages written back,
+    /// the host file then holds the model's bytes.
+    pub(crate) fn release_if_unused(&mut self, section: usize) -> Result<(), String> {
+        let Some(Some(s)) = self.sections.get(section) else { return Ok(()) };
+        if s.handles > 0 || s.views > 0 {
+            return Ok(());
+        }
+        let backing = s.backing;
+        self.sections[section] = None;
+        match backing {
+            Backing::Segment(g) => self.segments[g] = None,
+            Backing::File(f) => {
+                let still = self.sections.iter().flatten().any(|s| s.backing == Backing::File(f));
+                if !still {
+                    self.check_file_if_settled(f)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The host file against the model, when no data segment is left for a file the model
+    /// has no section of (a failed write-back keeps one, dying, until written).
+    fn check_file_if_settled(&mut self, f: usize) -> Result<(), String> {
+        let live_files = (0..self.files.len())
+            .filter(|&i| self.sections.iter().flatten().any(|s| s.backing == Backing::File(i)))
+            .count();
+        if self.sys.segments().data_segments().count() == live_files {
+            self.check_file(f, 0, FILE_PAGES[f])?;
+        }
+        Ok(())
+    }
+
+    /// Host file `f`'s pages `[lo, hi)` against the model.
+    pub(crate) fn check_file(&mut self, f: usize, lo: u64, hi: u64) -> Result<(), String> {
+        let bytes = std::fs::read(&self.files[f].path).map_err(|e| format!("reading host file {f}: {e}"))?;
+        if bytes.len() as u64 != FILE_PAGES[f] * PAGE {
+            return Err(format!("host file {f} is {} bytes, not {}", bytes.len(), FILE_PAGES[f] * PAGE));
+        }
+        for page in lo..hi.min(FILE_PAGES[f]) {
+            let at = usize::try_from(page * PAGE).unwrap_or(0);
+            let got = &bytes[at..at + PAGE_BYTES];
+            let c = &mut self.files[f].pages[usize::try_from(page).unwrap_or(0)];
+            if let Err((off, want)) = c.check_read(0, got) {
+                return Err(format!(
+                    "host file {f}, byte {:#x}: {:#04x} on disk, the model allows {want:02x?}",
+                    page * PAGE + off as u64,
+                    got[off]
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A process of `slot` ended: its views and handles let go of their sections.
+    pub(crate) fn forget_slot_sections(&mut self, slot: usize) -> Result<(), String> {
+        let views = std::mem::take(&mut self.slots[slot].views);
+        let handles = std::mem::take(&mut self.slots[slot].handles);
+        let mut touched = Vec::new();
+        for v in views {
+            if let Some(Some(s)) = self.sections.get_mut(v.section) {
+                s.views -= 1;
+                touched.push(v.section);
+            }
+        }
+        for h in handles {
+            if let Some(Some(s)) = self.sections.get_mut(h.section) {
+                s.handles -= 1;
+                touched.push(h.section);
+            }
+        }
+        for s in touched {
+            self.release_if_unused(s)?;
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------
+    // The calls.
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn create_section(
+        &mut self,
+        proc: usize,
+        file: Option<u8>,
+        file_write: bool,
+        protect: u32,
+        size: u64,
+        name: Option<u8>,
+    ) -> Result<(), String> {
+        let commit_before = self.sys.stats().commit_total;
+        let existing = name.and_then(|n| self.live_named(n));
+        let name_str = name.map(section_name);
+        let file = file.map(|f| usize::from(f) % self.files.len());
+        let fh = match file {
+            None => INVALID_HANDLE_VALUE,
+            Some(f) => {
+                let path = self.files[f].path.to_string_lossy().into_owned();
+                let access = GENERIC_READ | if file_write { GENERIC_WRITE } else { 0 };
+                let mut k = self.k(proc);
+                let h = k.CreateFileW(&path, access, FILE_SHARE_READ | FILE_SHARE_WRITE, OPEN_EXISTING, 0);
+                if h == INVALID_HANDLE_VALUE {
+                    return Err(format!("CreateFileW of soak file {f}: error {}", k.GetLastError()));
+                }
+                h
+            }
+        };
+        #[allow(clippy::cast_possible_truncation)] // The low half, as the API takes it.
+        let (high, low) = ((size >> 32) as u32, size as u32);
+        let mut k = self.k(proc);
+        let h = k.CreateFileMappingW(fh, None, protect, high, low, name_str.as_deref());
+        let error = k.GetLastError();
+        if fh != INVALID_HANDLE_VALUE && k.CloseHandle(fh) != TRUE {
+            return Err(format!("CloseHandle of a file handle: error {}", k.GetLastError()));
+        }
+        let base = protect & 0xFFFF;
+        if h.is_null() {
+            if self.sys.stats().commit_total != commit_before {
+                return Err(format!("a refused CreateFileMappingW (error {error}) changed the commit charge"));
+            }
+            return Ok(());
+        }
+        if file.is_none() && size == 0 && existing.is_none() {
+            return Err("CreateFileMappingW of the page file with size 0 succeeded (F122)".into());
+        }
+        if file.is_some() && !file_write && base == PAGE_READWRITE && existing.is_none() {
+            return Err("a PAGE_READWRITE section of a file opened for reading only (F128)".into());
+        }
+        let section = match existing {
+            Some(id) if error == ERROR_ALREADY_EXISTS => id,
+            Some(_) => return Err(format!("CreateFileMappingW of a used name: last error {error}, not 183")),
+            None if error == ERROR_ALREADY_EXISTS => {
+                return Err("ERROR_ALREADY_EXISTS for a name the model holds free".into());
+            }
+            None => {
+                let (backing, bytes) = match file {
+                    Some(f) => (Backing::File(f), if size == 0 { FILE_PAGES[f] * PAGE } else { size }),
+                    None => {
+                        let mut seg = SegmentModel::default();
+                        if protect & SEC_RESERVE == 0 {
+                            seg.pages = (0..size.div_ceil(PAGE)).map(|p| (p, Content::zero())).collect();
+                        }
+                        self.segments.push(Some(seg));
+                        (Backing::Segment(self.segments.len() - 1), size)
+                    }
+                };
+                let writable = base == PAGE_READWRITE;
+                self.sections.push(Some(SectionModel { backing, bytes, handles: 0, views: 0, name, writable }));
+                self.sections.len() - 1
+            }
+        };
+        let s = self.sections[section].as_mut().ok_or("a section gone")?;
+        s.handles += 1;
+        let write = base == PAGE_READWRITE && s.writable;
+        self.slots[proc].handles.push(SectionHandle { raw: h as usize as u64, section, write });
+        Ok(())
+    }
+
+    pub(crate) fn open_section(&mut self, proc: usize, name: u8, access: u32) -> Result<(), String> {
+        let mut k = self.k(proc);
+        let h = k.OpenFileMappingW(access, FALSE, &section_name(name));
+        let error = k.GetLastError();
+        match (h.is_null(), self.live_named(name)) {
+            (true, None) => Ok(()),
+            (true, Some(_)) => Err(format!("OpenFileMappingW of a live section failed: error {error}")),
+            (false, None) => Err("OpenFileMappingW opened a section the model has gone".into()),
+            (false, Some(section)) => {
+                let s = self.sections[section].as_mut().ok_or("a section gone")?;
+                s.handles += 1;
+                let write = access & FILE_MAP_WRITE != 0 && s.writable;
+                self.slots[proc].handles.push(SectionHandle { raw: h as usize as u64, section, write });
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn close_section(&mut self, proc: usize, index: u8) -> Result<(), String> {
+        let n = self.slots[proc].handles.len();
+        if n == 0 || index == BAD_HANDLE {
+            if self.k(proc).CloseHandle(handle(NOT_A_HANDLE)) == TRUE {
+                return Err("CloseHandle of no handle succeeded".into());
+            }
+            return Ok(());
+        }
+        let h = self.slots[proc].handles.remove(usize::from(index) % n);
+        let mut k = self.k(proc);
+        if k.CloseHandle(handle(h.raw)) != TRUE {
+            return Err(format!("CloseHandle of a section handle: error {}", k.GetLastError()));
+        }
+        if let Some(Some(s)) = self.sections.get_mut(h.section) {
+            s.handles -= 1;
+        }
+        self.release_if_unused(h.section)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn map_view(
+        &mut self,
+        proc: usize,
+        index: u8,
+        target: Target,
+        access: u32,
+        offset: u64,
+        size: u64,
+        base: u64,
+    ) -> Result<(), String> {
+        let n = self.slots[proc].handles.len();
+        let h = (n > 0 && index != BAD_HANDLE).then(|| self.slots[proc].handles[usize::from(index) % n]);
+        let (ph, ts) = self.open(proc, target);
+        let commit_before = self.sys.stats().commit_total;
+        let raw = handle(h.map_or(NOT_A_HANDLE, |h| h.raw));
+        #[allow(clippy::cast_possible_truncation)] // The halves of the offset, as the API takes them.
+        let r = if ts == Some(proc) && target == Target::Current {
+            self.k(proc).MapViewOfFileEx(raw, access, (offset >> 32) as u32, offset as u32, size, base)
+        } else {
+            self.k(proc).MapViewOfFile2(raw, ph, offset, base, size, 0, view_protection(access))
+        };
+        let error = self.k(proc).GetLastError();
+        self.close(proc, target, ph)?;
+        bad_handle_check("MapViewOfFile2", r != 0, ts)?;
+        let Some(t) = ts else { return Ok(()) };
+        let section = h.and_then(|h| self.sections.get(h.section)?.as_ref().map(|s| (h, s.bytes)));
+        let why = match section {
+            None => Some("no section handle"),
+            Some(_) if !offset.is_multiple_of(G) => Some("an offset not 64 KiB aligned (F140)"),
+            Some((_, bytes)) if offset >= bytes || size > bytes - offset => Some("past the section's end (F143)"),
+            Some(_) if !base.is_multiple_of(G) => Some("a base not 64 KiB aligned (F141)"),
+            Some((h, _))
+                if access & FILE_MAP_WRITE != 0
+                    && !h.write
+                    && !self.known(crate::KnownBug::MapWriteThroughReadOnlyHandle) =>
+            {
+                Some("write access the handle or section lacks")
+            }
+            Some(_) => None,
+        };
+        if r == 0 {
+            if self.sys.stats().commit_total != commit_before {
+                return Err(format!("a refused map (error {error}) changed the commit charge"));
+            }
+            let (lo, hi) = pages_of(base, size.max(PAGE));
+            return self.reconcile(t, lo, hi, Allow::default());
+        }
+        if let Some(why) = why {
+            return Err(format!("a view mapped at {r:#x} through {why}"));
+        }
+        let Some((h, bytes)) = section else { return Ok(()) };
+        if base != 0 && r != base {
+            return Err(format!("a view asked at {base:#x} mapped at {r:#x}"));
+        }
+        let pages = if size == 0 { (bytes - offset).div_ceil(PAGE) } else { size.div_ceil(PAGE) };
+        let copy = matches!(view_protection(access), PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
+        let view = ViewModel { base: r, pages, section: h.section, first: offset / PAGE, copy };
+        self.slots[t].views.push(view);
+        if let Some(Some(s)) = self.sections.get_mut(h.section) {
+            s.views += 1;
+        }
+        push_recent(&mut self.slots[t].allocs, (r, pages * PAGE));
+        self.reconcile(t, r, view.end(), Allow::default())
+    }
+
+    pub(crate) fn unmap_view(&mut self, proc: usize, target: Target, addr: u64) -> Result<(), String> {
+        let (ph, ts) = self.open(proc, target);
+        let ok = if target == Target::Current {
+            self.k(proc).UnmapViewOfFile(addr)
+        } else {
+            self.k(proc).UnmapViewOfFile2(ph, addr, 0)
+        } == TRUE;
+        let error = self.k(proc).GetLastError();
+        self.close(proc, target, ph)?;
+        bad_handle_check("UnmapViewOfFile2", ok, ts)?;
+        let Some(t) = ts else { return Ok(()) };
+        let found = self.slots[t].views.iter().position(|v| v.holds(addr));
+        match (ok, found) {
+            (true, None) => Err(format!("UnmapViewOfFile({addr:#x}) succeeded where the model has no view")),
+            (false, Some(_)) => Err(format!("UnmapViewOfFile({addr:#x}) of a view failed: error {error}")),
+            (false, None) => {
+                let (lo, hi) = pages_of(addr, 1);
+                self.reconcile(t, lo, hi, Allow::default())
+            }
+            (true, Some(i)) => {
+                let v = self.slots[t].views.remove(i);
+                let gone: Vec<u64> =
+                    self.slots[t].model.committed_in(v.base / PAGE, v.end() / PAGE).map(|(p, _)| *p).collect();
+                for p in gone {
+                    self.slots[t].model.pages.remove(&p);
+                }
+                if let Some(Some(s)) = self.sections.get_mut(v.section) {
+                    s.views -= 1;
+                }
+                self.release_if_unused(v.section)?;
+                if self.query(t, v.base).is_none_or(|m| m.State != MEM_FREE) {
+                    return Err(format!("the view at {:#x} unmapped but its range is not free", v.base));
+                }
+                self.reconcile(t, v.base, v.end(), Allow::default())
+            }
+        }
+    }
+
+    pub(crate) fn flush_view(&mut self, proc: usize, addr: u64, size: u64) -> Result<(), String> {
+        let writes_may_fail = self.sys.mapped_io().faults.fail_writes > 0;
+        let mut k = self.k(proc);
+        let ok = k.FlushViewOfFile(addr, size) == TRUE;
+        let error = k.GetLastError();
+        let view = self.slots[proc].views.iter().copied().find(|v| v.holds(addr));
+        let Some(v) = view else {
+            return if ok { Err(format!("FlushViewOfFile({addr:#x}) succeeded where no view is")) } else { Ok(()) };
+        };
+        if !ok {
+            return if writes_may_fail {
+                Ok(())
+            } else {
+                Err(format!("FlushViewOfFile({addr:#x}, {size:#x}) of a view failed: error {error}"))
+            };
+        }
+        let Some(Some(s)) = self.sections.get(v.section) else { return Ok(()) };
+        if let (Backing::File(f), false) = (s.backing, self.known(crate::KnownBug::FlushMissesOtherViewsWrites)) {
+            let end = if size == 0 { v.end() } else { addr.saturating_add(size).min(v.end()) };
+            let (lo, hi) = pages_of(addr, end - addr);
+            let first = v.first + (lo - v.base) / PAGE;
+            self.check_file(f, first, first + (hi - lo) / PAGE).map_err(|e| format!("after the flush: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// `ReadFile` or `WriteFile` of `len` bytes at `offset` (within the file: files keep
+    /// their size), through a handle opened for the call.
+    pub(crate) fn file_io(
+        &mut self,
+        proc: usize,
+        file: u8,
+        offset: u64,
+        len: u32,
+        write: Option<u64>,
+    ) -> Result<(), String> {
+        let f = usize::from(file) % self.files.len();
+        let bytes = FILE_PAGES[f] * PAGE;
+        let pos = offset % bytes;
+        let len = u64::from(len).min(bytes - pos);
+        let path = self.files[f].path.to_string_lossy().into_owned();
+        let mut k = self.k(proc);
+        let h =
+            k.CreateFileW(&path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, OPEN_EXISTING, 0);
+        if h == INVALID_HANDLE_VALUE {
+            return Err(format!("CreateFileW of soak file {f}: error {}", k.GetLastError()));
+        }
+        if k.SetFilePointerEx(h, i64::try_from(pos).unwrap_or(0), None, FILE_BEGIN) != TRUE {
+            return Err(format!("SetFilePointerEx: error {}", k.GetLastError()));
+        }
+        let mut done = 0u32;
+        let len_usize = usize::try_from(len).unwrap_or(0);
+        let (ok, buf) = match write {
+            Some(seed) => {
+                let data = bytes_of(seed, len_usize);
+                (k.WriteFile(h, &data, &mut done) == TRUE, data)
+            }
+            None => {
+                let mut buf = vec![0u8; len_usize];
+                (k.ReadFile(h, &mut buf, &mut done) == TRUE, buf)
+            }
+        };
+        let error = k.GetLastError();
+        if k.CloseHandle(h) != TRUE {
+            return Err(format!("CloseHandle of a file: error {}", k.GetLastError()));
+        }
+        if !ok || u64::from(done) != len {
+            return Err(format!(
+                "file I/O of {len} bytes at {pos:#x} of file {f}: ok {ok}, {done} bytes, error {error}"
+            ));
+        }
+        let mut pieces = Vec::new();
+        for_pages(pos, len_usize, |page, off, range| pieces.push((page, off, range)));
+        for (page, off, range) in pieces {
+            let c = &mut self.files[f].pages[usize::try_from(page).unwrap_or(0)];
+            match write {
+                Some(_) => c.write(off, &buf[range]),
+                None => c.check_read(off, &buf[range.clone()]).map_err(|(at, want)| {
+                    format!(
+                        "ReadFile of file {f}: byte {:#x} reads {:#04x}, the model allows {want:02x?}",
+                        page * PAGE + at as u64,
+                        buf[at - off + range.start]
+                    )
+                })?,
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn inject_mapped_faults(&mut self, reads: u8, writes: u8) {
+        self.sys.inject_mapped_faults(FaultPlan { fail_reads: u32::from(reads), fail_writes: u32::from(writes) });
+    }
+
+    /// The end of a run, every process gone: no segment left once the mapped page writer has
+    /// written what failed before, and every host file as the model says.
+    pub(crate) fn settle_files(&mut self) -> Result<(), String> {
+        self.sys.inject_mapped_faults(FaultPlan::default());
+        let _ = self.sys.write_modified_pages();
+        let left = self.sys.segments().data_segments().count();
+        if left != 0 {
+            return Err(format!("{left} data segments left with every process gone"));
+        }
+        for (f, pages) in FILE_PAGES.iter().enumerate().take(self.files.len()) {
+            self.check_file(f, 0, *pages)?;
+        }
+        Ok(())
+    }
+}
