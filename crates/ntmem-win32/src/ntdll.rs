@@ -122,13 +122,14 @@ impl<'a> Ntdll<'a> {
         self.done(s)
     }
 
-    /// Describes a section (`SectionBasicInformation`, F132); `length` is the buffer's size in
-    /// bytes as the caller declares it.
-    pub fn NtQuerySection(
+    /// Describes a section: `SectionBasicInformation` into a [`nt::SECTION_BASIC_INFORMATION`]
+    /// (F132), `SectionImageInformation` into a [`nt::SECTION_IMAGE_INFORMATION`] (F131);
+    /// `length` is the buffer's size in bytes as the caller declares it.
+    pub fn NtQuerySection<T: nt::SectionInformation>(
         &mut self,
         section: HANDLE,
         class: u32,
-        info: &mut nt::SECTION_BASIC_INFORMATION,
+        info: &mut T,
         length: u32,
         return_length: Option<&mut u32>,
     ) -> NTSTATUS {

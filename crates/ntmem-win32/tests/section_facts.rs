@@ -3,9 +3,9 @@
 //! and wrong-type handles, names in use, sizes past the limits — each giving Windows' error and
 //! changing nothing.
 //!
-//! Every test runs with the core's invariant checker on. Not here yet: F131's accepted
-//! `SEC_IMAGE` (image sections arrive with views), and the view facts (F134's views,
-//! F135, F136's views, F139 and section O).
+//! Every test runs with the core's invariant checker on. Elsewhere: F131's accepted `SEC_IMAGE`
+//! and its `SectionImageInformation` (`image_facts.rs`, with real PE files), and the view facts
+//! (F134's views, F135, F136's views, F139 and section O: `view_facts.rs`).
 
 #![allow(non_snake_case)]
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
@@ -371,10 +371,20 @@ fn query_section_checks_rights_class_and_length() {
     let mut len = 0;
     assert_eq!(nt.NtQuerySection(h, class, &mut info, BASIC_LEN + 1, Some(&mut len)), STATUS_SUCCESS);
     assert_eq!((info.BaseAddress, info.MaximumSize, len), (0, 0x1000, BASIC_LEN));
+    // Image information: a buffer of the image structure's size passes the length check, and a
+    // data section has none; a basic-sized buffer fails the length check first (NT checks the
+    // length against the class before it looks at the handle).
+    let mut image = SECTION_IMAGE_INFORMATION::default();
+    let image_len = std::mem::size_of::<SECTION_IMAGE_INFORMATION>() as u32;
     assert_eq!(
-        nt.NtQuerySection(h, SECTION_IMAGE_INFORMATION_CLASS, &mut info, BASIC_LEN, None),
+        nt.NtQuerySection(h, SECTION_IMAGE_INFORMATION_CLASS, &mut image, image_len, None),
         STATUS_SECTION_NOT_IMAGE
     );
+    assert_eq!(
+        nt.NtQuerySection(h, SECTION_IMAGE_INFORMATION_CLASS, &mut image, image_len - 1, None),
+        STATUS_INFO_LENGTH_MISMATCH
+    );
+    assert_eq!(image, SECTION_IMAGE_INFORMATION::default());
 }
 
 #[test]

@@ -31,6 +31,142 @@ pub struct SECTION_BASIC_INFORMATION {
     pub MaximumSize: i64,
 }
 
+/// `SECTION_IMAGE_INFORMATION` (x64 layout: 64 bytes): what an image section's headers say
+/// (F131). ntmem does no ASLR, so `ImageFlags` is 0 (never `ImageDynamicallyRelocated`).
+#[allow(non_snake_case, non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct SECTION_IMAGE_INFORMATION {
+    /// The entry point at the preferred base: `ImageBase + AddressOfEntryPoint`.
+    pub TransferAddress: u64,
+    /// 0: NT keeps no zero bits for an image.
+    pub ZeroBits: u32,
+    /// `SizeOfStackReserve`.
+    pub MaximumStackSize: u64,
+    /// `SizeOfStackCommit`.
+    pub CommittedStackSize: u64,
+    /// `Subsystem`.
+    pub SubSystemType: u32,
+    /// `MinorSubsystemVersion`.
+    pub SubSystemMinorVersion: u16,
+    /// `MajorSubsystemVersion`.
+    pub SubSystemMajorVersion: u16,
+    /// `MajorOperatingSystemVersion`.
+    pub MajorOperatingSystemVersion: u16,
+    /// `MinorOperatingSystemVersion`.
+    pub MinorOperatingSystemVersion: u16,
+    /// The file header's `Characteristics`.
+    pub ImageCharacteristics: u16,
+    /// `DllCharacteristics`.
+    pub DllCharacteristics: u16,
+    /// `Machine`.
+    pub Machine: u16,
+    /// `SizeOfCode` or `AddressOfEntryPoint` is non-zero (a `BOOLEAN`).
+    pub ImageContainsCode: u8,
+    /// `ComPlusNativeReady`, `ImageDynamicallyRelocated`, ... bits: 0 here.
+    pub ImageFlags: u8,
+    /// `LoaderFlags` (with `IMAGE_LOADER_FLAGS_COMPLUS` for a .NET image).
+    pub LoaderFlags: u32,
+    /// The size of the file.
+    pub ImageFileSize: u32,
+    /// `CheckSum`.
+    pub CheckSum: u32,
+}
+
+// NT's x64 layouts.
+const _: () = assert!(std::mem::size_of::<SECTION_BASIC_INFORMATION>() == 24);
+const _: () = assert!(std::mem::size_of::<SECTION_IMAGE_INFORMATION>() == 64);
+
+/// A structure `NtQuerySection` fills: [`SECTION_BASIC_INFORMATION`] or
+/// [`SECTION_IMAGE_INFORMATION`]. NT takes an untyped buffer and trusts the length it is told;
+/// the façade takes one of the two structures and refuses, as too short
+/// (`STATUS_INFO_LENGTH_MISMATCH`), a class whose structure is not the buffer's — which is
+/// what NT says whenever the length told is the buffer's true size, except for a
+/// `SECTION_IMAGE_INFORMATION` buffer asked for basic information, which NT would fill in
+/// part.
+pub trait SectionInformation: sealed::Sealed {
+    /// The information class whose structure this is.
+    const CLASS: u32;
+}
+
+impl SectionInformation for SECTION_BASIC_INFORMATION {
+    const CLASS: u32 = SECTION_BASIC_INFORMATION_CLASS;
+}
+
+impl SectionInformation for SECTION_IMAGE_INFORMATION {
+    const CLASS: u32 = SECTION_IMAGE_INFORMATION_CLASS;
+}
+
+/// The buffer types, closed to other crates.
+mod sealed {
+    use super::{SECTION_BASIC_INFORMATION, SECTION_IMAGE_INFORMATION};
+
+    /// What one query reports.
+    pub enum Reported {
+        Basic(SECTION_BASIC_INFORMATION),
+        Image(SECTION_IMAGE_INFORMATION),
+    }
+
+    pub trait Sealed {
+        /// Stores `info` if it is this structure's class; false if not.
+        fn store(&mut self, info: &Reported) -> bool;
+    }
+
+    impl Sealed for SECTION_BASIC_INFORMATION {
+        fn store(&mut self, info: &Reported) -> bool {
+            match info {
+                Reported::Basic(b) => {
+                    *self = *b;
+                    true
+                }
+                Reported::Image(_) => false,
+            }
+        }
+    }
+
+    impl Sealed for SECTION_IMAGE_INFORMATION {
+        fn store(&mut self, info: &Reported) -> bool {
+            match info {
+                Reported::Image(i) => {
+                    *self = *i;
+                    true
+                }
+                Reported::Basic(_) => false,
+            }
+        }
+    }
+}
+
+/// The size of a structure, as NT's `ULONG` lengths count it (the structures are small).
+#[allow(clippy::cast_possible_truncation)]
+const fn length_of<T>() -> u32 {
+    std::mem::size_of::<T>() as u32
+}
+
+/// What the headers of an image say, as `SectionImageInformation` reports it (F131).
+fn image_information(layout: &ntmem::section::ImageLayout) -> SECTION_IMAGE_INFORMATION {
+    let info = layout.information();
+    SECTION_IMAGE_INFORMATION {
+        TransferAddress: layout.preferred_base().wrapping_add(u64::from(info.entry_point)),
+        ZeroBits: 0,
+        MaximumStackSize: info.stack_reserve,
+        CommittedStackSize: info.stack_commit,
+        SubSystemType: u32::from(info.subsystem),
+        SubSystemMinorVersion: info.subsystem_version.1,
+        SubSystemMajorVersion: info.subsystem_version.0,
+        MajorOperatingSystemVersion: info.os_version.0,
+        MinorOperatingSystemVersion: info.os_version.1,
+        ImageCharacteristics: info.characteristics,
+        DllCharacteristics: info.dll_characteristics,
+        Machine: layout.machine().raw(),
+        ImageContainsCode: u8::from(info.contains_code),
+        ImageFlags: 0,
+        LoaderFlags: info.loader_flags,
+        ImageFileSize: u32::try_from(info.file_size).unwrap_or(u32::MAX),
+        CheckSum: info.checksum,
+    }
+}
+
 /// `SEC_FILE`: reported, never accepted (F129).
 pub const SEC_FILE: u32 = 0x0080_0000;
 const SEC_KNOWN: u32 = SEC_64K_PAGES
@@ -166,23 +302,24 @@ pub(crate) fn open_section(
     }
 }
 
-/// `NtQuerySection` (F132).
-pub(crate) fn query_section(
+/// `NtQuerySection` (F131, F132), checked in NT's order: the class, the length against the
+/// class's structure, the handle and its `SECTION_QUERY` right, then the section
+/// (`STATUS_SECTION_NOT_IMAGE` for image information of a data section).
+pub(crate) fn query_section<T: SectionInformation>(
     sys: &System,
     caller: ProcessId,
     section: HANDLE,
     class: u32,
-    info: &mut SECTION_BASIC_INFORMATION,
+    info: &mut T,
     length: u32,
     return_length: Option<&mut u32>,
 ) -> NTSTATUS {
-    // 24 bytes: the cast cannot truncate.
-    #[allow(clippy::cast_possible_truncation)]
-    const SIZE: u32 = std::mem::size_of::<SECTION_BASIC_INFORMATION>() as u32;
-    if class != SECTION_BASIC_INFORMATION_CLASS && class != SECTION_IMAGE_INFORMATION_CLASS {
-        return STATUS_INVALID_INFO_CLASS;
-    }
-    if class == SECTION_BASIC_INFORMATION_CLASS && length < SIZE {
+    let size = match class {
+        SECTION_BASIC_INFORMATION_CLASS => length_of::<SECTION_BASIC_INFORMATION>(),
+        SECTION_IMAGE_INFORMATION_CLASS => length_of::<SECTION_IMAGE_INFORMATION>(),
+        _ => return STATUS_INVALID_INFO_CLASS,
+    };
+    if length < size || class != T::CLASS {
         return STATUS_INFO_LENGTH_MISMATCH;
     }
     let (id, access) = match handle_of(section).and_then(|h| sys.section_of(caller, h).map_err(status_of_section)) {
@@ -193,17 +330,24 @@ pub(crate) fn query_section(
         return STATUS_ACCESS_DENIED;
     }
     let Some(s) = sys.sections().section(id) else { return STATUS_INVALID_HANDLE };
-    if class == SECTION_IMAGE_INFORMATION_CLASS {
-        // Image sections arrive with views; every section here is a data section.
-        return STATUS_SECTION_NOT_IMAGE;
-    }
-    *info = SECTION_BASIC_INFORMATION {
-        BaseAddress: 0,
-        AllocationAttributes: reported_attributes(s.kind(), s.caching()),
-        MaximumSize: i64::try_from(s.size()).unwrap_or(i64::MAX),
+    let reported = if class == SECTION_IMAGE_INFORMATION_CLASS {
+        let layout = sys.segments().get(s.segment()).and_then(ntmem::section::Segment::image);
+        match layout {
+            Some(layout) if s.kind() == SectionKind::Image => sealed::Reported::Image(image_information(layout)),
+            _ => return STATUS_SECTION_NOT_IMAGE,
+        }
+    } else {
+        sealed::Reported::Basic(SECTION_BASIC_INFORMATION {
+            BaseAddress: 0,
+            AllocationAttributes: reported_attributes(s.kind(), s.caching()),
+            MaximumSize: i64::try_from(s.size()).unwrap_or(i64::MAX),
+        })
     };
+    if !sealed::Sealed::store(info, &reported) {
+        return STATUS_INFO_LENGTH_MISMATCH; // Unreachable: the class is the buffer's.
+    }
     if let Some(r) = return_length {
-        *r = SIZE;
+        *r = size;
     }
     STATUS_SUCCESS
 }

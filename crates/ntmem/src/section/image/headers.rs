@@ -60,6 +60,8 @@ pub struct ImageInformation {
     pub subsystem: u16,
     /// `MajorSubsystemVersion`, `MinorSubsystemVersion`.
     pub subsystem_version: (u16, u16),
+    /// `MajorOperatingSystemVersion`, `MinorOperatingSystemVersion`.
+    pub os_version: (u16, u16),
     /// The file header's `Characteristics` (`IMAGE_FILE_DLL`, `IMAGE_FILE_RELOCS_STRIPPED`, ...).
     pub characteristics: u16,
     /// `DllCharacteristics` (`IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE`, ...).

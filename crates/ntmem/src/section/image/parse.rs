@@ -123,6 +123,7 @@ fn parse_as<Pe: ImageNtHeaders>(bytes: &[u8], nt: u64, format: PeFormat) -> Resu
         stack_commit: optional.size_of_stack_commit(),
         subsystem: optional.subsystem(),
         subsystem_version: (optional.major_subsystem_version(), optional.minor_subsystem_version()),
+        os_version: (optional.major_operating_system_version(), optional.minor_operating_system_version()),
         characteristics: file_header.characteristics.get(LE),
         dll_characteristics: optional.dll_characteristics(),
         loader_flags: optional.loader_flags() | u32::from(com),
