@@ -122,3 +122,32 @@ fn an_image_away_from_its_base_is_relocated_f163() {
     Kernel32::new(&mut sys, pid).read(base + u64::from(at), &mut b).unwrap();
     assert_eq!(u64::from_le_bytes(b), target - BASE + base, "the pointer follows the image");
 }
+
+/// A relocated page keeps its image protection: `.data` stays `PAGE_WRITECOPY` until written,
+/// and a write to it — resident or trimmed — turns it `PAGE_READWRITE` without a second copy
+/// (F158, F163).
+#[test]
+fn a_relocated_data_page_stays_copy_on_write_until_written_f158_f163() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, built) = dll(&dir);
+    let mut sys = System::new(Config::default().with_invariant_checks()).unwrap();
+    let pid = sys.create_process("p").unwrap();
+    assert_eq!(Kernel32::new(&mut sys, pid).VirtualAlloc(BASE, 0x1000, MEM_RESERVE, PAGE_NOACCESS), BASE);
+    let v = map(&mut sys, pid, &path);
+    assert_ne!(v, BASE);
+    let data = v + u64::from(built.rva(PeSection::Data).unwrap());
+    let mut k = Kernel32::new(&mut sys, pid);
+    let mut b = [0u8; 8];
+    k.read(data + 0x10, &mut b).unwrap();
+    let mut info = MEMORY_BASIC_INFORMATION64::default();
+    k.VirtualQuery(data, &mut info);
+    assert_eq!(info.Protect, PAGE_WRITECOPY, "relocated, not yet written");
+    assert_eq!(k.EmptyWorkingSet(k.GetCurrentProcess()), TRUE);
+    k.write(data, b"w").unwrap();
+    k.VirtualQuery(data, &mut info);
+    assert_eq!((info.Protect, info.RegionSize), (PAGE_READWRITE, 0x1000));
+    let mut again = [0u8; 8];
+    k.read(data + 0x10, &mut again).unwrap();
+    assert_eq!(again, b, "the relocated pointer survived the trim and the write");
+    assert_eq!(k.system().stats().copy_on_write_faults, 1);
+}

@@ -26,6 +26,17 @@ use crate::paging::{AccessKind, Leaf, Protection, Pte, ValidPte};
 use crate::phys::{FrameUse, ListKind, PfnFlags};
 use crate::units::{Pfn, PhysAddr, Vpn, PAGE_BYTES};
 
+/// The access a page must allow to be brought in for `access`: a write to a copy-on-write
+/// page (a private one: a relocated image page) brings it in as a read would, and the retry
+/// then makes it writable (`write_own_copy`).
+fn paging_in_for(access: AccessKind, protection: Protection) -> AccessKind {
+    if access == AccessKind::Write && protection.is_copy_on_write() {
+        AccessKind::Read
+    } else {
+        access
+    }
+}
+
 fn permits(p: Protection, access: AccessKind) -> bool {
     match access {
         AccessKind::Read => p.can_read(),
@@ -65,6 +76,15 @@ impl AddressSpace {
             {
                 self.copy_on_write_valid(m, vpn, at, v, addr)
             }
+            Pte::Valid(v)
+                if access == AccessKind::Write
+                    && v.protection().is_copy_on_write()
+                    && m.phys.pfn(v.pfn()).usage() == FrameUse::Private
+                    && self.view_at(vpn).is_some() =>
+            {
+                self.write_own_copy(m, vpn, at, v);
+                Ok(())
+            }
             Pte::Zero | Pte::Valid(_) | Pte::Prototype { .. } => Err(self.violation(addr, access)),
             Pte::DemandZero(p) => {
                 if access == AccessKind::Write && !p.can_write() {
@@ -90,7 +110,8 @@ impl AddressSpace {
                 Ok(())
             }
             Pte::Transition { pfn, protection } => {
-                if access == AccessKind::Write && !protection.can_write() {
+                let need = paging_in_for(access, protection);
+                if need == AccessKind::Write && !protection.can_write() {
                     return Err(self.violation(addr, access));
                 }
                 if protection.is_guard() {
@@ -99,7 +120,7 @@ impl AddressSpace {
                     self.set_pte(&mut m.phys, at, vpn, Pte::Transition { pfn, protection: cleared });
                     return Err(self.guard_fired(addr, access));
                 }
-                if !permits(protection, access) {
+                if !permits(protection, need) {
                     return Err(self.violation(addr, access));
                 }
                 self.make_room_in_working_set(m, vpn);
@@ -109,7 +130,8 @@ impl AddressSpace {
                 Ok(())
             }
             Pte::PageFile { file, slot, protection } => {
-                if access == AccessKind::Write && !protection.can_write() {
+                let need = paging_in_for(access, protection);
+                if need == AccessKind::Write && !protection.can_write() {
                     return Err(self.violation(addr, access));
                 }
                 if protection.is_guard() {
@@ -117,7 +139,7 @@ impl AddressSpace {
                     self.set_pte(&mut m.phys, at, vpn, cleared);
                     return Err(self.guard_fired(addr, access));
                 }
-                if !permits(protection, access) {
+                if !permits(protection, need) {
                     return Err(self.violation(addr, access));
                 }
                 self.make_room_in_working_set(m, vpn);

@@ -358,9 +358,9 @@ impl AddressSpace {
     }
 
     /// The first touch of an image page holding relocated values in a view away from the
-    /// image's base: this process's own copy of the page, relocated (F163). Its charge was
-    /// taken with the view. A copy-on-write page becomes the written protection (the copy is
-    /// made), any other keeps its own.
+    /// image's base: this process's own copy of the page, relocated (F163), with the page's
+    /// own protection. Its charge was taken with the view. A later write to it, if its
+    /// protection is copy-on-write, needs no second copy (`fault.rs`).
     #[allow(clippy::too_many_arguments)]
     fn relocated_copy(
         &mut self,
@@ -382,12 +382,22 @@ impl AddressSpace {
             layout.apply_relocations(rva, &mut bytes, view.relocation);
         }
         m.phys.frame_mut(copy).copy_from_slice(&bytes);
-        let own = protection.after_copy();
         let e = m.phys.pfn_mut(copy);
-        e.protection = own;
+        e.protection = protection;
         e.flags.set(PfnFlags::MODIFIED, true);
-        self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte::new(copy, own)));
+        self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte::new(copy, protection)));
         Ok(())
+    }
+
+    /// A write to a private copy-on-write page of a view (a relocated image page): the page is
+    /// this process's already, so the write only turns it writable (F158), counted as the
+    /// copy-on-write fault it is.
+    pub(crate) fn write_own_copy(&mut self, m: &mut Machine, vpn: Vpn, at: PhysAddr, v: ValidPte) {
+        let written = v.protection().after_copy();
+        m.phys.pfn_mut(v.pfn()).protection = written;
+        let kept = v.0 & crate::arch::x86_64::A;
+        self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte(ValidPte::new(v.pfn(), written).0 | kept)));
+        self.counters.faults.copy_on_write += 1;
     }
 
     /// Records how far an image view lies from its image's base (F163).
