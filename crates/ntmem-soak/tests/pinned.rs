@@ -148,12 +148,11 @@ fn lock_of_a_view_page_reports_it_locked() {
     }
 }
 
-/// Issue 7 (open: `KnownBug::FlushMissesOtherViewsWrites`): a page written through a view of
+/// Issue 7 (fixed: `KnownBug::FlushMissesOtherViewsWrites`): a page written through a view of
 /// a section smaller than its file, in one process, then flushed through a view of a section
 /// of the whole file in another, must be in the host file after the flush (Windows marks the
 /// shared frame modified at the first write through any view).
 #[test]
-#[ignore = "open: KnownBug::FlushMissesOtherViewsWrites"]
 fn flush_writes_a_page_written_through_another_view() {
     let calls = [
         Call::CreateSection { proc: 0, file: Some(1), file_write: true, protect: 4, size: 0x18000, name: None },

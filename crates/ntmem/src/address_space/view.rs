@@ -427,6 +427,9 @@ impl AddressSpace {
             return Err(VmError::InvalidProtection);
         }
         let protection = protection.with_caching_of(allocation).ok_or(VmError::InvalidProtection)?;
+        // Copies a copy-on-write protection may make are charged now, as NT charges them when
+        // the protection is set, so the write that copies can never fail for commit.
+        let copy_charge = if protection.is_copy_on_write() && !view.precharged { range.len() } else { 0 };
         let mut old = None;
         for vpn in range.iter() {
             match self.view_page_state(m, vpn, self.tables.pte(&m.phys, vpn)) {
@@ -437,10 +440,17 @@ impl AddressSpace {
             }
         }
         let tables = self.tables.missing_tables(&m.phys, range);
-        m.charge(tables).map_err(|_| VmError::CommitLimit)?;
+        m.charge(tables + copy_charge).map_err(|_| VmError::CommitLimit)?;
         if !m.make_free(tables) {
-            m.commit.uncharge(tables);
+            m.commit.uncharge(tables + copy_charge);
             return Err(VmError::OutOfFrames(tables));
+        }
+        if copy_charge > 0 {
+            if let Some(VadKind::Mapped(v)) = self.vads.find_mut(range.start).map(|vad| &mut vad.kind) {
+                v.charged += copy_charge;
+                v.precharged = true;
+            }
+            self.add_committed(copy_charge);
         }
         for vpn in range.iter() {
             let at = self.tables.ensure(&mut m.phys, vpn, false).ok_or(VmError::OutOfFrames(tables))?;
