@@ -6,7 +6,9 @@
 //! - a failed write-back keeps the page dirty, and it is written later: by `FlushViewOfFile`
 //!   (which reports the failure), by the mapped page writer under memory pressure, and by the
 //!   last unmap and close;
-//! - nothing written through a view is ever lost.
+//! - nothing written through a view is ever lost;
+//! - a cluster read into frames scattered over RAM (one host read a run of contiguous frames,
+//!   or through the I/O buffer) reads the file's bytes, and a failed one changes nothing.
 //!
 //! The failures are armed with `System::inject_mapped_faults` (section/frames.rs); each armed
 //! failure is spent by one read or write of a host file.
@@ -348,4 +350,65 @@ fn failed_write_backs_at_the_last_close_lose_nothing_f168() {
     assert_eq!(sys.mapped_io().faults, FaultPlan::default(), "the plan is spent");
     assert_page(&disk_page(&path, 7), &pattern(7, 1), "the page reached the file after all");
     assert_eq!(sys.segments().iter().count(), 0, "then the segment goes");
+}
+
+/// The frames holding segment pages `pages` of the only file segment.
+fn cluster_frames(sys: &System, pages: std::ops::Range<u64>) -> Vec<u64> {
+    let (_, seg) = sys.segments().iter().find(|(_, s)| s.is_file()).expect("the file's segment");
+    pages.map(|p| seg.prototype(p).and_then(|pte| pte.frame()).expect("in memory").as_u64()).collect()
+}
+
+/// Runs of consecutive frame numbers in `frames`.
+fn runs(frames: &[u64]) -> usize {
+    1 + frames.windows(2).filter(|w| w[1] != w[0] + 1).count()
+}
+
+#[test]
+fn a_cluster_read_into_scattered_frames_reads_the_file() {
+    const N: u64 = 32;
+    let mut m = machine(8 * MIB, true);
+    let path = host_file(m.dir.path(), "f.bin", N);
+    let (sys, pid) = (&mut m.sys, m.pid);
+    let mapping = map_file(sys, pid, &path, FILE_MAP_READ);
+    let v = mapping.2;
+    // A private block whose frames, decommitted in a chosen order, go to the free list in that
+    // order: the next cluster's frames.
+    let block = {
+        let mut k = Kernel32::new(sys, pid);
+        let p = k.VirtualAlloc(0, 64 * PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+        assert_ne!(p, 0, "error {}", k.GetLastError());
+        (0..64).for_each(|i| k.write(p + i * PAGE, &[1]).unwrap());
+        p
+    };
+    let decommit = |sys: &mut System, pages: &[u64]| {
+        let mut k = Kernel32::new(sys, pid);
+        for &i in pages {
+            assert_eq!(k.VirtualFree(block + i * PAGE, PAGE, MEM_DECOMMIT), TRUE, "error {}", k.GetLastError());
+        }
+    };
+    let read_cluster = |sys: &mut System, first: u64, what: &str| {
+        for page in first..first + 8 {
+            assert_page(&read_page(sys, pid, v + page * PAGE), &pattern(page, 0), what);
+        }
+    };
+
+    // Pages 0..8 into every other frame: eight pieces. The first read fails and changes nothing.
+    decommit(sys, &[0, 2, 4, 6, 8, 10, 12, 14]);
+    sys.inject_mapped_faults(FaultPlan { fail_reads: 1, fail_writes: 0 });
+    let e = Kernel32::new(sys, pid).read(v, &mut [0u8; 8]).expect_err("the file read fails");
+    assert_eq!(e.code, STATUS_IN_PAGE_ERROR);
+    check(sys, "after the failed read of a scattered cluster");
+    read_cluster(sys, 0, "a cluster in eight pieces");
+    assert_eq!(runs(&cluster_frames(sys, 0..8)), 8, "the cluster's frames are scattered");
+    // Pages 8..16 into two runs of four frames.
+    decommit(sys, &[20, 21, 22, 23, 30, 31, 32, 33]);
+    read_cluster(sys, 8, "a cluster in two pieces");
+    assert_eq!(runs(&cluster_frames(sys, 8..16)), 2, "two runs of frames");
+    // Pages 16..24 into one run.
+    decommit(sys, &(40..48).collect::<Vec<_>>());
+    read_cluster(sys, 16, "a cluster in one piece");
+    assert_eq!(runs(&cluster_frames(sys, 16..24)), 1, "one run of frames");
+    assert_eq!(sys.mapped_io().counters.read_ios, 3, "one I/O a cluster");
+    check(sys, "after the reads");
+    unmap_and_close(sys, pid, mapping);
 }

@@ -25,7 +25,7 @@ use crate::machine::{Fill, Machine};
 use crate::paging::{Access, AccessKind, Leaf, Protection, PrototypePointer, PrototypePte, Pte, ValidPte};
 use crate::phys::{FrameUse, PfnFlags};
 use crate::section::PageIn;
-use crate::units::{PageRange, PhysAddr, Vpn, PAGE_BYTES, PAGE_SIZE};
+use crate::units::{PageRange, PhysAddr, Vpn, PAGE_SIZE};
 
 /// The accesses a protection grants a view page, for the subset rule of F155 and F157:
 /// read, write, execute. Copy-on-write counts as read (its write makes a copy).
@@ -125,14 +125,20 @@ impl AddressSpace {
     }
 
     /// The prototype PTE a view page refers to, and the protection this view gives the page,
-    /// when its process PTE is zero or a prototype pointer; `None` for the other formats.
-    fn view_page(&self, m: &Machine, vpn: Vpn, pte: Pte) -> Option<(View, u64, PrototypePte, Protection)> {
+    /// when its process PTE is zero or a prototype pointer; `None` for the other formats. With
+    /// the view, its range and the segment page.
+    fn view_page(&self, m: &Machine, vpn: Vpn, pte: Pte) -> Option<(View, PageRange, u64, PrototypePte, Protection)> {
         view_page_in(m, self.vads.find(vpn)?, vpn, pte)
     }
 }
 
 /// [`AddressSpace::view_page`] within a VAD already found.
-fn view_page_in(m: &Machine, vad: &Vad, vpn: Vpn, pte: Pte) -> Option<(View, u64, PrototypePte, Protection)> {
+fn view_page_in(
+    m: &Machine,
+    vad: &Vad,
+    vpn: Vpn,
+    pte: Pte,
+) -> Option<(View, PageRange, u64, PrototypePte, Protection)> {
     let VadKind::Mapped(view) = vad.kind else { return None };
     let (page, explicit) = match pte {
         Pte::Zero => (view.page_of(vad.range.start, vpn), None),
@@ -145,14 +151,14 @@ fn view_page_in(m: &Machine, vad: &Vad, vpn: Vpn, pte: Pte) -> Option<(View, u64
         None if view.image => proto.protection(),
         None => vad.allocation_protection,
     };
-    Some((view, page, proto, protection))
+    Some((view, vad.range, page, proto, protection))
 }
 
 /// The state of view page `vpn` (in `vad`) as `VirtualQuery` shows it.
 fn page_state_in(m: &Machine, vad: &Vad, vpn: Vpn, pte: Pte) -> PageState {
     match view_page_in(m, vad, vpn, pte) {
-        Some((_, _, PrototypePte::Reserved, _)) => PageState::Reserved,
-        Some((_, _, _, protection)) => PageState::Committed(protection),
+        Some((_, _, _, PrototypePte::Reserved, _)) => PageState::Reserved,
+        Some((_, _, _, _, protection)) => PageState::Committed(protection),
         None if pte == Pte::Zero => PageState::Reserved,
         None => PageState::of(pte),
     }
@@ -225,7 +231,7 @@ impl AddressSpace {
         pte: Pte,
         addr: u64,
     ) -> Result<(), AccessFault> {
-        let Some((view, page, proto, protection)) = self.view_page(m, vpn, pte) else {
+        let Some((view, range, page, proto, protection)) = self.view_page(m, vpn, pte) else {
             return Err(self.violation(addr, access));
         };
         let fail = |kind| AccessFault { kind, access, address: addr };
@@ -253,7 +259,6 @@ impl AddressSpace {
             return Err(self.violation(addr, access));
         }
         self.make_room_in_working_set(m, vpn);
-        let (_, range, _) = self.view_at(vpn).ok_or_else(|| fail(FaultKind::AccessViolation))?;
         let cluster_end = view.page_of(range.start, range.end);
         let (pfn, how) = m.section_frame(view.segment, page, cluster_end).map_err(fail)?;
         m.share(pfn);
@@ -326,9 +331,7 @@ impl AddressSpace {
             }
             return Err(FaultKind::OutOfFrames);
         };
-        let mut page = [0u8; PAGE_BYTES];
-        page.copy_from_slice(m.phys.frame(source));
-        m.phys.frame_mut(copy).copy_from_slice(&page);
+        m.phys.copy_frame(source, copy);
         let written = protection.after_copy();
         let locked = self.locked_views.remove(&vpn);
         let e = m.phys.pfn_mut(copy);
@@ -375,13 +378,11 @@ impl AddressSpace {
         let Some(copy) = m.allocate(FrameUse::Private, Some(at), Fill::Overwrite) else {
             return Err(FaultKind::OutOfFrames);
         };
-        let mut bytes = [0u8; PAGE_BYTES];
-        bytes.copy_from_slice(m.phys.frame(source));
+        m.phys.copy_frame(source, copy);
         if let Some(layout) = m.segments.get(view.segment).and_then(crate::section::Segment::image) {
             let rva = u32::try_from(page * PAGE_SIZE).unwrap_or(u32::MAX);
-            layout.apply_relocations(rva, &mut bytes, view.relocation);
+            layout.apply_relocations(rva, m.phys.frame_mut(copy), view.relocation);
         }
-        m.phys.frame_mut(copy).copy_from_slice(&bytes);
         let e = m.phys.pfn_mut(copy);
         e.protection = protection;
         e.flags.set(PfnFlags::MODIFIED, true);

@@ -43,6 +43,17 @@ impl FrameStore {
         &mut self.frames[pfn.index()]
     }
 
+    /// The bytes of the `count` physically contiguous frames from `first` on, as one slice:
+    /// one host read fills them all.
+    pub(crate) fn run_mut(&mut self, first: Pfn, count: usize) -> &mut [u8] {
+        self.frames[first.index()..first.index() + count].as_flattened_mut()
+    }
+
+    /// Copies frame `from` into frame `to`, with no copy in between.
+    pub(crate) fn copy_frame(&mut self, from: Pfn, to: Pfn) {
+        self.frames.copy_within(from.index()..=from.index(), to.index());
+    }
+
     /// `len` bytes at byte `offset` of frame `frame`; the caller keeps them inside the frame.
     #[inline(always)]
     pub(crate) fn slice(&self, frame: usize, offset: usize, len: usize) -> &[u8] {

@@ -239,6 +239,16 @@ impl PhysicalMemory {
         self.store.frame_mut(pfn)
     }
 
+    /// The bytes of `count` physically contiguous frames from `first` on, as one slice.
+    pub(crate) fn run_mut(&mut self, first: Pfn, count: usize) -> &mut [u8] {
+        self.store.run_mut(first, count)
+    }
+
+    /// Copies frame `from` into frame `to` (a copy-on-write fault's copy).
+    pub(crate) fn copy_frame(&mut self, from: Pfn, to: Pfn) {
+        self.store.copy_frame(from, to);
+    }
+
     /// Reads the little-endian u64 at `pa` (a page-table entry).
     #[must_use]
     pub fn read_u64(&self, pa: PhysAddr) -> u64 {

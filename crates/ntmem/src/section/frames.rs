@@ -23,7 +23,15 @@ use crate::machine::{Fill, Machine};
 use crate::page_file::{FaultPlan, IoCounters, SlotRun};
 use crate::paging::{PrototypePte, ValidPte};
 use crate::phys::{FrameUse, ListKind, PfnFlags, PfnState};
+use crate::system::MAX_PAGE_IN_CLUSTER;
 use crate::units::{Pfn, PAGE_BYTES};
+
+/// The most pages one page-in cluster reads, as an array length.
+const CLUSTER_MAX: usize = MAX_PAGE_IN_CLUSTER as usize;
+
+/// The most runs of physically contiguous frames a cluster is read into directly, one host
+/// read a run; a cluster in more pieces goes through the I/O buffer.
+const DIRECT_RUNS: usize = 2;
 
 /// How a segment page came to be in a frame.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -111,7 +119,8 @@ impl Machine {
     }
 
     /// Reads file page `page` and the following pages still in the file (below `end`, the
-    /// cluster size at most) with one read; `page` becomes valid, the others standby.
+    /// cluster size at most) as one I/O; `page` becomes valid, the others standby. A read
+    /// that fails changes nothing: every frame taken goes back.
     fn read_file_cluster(
         &mut self,
         segment: SegmentId,
@@ -120,42 +129,48 @@ impl Machine {
         end: u64,
     ) -> Result<(), FaultKind> {
         let seg = self.segments.get(segment).ok_or(FaultKind::AccessViolation)?;
-        let mut pages = vec![(page, protection)];
-        let limit = end.min(seg.pages()).min(page + u64::from(self.cluster.max(1)));
+        // The cluster is at most MAX_PAGE_IN_CLUSTER pages: its protections and frames fit
+        // on the stack, so a fault allocates nothing on the host.
+        let mut protections = [protection; CLUSTER_MAX];
+        let limit = end.min(seg.pages()).min(page + u64::from(self.cluster.clamp(1, MAX_PAGE_IN_CLUSTER)));
+        let mut wanted = 1;
         for p in page + 1..limit {
             match seg.prototype(p) {
-                Some(PrototypePte::InFile(prot)) => pages.push((p, prot)),
+                Some(PrototypePte::InFile(prot)) => {
+                    protections[wanted] = prot;
+                    wanted += 1;
+                }
                 _ => break,
             }
         }
-        let mut frames = Vec::with_capacity(pages.len());
-        for &(p, prot) in &pages {
-            match self.take_section_frame(segment, p, prot, Fill::Overwrite) {
-                Ok(pfn) => frames.push(pfn),
-                Err(e) if frames.is_empty() => return Err(e),
+        let mut frames = [Pfn(0); CLUSTER_MAX];
+        let mut n = 0;
+        for (i, &prot) in protections[..wanted].iter().enumerate() {
+            match self.take_section_frame(segment, page + i as u64, prot, Fill::Overwrite) {
+                Ok(pfn) => {
+                    frames[n] = pfn;
+                    n += 1;
+                }
+                Err(e) if n == 0 => return Err(e),
                 Err(_) => break,
             }
         }
-        let n = frames.len();
-        let mut buf = std::mem::take(&mut self.io_buffer);
-        buf.resize(n * PAGE_BYTES, 0);
-        let failed = self.mapped.read_fails();
-        let read = if failed {
+        let frames = &frames[..n];
+        let read = if self.mapped.read_fails() {
             Err(std::io::Error::other("injected mapped-file read failure"))
         } else {
-            self.segments.get(segment).ok_or(FaultKind::AccessViolation)?.read_pages(page, &mut buf)
+            self.read_into_frames(segment, page, frames)
         };
         if read.is_err() {
-            self.io_buffer = buf;
-            for pfn in frames {
+            for &pfn in frames {
                 self.phys.release(pfn);
             }
             return Err(FaultKind::InPageError);
         }
         self.mapped.counters.read_ios += 1;
         self.mapped.counters.pages_read += n as u64;
-        for (i, (&(p, prot), pfn)) in pages.iter().zip(frames).enumerate() {
-            self.phys.frame_mut(pfn).copy_from_slice(&buf[i * PAGE_BYTES..(i + 1) * PAGE_BYTES]);
+        for (i, (&prot, &pfn)) in protections.iter().zip(frames).enumerate() {
+            let p = page + i as u64;
             if i == 0 {
                 self.set_prototype(segment, p, PrototypePte::Valid(ValidPte::new(pfn, prot)));
             } else {
@@ -163,8 +178,39 @@ impl Machine {
                 self.phys.park(pfn, ListKind::Standby);
             }
         }
-        self.io_buffer = buf;
         Ok(())
+    }
+
+    /// Reads segment pages `page..` into `frames`, one frame a page. Frames are mostly taken
+    /// in runs of consecutive PFNs (the free list hands them out in the order they came back):
+    /// each run is read straight into its frames with one host read. A cluster broken into
+    /// more runs than [`DIRECT_RUNS`] is read with one read into the I/O buffer and copied
+    /// frame by frame instead, a copy being cheaper than a read.
+    fn read_into_frames(&mut self, segment: SegmentId, page: u64, frames: &[Pfn]) -> std::io::Result<()> {
+        let seg = self.segments.get(segment).ok_or(std::io::ErrorKind::NotFound)?;
+        let breaks = frames.windows(2).filter(|w| w[1].0 != w[0].0.wrapping_add(1)).count();
+        if breaks < DIRECT_RUNS {
+            let mut first = 0;
+            while first < frames.len() {
+                let mut next = first + 1;
+                while next < frames.len() && frames[next].0 == frames[next - 1].0.wrapping_add(1) {
+                    next += 1;
+                }
+                seg.read_pages(page + first as u64, self.phys.run_mut(frames[first], next - first))?;
+                first = next;
+            }
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut self.io_buffer);
+        buf.resize(frames.len() * PAGE_BYTES, 0);
+        let read = seg.read_pages(page, &mut buf);
+        if read.is_ok() {
+            for (pfn, bytes) in frames.iter().zip(buf.chunks_exact(PAGE_BYTES)) {
+                self.phys.frame_mut(*pfn).copy_from_slice(bytes);
+            }
+        }
+        self.io_buffer = buf;
+        read
     }
 
     /// A frame for page `page` of `segment`, named by its PFN entry, share count 0.

@@ -163,10 +163,18 @@ impl Segment {
             }
             return Ok(());
         }
-        let len = host.metadata()?.len();
+        // Read until the buffer is full or the file ends (a read of 0 bytes): no separate
+        // look at the file's length, which would cost a host call of its own every cluster.
         let at = page * PAGE_SIZE;
-        let have = usize::try_from(len.saturating_sub(at)).unwrap_or(usize::MAX).min(buf.len());
-        host.read_exact_at(&mut buf[..have], at)?;
+        let mut have = 0;
+        while have < buf.len() {
+            match host.read_at(&mut buf[have..], at + have as u64) {
+                Ok(0) => break,
+                Ok(n) => have += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         buf[have..].fill(0);
         Ok(())
     }
