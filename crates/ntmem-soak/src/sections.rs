@@ -58,7 +58,7 @@ pub(crate) struct SectionModel {
     pub(crate) handles: u32,
     pub(crate) views: u32,
     pub(crate) name: Option<u8>,
-    /// Created `PAGE_READWRITE`: views may write.
+    /// Created `PAGE_READWRITE` or `PAGE_EXECUTE_READWRITE`: views may write (F153).
     pub(crate) writable: bool,
 }
 
@@ -429,7 +429,8 @@ impl Soak {
         if file.is_none() && size == 0 && existing.is_none() {
             return Err("CreateFileMappingW of the page file with size 0 succeeded (F122)".into());
         }
-        if file.is_some() && !file_write && base == PAGE_READWRITE && existing.is_none() {
+        let writes = base == PAGE_READWRITE || base == PAGE_EXECUTE_READWRITE;
+        if file.is_some() && !file_write && writes && existing.is_none() {
             return Err("a PAGE_READWRITE section of a file opened for reading only (F128)".into());
         }
         let section = match existing {
@@ -447,17 +448,20 @@ impl Soak {
                             seg.pages = (0..size.div_ceil(PAGE)).map(|p| (p, Content::zero())).collect();
                         }
                         self.segments.push(Some(seg));
-                        (Backing::Segment(self.segments.len() - 1), size)
+                        // F122: a page-file section's size rounds up to a page.
+                        (Backing::Segment(self.segments.len() - 1), size.div_ceil(PAGE) * PAGE)
                     }
                 };
-                let writable = base == PAGE_READWRITE;
+                let writable = writes;
                 self.sections.push(Some(SectionModel { backing, bytes, handles: 0, views: 0, name, writable }));
                 self.sections.len() - 1
             }
         };
         let s = self.sections[section].as_mut().ok_or("a section gone")?;
         s.handles += 1;
-        let write = base == PAGE_READWRITE && s.writable;
+        // The handle's rights follow the protection asked (kernelbase), the views the
+        // section's (F153).
+        let write = writes && s.writable;
         self.slots[proc].handles.push(SectionHandle { raw: h as usize as u64, section, write });
         Ok(())
     }

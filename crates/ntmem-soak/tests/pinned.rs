@@ -168,3 +168,31 @@ fn flush_writes_a_page_written_through_another_view() {
         panic!("{f}");
     }
 }
+
+/// Issue 7 (found by the soak, fixed): a write crossing from a copy-on-write view page into a
+/// page it may not write failed, but had already made the first page's private copy, so a
+/// later write through another view of the file no longer showed there. A failed access
+/// changes nothing: every page is checked before any is copied.
+#[test]
+fn a_failed_write_makes_no_copy_on_write_copy() {
+    let calls = [
+        Call::CreateSection { proc: 1, file: Some(0), file_write: true, protect: 4, size: 0, name: Some(3) },
+        Call::OpenSection { proc: 0, name: 3, access: 4 },
+        Call::Alloc { proc: 2, via: Nt(Current), addr: 0, size: 0x3000, flags: 0x2000, protect: 64, zero_bits: 0 },
+        Call::CreateSection { proc: 2, file: Some(1), file_write: true, protect: 2, size: 0x44000, name: Some(1) },
+        Call::CreateSection { proc: 2, file: None, file_write: true, protect: 0x400_0008, size: 0x24cce, name: None },
+        Call::CloseSection { proc: 2, handle: 0 },
+        Call::Alloc { proc: 2, via: Ex(Current), addr: 0, size: 0x18000, flags: 0x20_3000, protect: 2, zero_bits: 0 },
+        Call::MapView { proc: 2, handle: 0, target: Current, access: 4, offset: 0x10000, size: 0x3000, base: 0 },
+        Call::CloseSection { proc: 2, handle: 0 },
+        Call::MapView { proc: 0, handle: 0, target: Current, access: 1, offset: 0, size: 0x1000, base: 0 },
+        Call::Write { proc: 0, addr: 0x10ffd, len: 8, seed: 0xc2f9_d684_0a4d_1fb5 },
+        Call::OpenSection { proc: 2, name: 3, access: 0xf001f },
+        Call::UnmapView { proc: 2, target: Current, addr: 0x4065c },
+        Call::MapView { proc: 2, handle: 0, target: Current, access: 2, offset: 0, size: 0x1000, base: 0 },
+        Call::Write { proc: 2, addr: 0x40000, len: 1, seed: 0x0838_fc80_c925_9069 },
+    ];
+    if let Err(f) = replay(&Options::default(), &calls) {
+        panic!("{f}");
+    }
+}

@@ -253,7 +253,20 @@ impl AddressSpace {
 
     #[inline(never)]
     fn write_slow(&mut self, m: &mut Machine, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
-        // First make every page writable, then copy: nothing is written unless all of it can be.
+        // First make sure every page can be written — bringing each in as a read would, and
+        // reading its protection — and only then make them writable (copy-on-write copies
+        // included) and copy: nothing changes that the program could see unless all of it
+        // can be written.
+        if data.len() > PAGE_BYTES - (addr & OFFSET_MASK) as usize {
+            let mut done = 0;
+            while done < data.len() {
+                let at = piece_start(addr, done, AccessKind::Write)?;
+                self.probe_write(m, at)?;
+                #[allow(clippy::cast_possible_truncation)]
+                let off = (at & OFFSET_MASK) as usize;
+                done += PAGE_BYTES - off;
+            }
+        }
         let mut done = 0;
         while done < data.len() {
             let at = piece_start(addr, done, AccessKind::Write)?;
@@ -273,6 +286,31 @@ impl AddressSpace {
             done += n;
         }
         Ok(())
+    }
+
+    /// Checks, with no change a program could see, that the page of `addr` can be written,
+    /// from its protection: a page a write would copy (copy-on-write) passes, without its copy
+    /// being made yet. A page whose protection forbids the write is an access violation, its
+    /// guard left armed (F93); a writable guard page fires its guard here, before any other
+    /// page of the write changed.
+    fn probe_write(&mut self, m: &mut Machine, addr: u64) -> Result<(), AccessFault> {
+        if addr > MAX_USER_ADDRESS {
+            return Err(self.violation(addr, AccessKind::Write));
+        }
+        let vpn = Vpn(addr >> PAGE_SHIFT);
+        let pte = self.tables.pte(&m.phys, vpn);
+        let state =
+            if self.view_at(vpn).is_some() { self.view_page_state(m, vpn, pte) } else { super::PageState::of(pte) };
+        match state {
+            super::PageState::Committed(p) if p.can_write() || p.is_copy_on_write() => {
+                if p.is_guard() {
+                    self.resolve(m, addr, AccessKind::Read)
+                        .map_err(|f| AccessFault { access: AccessKind::Write, ..f })?;
+                }
+                Ok(())
+            }
+            _ => Err(self.violation(addr, AccessKind::Write)),
+        }
     }
 
     /// The frame behind `addr` for `access`, resolving page faults on the way. Fills the TLB.
