@@ -115,28 +115,68 @@ impl Memory<'_> {
 
     /// The read by the full path: a walk, faults, crossings, and the balancer when it found
     /// no frame or left memory low ([`Vm::read`]). A walk through the paging-structure cache
-    /// comes first and alone, so that a TLB miss on a mapped page costs a few dozen
-    /// instructions and no call: with a short path the processor overlaps the memory waits
-    /// of successive misses.
-    #[cold]
-    #[inline(never)]
+    /// comes first and alone ([`Self::read_walked_word`], [`Self::read_walked_any`]), so that
+    /// a TLB miss on a mapped page costs a few dozen instructions in a call that returns a
+    /// flag: with a short path the processor overlaps the memory waits of successive misses.
+    /// An 8-byte read, the program's usual load, has a walk of its own whose length is a
+    /// constant, so that its checks fold and its copy is one move.
+    #[inline(always)]
     pub fn read_full(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
-        let (space, machine) = self.vm.hot_parts();
-        if space.read_through_cached_table(&mut machine.phys, addr, buf) {
+        let walked = match <&mut [u8; 8]>::try_from(&mut *buf) {
+            Ok(word) => self.read_walked_word(addr, word),
+            Err(_) => self.read_walked_any(addr, buf),
+        };
+        if walked {
             return Ok(());
         }
         self.read_faulting(addr, buf)
     }
 
     /// The write by the full path ([`Vm::write`]), the walk first (see [`Self::read_full`]).
-    #[cold]
-    #[inline(never)]
+    #[inline(always)]
     pub fn write_full(&mut self, addr: u64, data: &[u8]) -> Result<(), AccessFault> {
-        let (space, machine) = self.vm.hot_parts();
-        if space.write_through_cached_table(&mut machine.phys, addr, data) {
+        let walked = match <&[u8; 8]>::try_from(data) {
+            Ok(word) => self.write_walked_word(addr, word),
+            Err(_) => self.write_walked_any(addr, data),
+        };
+        if walked {
             return Ok(());
         }
         self.write_faulting(addr, data)
+    }
+
+    /// The read of 8 bytes as one PTE read, through the paging-structure cache, completes
+    /// it: true when the bytes are in `word`; false, having changed only what the full path's
+    /// walk changes too, when it needs the full path.
+    #[cold]
+    #[inline(never)]
+    fn read_walked_word(&mut self, addr: u64, word: &mut [u8; 8]) -> bool {
+        let (space, machine) = self.vm.hot_parts();
+        space.read_through_cached_table(&mut machine.phys, addr, word)
+    }
+
+    /// [`Self::read_walked_word`] for a read of any length.
+    #[cold]
+    #[inline(never)]
+    fn read_walked_any(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+        let (space, machine) = self.vm.hot_parts();
+        space.read_through_cached_table(&mut machine.phys, addr, buf)
+    }
+
+    /// The write of 8 bytes as one PTE read completes it (see [`Self::read_walked_word`]).
+    #[cold]
+    #[inline(never)]
+    fn write_walked_word(&mut self, addr: u64, word: &[u8; 8]) -> bool {
+        let (space, machine) = self.vm.hot_parts();
+        space.write_through_cached_table(&mut machine.phys, addr, word)
+    }
+
+    /// [`Self::write_walked_word`] for a write of any length.
+    #[cold]
+    #[inline(never)]
+    fn write_walked_any(&mut self, addr: u64, data: &[u8]) -> bool {
+        let (space, machine) = self.vm.hot_parts();
+        space.write_through_cached_table(&mut machine.phys, addr, data)
     }
 
     /// The rest of the full path of a read: faults, crossings, the balancer.

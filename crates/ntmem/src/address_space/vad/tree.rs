@@ -2,17 +2,20 @@
 //! O(log n) (docs/design.md, "Determinism and scale").
 //!
 //! A two-level sorted index laid out for the cache. The VADs lie in chunks of at most
-//! [`CHUNK`], in address order; each chunk keeps its first page beside its VADs, and a summary
+//! [`CHUNK`], in address order; each chunk keeps its VADs' first pages in an array of their
+//! own (two cache lines), the tree keeps every chunk's first page in one array, and a summary
 //! holds the first page of every [`STRIDE`]-th chunk. A look-up binary-searches the summary
 //! (a few KiB even at 100 000 VADs: it stays in the L1 cache), counts in one block of
-//! `STRIDE` chunks, then counts in one chunk. Counting reads every entry with no early exit,
-//! so the reads of a block, then of a chunk, go to memory together: a look-up waits for about
-//! two cache misses, where a tree of 48-byte VADs missed at every level one after the other.
+//! `STRIDE` chunks' first pages (two cache lines), counts in one chunk's first pages (two
+//! more), and only then reads the one VAD it found. Counting reads every entry with no early
+//! exit, so the reads of a block, then of a chunk, go to memory together: a look-up waits for
+//! about three cache misses of a line or two each, where scanning a chunk's VADs themselves
+//! (96 bytes each) read 24 lines.
 //!
 //! VADs added at either end of a full chunk (allocations placed bottom-up or top-down) open a
 //! chunk of their own rather than splitting it, so such chunks stay full. Inserting or
 //! removing moves at most a chunk's VADs and, when a chunk splits, merges or empties, the
-//! chunks after it (one pointer-sized header each) and the summary after it.
+//! chunks after it (one small header each) and the summary after it.
 //!
 //! For placement the index also keeps, per chunk, its largest *room*: over the free gaps that
 //! end at one of its VADs, the most pages an allocation starting on a 64 KiB boundary could
@@ -34,55 +37,116 @@ const CHUNK: usize = 16;
 /// Chunks per summary entry.
 const STRIDE: usize = 16;
 
+/// The start of an empty place in a chunk's [`Starts`]: above every page (a page number is
+/// below 2^52), so never at or below (or below) the page a search looks for, and below 2^63,
+/// as [`Starts::count_below`] needs.
+const NO_START: u64 = 1 << 62;
+
 /// The VADs of an address space, by first page.
 ///
 /// Invariants (checked by [`VadTree::check`]): no chunk is empty or holds more than
-/// `CHUNK`; a chunk's `first` is its first VAD's first page; first pages increase strictly
-/// across the whole tree; `summary[k]` is `chunks[k * STRIDE].first`; `rooms` holds each
-/// chunk's largest room.
+/// `CHUNK`; a chunk's `starts` are its VADs' first pages, then `NO_START`; `firsts[c]` is
+/// chunk `c`'s first page; first pages increase strictly across the whole tree; `summary[k]`
+/// is `firsts[k * STRIDE]`; `rooms` holds each chunk's largest room.
 #[derive(Default, Debug)]
 pub struct VadTree {
     chunks: Vec<Chunk>,
+    /// The first page of every chunk: a block of `STRIDE` of them is two cache lines.
+    firsts: Vec<u64>,
     summary: Vec<u64>,
     rooms: Rooms,
     len: usize,
 }
 
+/// The first pages of a chunk's VADs, in two whole cache lines.
+#[derive(Debug)]
+#[repr(C, align(64))]
+struct Starts([u64; CHUNK]);
+
 /// A run of consecutive VADs.
 #[derive(Debug)]
+#[repr(C)]
 struct Chunk {
-    /// The first page of `vads[0]`, beside the VADs' pointer: a search reads both at once.
-    first: u64,
+    /// The first pages of `vads`, then [`NO_START`]: a search counts in these and reads one
+    /// VAD, not all of them.
+    starts: Starts,
     vads: Vec<Vad>,
 }
 
 impl Chunk {
-    fn of(vad: Vad) -> Chunk {
-        let mut vads = Vec::with_capacity(CHUNK);
-        let first = vad.range.start.as_u64();
-        vads.push(vad);
-        Chunk { first, vads }
+    fn of(vads: Vec<Vad>) -> Chunk {
+        let mut chunk = Chunk { starts: Starts([NO_START; CHUNK]), vads };
+        chunk.restart();
+        chunk
     }
 
     fn len(&self) -> usize {
         self.vads.len()
     }
 
+    /// The first page of its first VAD.
+    fn first(&self) -> u64 {
+        self.starts.0[0]
+    }
+
+    /// Rewrites `starts` after `vads` changed.
+    fn restart(&mut self) {
+        for (k, start) in self.starts.0.iter_mut().enumerate() {
+            *start = self.vads.get(k).map_or(NO_START, |v| v.range.start.as_u64());
+        }
+    }
+
     /// Inserts `vad` at position `i` (the chunk is not full).
     fn put(&mut self, i: usize, vad: Vad) {
         self.vads.insert(i, vad);
-        self.first = self.vads[0].range.start.as_u64();
+        self.restart();
+    }
+
+    /// Removes the VAD at position `i`.
+    fn take(&mut self, i: usize) -> Vad {
+        let vad = self.vads.remove(i);
+        self.restart();
+        vad
+    }
+
+    /// The VADs from position `at` on, as a chunk of their own.
+    fn split_off(&mut self, at: usize) -> Chunk {
+        let mut vads = Vec::with_capacity(CHUNK);
+        vads.extend(self.vads.drain(at..));
+        self.restart();
+        Chunk::of(vads)
+    }
+
+    /// Appends the VADs of `next` (which follow this chunk's; the two fit in one).
+    fn append(&mut self, mut next: Chunk) {
+        self.vads.append(&mut next.vads);
+        self.restart();
     }
 
     /// How many of its VADs start at or below `vpn`.
     #[inline]
     fn count_at_or_below(&self, vpn: u64) -> usize {
-        count(self.vads.iter().map(|v| v.range.start.as_u64()), |s| s <= vpn)
+        self.starts.count_below(vpn + 1)
     }
 
     /// How many of its VADs start below `vpn`.
     fn count_below(&self, vpn: u64) -> usize {
-        count(self.vads.iter().map(|v| v.range.start.as_u64()), |s| s < vpn)
+        self.starts.count_below(vpn)
+    }
+}
+
+impl Starts {
+    /// How many of the starts are below `page` (at most `NO_START`): each start's difference
+    /// with `page` has its sign bit set exactly when the start is below, both being below
+    /// 2^63. Every start is read with no early exit and no branch, so the two lines are
+    /// fetched together and the sum is a few vector instructions.
+    #[inline(always)]
+    fn count_below(&self, page: u64) -> usize {
+        let below: u64 = self.0.iter().map(|&s| s.wrapping_sub(page) >> 63).sum();
+        // At most CHUNK.
+        #[allow(clippy::cast_possible_truncation)]
+        let below = below as usize;
+        below
     }
 }
 
@@ -100,9 +164,9 @@ impl VadTree {
     fn last_chunk_where(&self, before: impl Fn(u64) -> bool) -> Option<usize> {
         let block = self.summary.partition_point(|&p| before(p)).checked_sub(1)?;
         let from = block * STRIDE;
-        let to = (from + STRIDE).min(self.chunks.len());
+        let to = (from + STRIDE).min(self.firsts.len());
         // The block's first chunk is its summary entry, for which `before` holds.
-        Some(from + count(self.chunks[from..to].iter().map(|c| c.first), &before) - 1)
+        Some(from + count(self.firsts[from..to].iter().copied(), &before) - 1)
     }
 
     /// The chunk and position of the last VAD starting at or below `vpn`.
@@ -124,13 +188,13 @@ impl VadTree {
     #[inline]
     pub fn find(&self, vpn: Vpn) -> Option<&Vad> {
         let (c, i) = self.last_at_or_below(vpn.as_u64())?;
-        Some(&self.chunks[c].vads[i]).filter(|v| v.range.end > vpn)
+        self.chunks[c].vads.get(i).filter(|v| v.range.end > vpn)
     }
 
     /// The VAD holding `vpn`, to change what is not its range (the index files it by range).
     pub(crate) fn find_mut(&mut self, vpn: Vpn) -> Option<&mut Vad> {
         let (c, i) = self.last_at_or_below(vpn.as_u64())?;
-        Some(&mut self.chunks[c].vads[i]).filter(|v| v.range.end > vpn)
+        self.chunks[c].vads.get_mut(i).filter(|v| v.range.end > vpn)
     }
 
     /// The first VAD starting at or after `vpn`.
@@ -167,6 +231,7 @@ impl VadTree {
         let c = self.last_chunk_where(|p| p <= start.as_u64()).unwrap_or(0);
         let i = self.chunks[c].count_below(start.as_u64());
         if let Some(same) = self.chunks[c].vads.get_mut(i).filter(|v| v.range.start == start) {
+            // The same first page: `starts` stay as they are.
             *same = vad;
             self.refresh(c, 2);
             return;
@@ -189,13 +254,13 @@ impl VadTree {
                 }
             }
         } else {
-            let mut vads = Vec::with_capacity(CHUNK);
-            vads.extend(self.chunks[c].vads.drain(CHUNK / 2..));
-            let upper = Chunk { first: vads[0].range.start.as_u64(), vads };
+            let upper = self.chunks[c].split_off(CHUNK / 2);
+            self.firsts.insert(c + 1, upper.first());
             self.chunks.insert(c + 1, upper);
             self.rooms.insert(c + 1, 0);
             let (c, i) = if i <= CHUNK / 2 { (c, i) } else { (c + 1, i - CHUNK / 2) };
             self.chunks[c].put(i, vad);
+            self.firsts[c] = self.chunks[c].first();
             self.resummarise(c);
         }
         self.len += 1;
@@ -204,7 +269,11 @@ impl VadTree {
 
     /// Inserts a chunk holding only `vad` at position `c`.
     fn open_chunk(&mut self, c: usize, vad: Vad) {
-        self.chunks.insert(c, Chunk::of(vad));
+        let mut vads = Vec::with_capacity(CHUNK);
+        vads.push(vad);
+        let chunk = Chunk::of(vads);
+        self.firsts.insert(c, chunk.first());
+        self.chunks.insert(c, chunk);
         self.rooms.insert(c, 0);
         self.resummarise(c);
         self.len += 1;
@@ -214,18 +283,18 @@ impl VadTree {
     /// Removes the VAD starting at `start`.
     pub(crate) fn remove(&mut self, start: Vpn) -> Option<Vad> {
         let (c, i) = self.last_at_or_below(start.as_u64())?;
-        if self.chunks[c].vads[i].range.start != start {
+        if self.chunks[c].starts.0[i] != start.as_u64() {
             return None;
         }
-        let vad = self.chunks[c].vads.remove(i);
+        let vad = self.chunks[c].take(i);
         self.len -= 1;
         if self.chunks[c].vads.is_empty() {
             self.chunks.remove(c);
+            self.firsts.remove(c);
             self.rooms.remove(c);
             self.resummarise(c);
             self.refresh(c, 1);
         } else {
-            self.chunks[c].first = self.chunks[c].vads[0].range.start.as_u64();
             self.first_changed(c);
             let c = self.merge_small(c);
             self.refresh(c, 2);
@@ -245,9 +314,10 @@ impl VadTree {
         } else {
             return c;
         };
-        let mut next = self.chunks.remove(into + 1);
+        let next = self.chunks.remove(into + 1);
+        self.firsts.remove(into + 1);
         self.rooms.remove(into + 1);
-        self.chunks[into].vads.append(&mut next.vads);
+        self.chunks[into].append(next);
         self.resummarise(into + 1);
         into
     }
@@ -260,10 +330,11 @@ impl VadTree {
         }
     }
 
-    /// Keeps the summary after chunk `c`'s first page changed.
+    /// Keeps `firsts` and the summary after chunk `c`'s first page changed.
     fn first_changed(&mut self, c: usize) {
+        self.firsts[c] = self.chunks[c].first();
         if c.is_multiple_of(STRIDE) {
-            self.summary[c / STRIDE] = self.chunks[c].first;
+            self.summary[c / STRIDE] = self.firsts[c];
         }
     }
 
@@ -272,7 +343,7 @@ impl VadTree {
     fn resummarise(&mut self, c: usize) {
         let block = c / STRIDE;
         self.summary.truncate(block);
-        self.summary.extend(self.chunks.iter().skip(block * STRIDE).step_by(STRIDE).map(|c| c.first));
+        self.summary.extend(self.firsts.iter().skip(block * STRIDE).step_by(STRIDE).copied());
     }
 
     /// Every VAD, lowest first.
@@ -297,14 +368,21 @@ impl VadTree {
     pub fn check(&self) -> Result<(), String> {
         let mut previous = None;
         let mut count = 0;
+        if self.firsts.len() != self.chunks.len() {
+            return Err(format!("{} chunks, {} first pages", self.chunks.len(), self.firsts.len()));
+        }
         for (c, chunk) in self.chunks.iter().enumerate() {
             if chunk.vads.is_empty() || chunk.len() > CHUNK {
                 return Err(format!("chunk {c} holds {} VADs", chunk.len()));
             }
-            if chunk.first != chunk.vads[0].range.start.as_u64() {
+            let starts = chunk.vads.iter().map(|v| v.range.start.as_u64()).chain(std::iter::repeat(NO_START));
+            if !chunk.starts.0.iter().copied().eq(starts.take(CHUNK)) {
+                return Err(format!("chunk {c} lists first pages {:x?} for its VADs", chunk.starts.0));
+            }
+            if self.firsts[c] != chunk.first() {
                 return Err(format!(
                     "chunk {c} is filed under page {:#x}, starts at {:?}",
-                    chunk.first, chunk.vads[0].range.start
+                    self.firsts[c], chunk.vads[0].range.start
                 ));
             }
             for v in &chunk.vads {
@@ -319,7 +397,7 @@ impl VadTree {
         if count != self.len {
             return Err(format!("{count} VADs counted as {}", self.len));
         }
-        if !self.summary.iter().copied().eq(self.chunks.iter().step_by(STRIDE).map(|c| c.first)) {
+        if !self.summary.iter().copied().eq(self.firsts.iter().step_by(STRIDE).copied()) {
             return Err("the summary of the chunks is stale".to_owned());
         }
         self.rooms.check((0..self.chunks.len()).map(|c| self.chunk_room(c)))
@@ -397,6 +475,21 @@ mod tests {
             tree.insert(vad(150 * 16 + 1, 4));
             tree.check().expect("index invariants");
             assert_eq!(tree.len(), 101);
+        }
+    }
+
+    /// The binary search in a chunk's starts counts as a scan of them does, for every
+    /// number of VADs a chunk can hold and every page around them.
+    #[test]
+    fn starts_count_as_a_scan_does() {
+        for held in 1..=CHUNK as u64 {
+            let chunk = Chunk::of((0..held).map(|k| vad(10 + 10 * k, 4)).collect());
+            for probe in 0..10 * (held + 2) {
+                let scanned = chunk.vads.iter().filter(|v| v.range.start.as_u64() <= probe).count();
+                assert_eq!(chunk.count_at_or_below(probe), scanned, "{held} VADs, page {probe}");
+                let below = chunk.vads.iter().filter(|v| v.range.start.as_u64() < probe).count();
+                assert_eq!(chunk.count_below(probe), below, "{held} VADs, page {probe}");
+            }
         }
     }
 
