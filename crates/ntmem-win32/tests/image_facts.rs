@@ -463,11 +463,6 @@ fn a_data_view_s_writes_stay_out_of_an_image_view_even_flushed_f162() {
 }
 
 #[test]
-#[ignore = "bug: Sections::plan_file (crates/ntmem/src/section/create.rs) parses SEC_IMAGE from the \
-            host file with read_to_end, not through the file's data segment, so a data view's \
-            unflushed write of the header is not seen: NtCreateSection(SEC_IMAGE) succeeds where \
-            NT (which reads the image header through the cache) returns \
-            STATUS_INVALID_IMAGE_NOT_MZ"]
 fn creating_an_image_section_reads_the_data_view_s_unflushed_header_f162() {
     // ReactOS Test_ImageSection: with "MZ" overwritten through a data view and not flushed,
     // NtCreateSection(SEC_IMAGE) sees the cached page and refuses with

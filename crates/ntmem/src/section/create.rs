@@ -82,7 +82,7 @@ impl Sections {
                 }
                 None
             }
-            Some(file) => Some(self.plan_file(file, options)?),
+            Some(file) => Some(self.plan_file(machine, file, options)?),
         };
         let size = match &plan {
             // F122: a page-file section needs a size, and is rounded to pages.
@@ -155,7 +155,12 @@ impl Sections {
     }
 
     /// The checks of a file-backed section (F123–F126, F128, F130), changing nothing.
-    fn plan_file(&mut self, id: FileId, options: &SectionOptions<'_>) -> Result<FilePlan, SectionError> {
+    fn plan_file(
+        &mut self,
+        machine: &Machine,
+        id: FileId,
+        options: &SectionOptions<'_>,
+    ) -> Result<FilePlan, SectionError> {
         let file = self.file_mut(id).ok_or(SectionError::InvalidHandle)?;
         if !file.access().contains(rights_for(options.protection)) {
             return Err(SectionError::AccessDenied); // F128
@@ -171,6 +176,11 @@ impl Sections {
             std::io::Seek::seek(&mut host, std::io::SeekFrom::Start(0))
                 .and_then(|_| host.read_to_end(&mut bytes))
                 .map_err(|e| SectionError::from_io(&e))?;
+            // The file as its views see it: pages a data view holds in memory are newer than
+            // the host file's (F161).
+            if let Some(data) = machine.segments.data_segment(file.identity()) {
+                machine.copy_cached(data, 0, &mut bytes);
+            }
             let layout = ImageLayout::parse(&bytes).map_err(SectionError::Image)?;
             let size = layout.view_size();
             return Ok(FilePlan { id, size, extend: false, image: Some(Box::new(layout)) });
