@@ -10,38 +10,13 @@
 #![allow(non_snake_case)]
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 
-use ntmem::{Config, ProcessId, System};
+use ntmem::{ProcessId, System};
 use ntmem_win32::*;
-use std::path::{Path, PathBuf};
+use support::*;
 
-const P: u64 = 0x1000;
-const ALL_FILE: u32 = GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE;
-const SHARE_RW: u32 = FILE_SHARE_READ | FILE_SHARE_WRITE;
+mod support;
+
 const BASIC_LEN: u32 = std::mem::size_of::<SECTION_BASIC_INFORMATION>() as u32;
-
-fn setup() -> (System, ProcessId) {
-    let mut sys = System::new(Config::default().with_invariant_checks()).unwrap();
-    let pid = sys.create_process("test").unwrap();
-    (sys, pid)
-}
-
-fn null() -> HANDLE {
-    std::ptr::null_mut()
-}
-
-/// A host file of `len` bytes (each byte its offset's low bits).
-fn host_file(dir: &tempfile::TempDir, name: &str, len: usize) -> PathBuf {
-    let path = dir.path().join(name);
-    let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-fn open(k: &mut Kernel32, path: &Path, access: u32) -> HANDLE {
-    let h = k.CreateFileW(path.to_str().unwrap(), access, SHARE_RW, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL);
-    assert_ne!(h, INVALID_HANDLE_VALUE, "open {}: {}", path.display(), k.GetLastError());
-    h
-}
 
 fn query(sys: &mut System, pid: ProcessId, h: HANDLE) -> SECTION_BASIC_INFORMATION {
     let mut info = SECTION_BASIC_INFORMATION::default();

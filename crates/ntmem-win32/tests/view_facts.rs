@@ -9,43 +9,15 @@
 #![allow(non_snake_case)]
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-use ntmem::{Config, ProcessId, System};
+use ntmem::{ProcessId, System};
 use ntmem_win32::*;
-use std::path::{Path, PathBuf};
+use support::*;
 
-const P: u64 = 0x1000;
+mod support;
+
 const G: u64 = 0x10000;
 const MIB: u64 = 0x10_0000;
-const ALL_FILE: u32 = GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE;
-const SHARE_RW: u32 = FILE_SHARE_READ | FILE_SHARE_WRITE;
 const BASIC_LEN: u32 = std::mem::size_of::<SECTION_BASIC_INFORMATION>() as u32;
-
-fn setup() -> (System, ProcessId) {
-    let mut sys = System::new(Config::default().with_invariant_checks()).unwrap();
-    let pid = sys.create_process("test").unwrap();
-    (sys, pid)
-}
-
-fn null() -> HANDLE {
-    std::ptr::null_mut()
-}
-
-/// A host file of `len` bytes, each byte its offset's low bits modulo 251.
-fn host_file(dir: &tempfile::TempDir, name: &str, len: usize) -> PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, pattern(len)).unwrap();
-    path
-}
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 251) as u8).collect()
-}
-
-fn open(k: &mut Kernel32, path: &Path, access: u32) -> HANDLE {
-    let h = k.CreateFileW(path.to_str().unwrap(), access, SHARE_RW, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL);
-    assert_ne!(h, INVALID_HANDLE_VALUE, "open {}: {}", path.display(), k.GetLastError());
-    h
-}
 
 /// A page-file section of `size` bytes with `protect` (SEC flags included).
 fn pagefile(k: &mut Kernel32, protect: u32, size: u64, name: Option<&str>) -> HANDLE {

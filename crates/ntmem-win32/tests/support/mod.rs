@@ -1,0 +1,48 @@
+//! What the section and view scenario tests share: a machine with the invariant checker on,
+//! host files with known bytes, and opening them.
+//!
+//! Each test file that uses it says `mod support;`; a file uses what it needs.
+
+#![allow(dead_code)]
+
+use ntmem::{Config, ProcessId, System};
+use ntmem_win32::*;
+use std::path::{Path, PathBuf};
+
+/// A page.
+pub(crate) const P: u64 = 0x1000;
+/// Every right a file handle of these tests asks for.
+pub(crate) const ALL_FILE: u32 = GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE;
+/// Reading and writing shared with the other opens.
+pub(crate) const SHARE_RW: u32 = FILE_SHARE_READ | FILE_SHARE_WRITE;
+
+/// A default machine with the invariant checker after every call, and one process.
+pub(crate) fn setup() -> (System, ProcessId) {
+    let mut sys = System::new(Config::default().with_invariant_checks()).unwrap();
+    let pid = sys.create_process("test").unwrap();
+    (sys, pid)
+}
+
+/// The NULL handle.
+pub(crate) fn null() -> HANDLE {
+    std::ptr::null_mut()
+}
+
+/// `len` known bytes: each byte its offset modulo 251.
+pub(crate) fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// A host file of `len` bytes of [`pattern`].
+pub(crate) fn host_file(dir: &tempfile::TempDir, name: &str, len: usize) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, pattern(len)).unwrap();
+    path
+}
+
+/// Opens an existing host file with `access`, sharing reads and writes.
+pub(crate) fn open(k: &mut Kernel32, path: &Path, access: u32) -> HANDLE {
+    let h = k.CreateFileW(path.to_str().unwrap(), access, SHARE_RW, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL);
+    assert_ne!(h, INVALID_HANDLE_VALUE, "open {}: {}", path.display(), k.GetLastError());
+    h
+}
