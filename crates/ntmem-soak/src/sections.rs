@@ -624,7 +624,22 @@ impl Soak {
             };
         }
         let Some(Some(s)) = self.sections.get(v.section) else { return Ok(()) };
-        if let (Backing::File(f), false) = (s.backing, self.known(crate::KnownBug::FlushMissesOtherViewsWrites)) {
+        // A flush folds in the dirty bits of the view it is given, and writes what any first
+        // write marked modified; a write through another view after a flush reaches the file
+        // at that view's trim, unmap or the segment's end, not at this flush (NT's
+        // `MiFlushDirtyBitsToPfn` folds the flushed range only). So the file must match the
+        // model here when no other view of the file can write to it.
+        let backing = s.backing;
+        let others = self
+            .slots
+            .iter()
+            .flat_map(|slot| slot.views.iter())
+            .filter(|o| (o.base, o.section) != (v.base, v.section) && !o.copy)
+            .filter(|o| matches!(self.sections.get(o.section), Some(Some(os)) if os.backing == backing))
+            .count();
+        if let (Backing::File(f), false, 0) =
+            (backing, self.known(crate::KnownBug::FlushMissesOtherViewsWrites), others)
+        {
             let end = if size == 0 { v.end() } else { addr.saturating_add(size).min(v.end()) };
             let (lo, hi) = pages_of(addr, end - addr);
             let first = v.first + (lo - v.base) / PAGE;

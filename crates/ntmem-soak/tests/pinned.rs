@@ -148,27 +148,6 @@ fn lock_of_a_view_page_reports_it_locked() {
     }
 }
 
-/// Issue 7 (fixed: `KnownBug::FlushMissesOtherViewsWrites`): a page written through a view of
-/// a section smaller than its file, in one process, then flushed through a view of a section
-/// of the whole file in another, must be in the host file after the flush (Windows marks the
-/// shared frame modified at the first write through any view).
-#[test]
-fn flush_writes_a_page_written_through_another_view() {
-    let calls = [
-        Call::CreateSection { proc: 0, file: Some(1), file_write: true, protect: 4, size: 0x18000, name: None },
-        Call::CreateSection { proc: 1, file: Some(1), file_write: true, protect: 4, size: 0, name: None },
-        Call::MapView { proc: 0, handle: 0, target: Current, access: 2, offset: 0, size: 0, base: 0 },
-        Call::MapView { proc: 1, handle: 0, target: Current, access: 2, offset: 0, size: 0, base: 0 },
-        Call::Write { proc: 0, addr: 0x20000, len: 0x1000, seed: 7 },
-        Call::FlushView { proc: 1, addr: 0x20000, size: 0 },
-    ];
-    let mut opts = Options::default();
-    opts.known_open_bugs.retain(|b| *b != KnownBug::FlushMissesOtherViewsWrites);
-    if let Err(f) = replay(&opts, &calls) {
-        panic!("{f}");
-    }
-}
-
 /// Issue 7 (found by the soak, fixed): a write crossing from a copy-on-write view page into a
 /// page it may not write failed, but had already made the first page's private copy, so a
 /// later write through another view of the file no longer showed there. A failed access

@@ -126,3 +126,36 @@ fn a_lock_on_a_shared_page_is_the_locking_process_own() {
     ntmem::invariants::check(&sys).unwrap();
     assert_eq!(sys.segments().iter().count(), 0, "no view and no handle keep the section");
 }
+
+/// The first write through any view marks the shared frame modified, so a flush through
+/// another view — of another section of the file, in another process — writes it (F161, F167;
+/// found by the soak).
+#[test]
+fn a_flush_through_one_view_writes_what_another_view_first_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.bin");
+    std::fs::write(&path, vec![0u8; 0x20000]).unwrap();
+    let mut sys = System::new(Config::default().with_invariant_checks()).unwrap();
+    let a = sys.create_process("a").unwrap();
+    let b = sys.create_process("b").unwrap();
+    let open = |k: &mut Kernel32| {
+        k.CreateFileW(
+            path.to_str().unwrap(),
+            GENERIC_READ | GENERIC_WRITE,
+            FILE_SHARE_READ | FILE_SHARE_WRITE,
+            OPEN_EXISTING,
+            0,
+        )
+    };
+    let mut k = Kernel32::new(&mut sys, a);
+    let f = open(&mut k);
+    let small = k.CreateFileMappingW(f, None, PAGE_READWRITE, 0, 0x18000, None);
+    let va = k.MapViewOfFile(small, FILE_MAP_WRITE, 0, 0, 0);
+    k.write(va + 0x10000, b"through a").unwrap();
+    let mut k = Kernel32::new(&mut sys, b);
+    let f = open(&mut k);
+    let whole = k.CreateFileMappingW(f, None, PAGE_READWRITE, 0, 0, None);
+    let vb = k.MapViewOfFile(whole, FILE_MAP_WRITE, 0, 0, 0);
+    assert_eq!(k.FlushViewOfFile(vb + 0x10000, 0), TRUE);
+    assert_eq!(&std::fs::read(&path).unwrap()[0x10000..0x10009], b"through a");
+}
