@@ -12,6 +12,9 @@ use ntmem::paging::Pte;
 use ntmem::units::Vpn;
 use ntmem::{Config, FaultPlan, ProcessId, System, SystemStats};
 use ntmem_win32::*;
+use support::*;
+
+mod support;
 use tempfile::TempDir;
 
 const PAGE: u64 = 4096;
@@ -39,39 +42,6 @@ fn machine(ram: u64, pf_initial: u64, pf_max: u64, cluster: Option<u32>, checks:
         cfg = cfg.with_invariant_checks();
     }
     Machine { sys: System::new(cfg).expect("the machine boots"), _dir: dir }
-}
-
-fn check(sys: &System, when: &str) {
-    if let Err(v) = sys.check_invariants() {
-        panic!("invariant violated {when}: {v}");
-    }
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Fixed-seed xorshift64 (no rand crate).
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(splitmix(seed) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// The pattern of (tag, page, version): a full page of pseudo-random bytes, distinct for

@@ -18,6 +18,9 @@
 
 use ntmem::{Config, FaultPlan, ProcessId, System};
 use ntmem_win32::*;
+use support::*;
+
+mod support;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -43,19 +46,6 @@ fn machine(ram: u64, checks: bool) -> Machine {
     let mut sys = System::new(cfg).unwrap();
     let pid = sys.create_process("p").unwrap();
     Machine { sys, pid, dir }
-}
-
-fn check(sys: &System, when: &str) {
-    if let Err(v) = sys.check_invariants() {
-        panic!("invariant violated {when}: {v}");
-    }
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The bytes of file page `page` at `version` (0: as the file was created).

@@ -15,6 +15,9 @@
 
 use ntmem::{Config, System};
 use ntmem_win32::*;
+use support::*;
+
+mod support;
 
 const PAGE: u64 = 4096;
 const PAGE_BYTES: usize = 4096;
@@ -27,39 +30,6 @@ const OPS: u64 = 24_000;
 const SQUEEZE_EVERY: u64 = 3_000;
 /// Invariants are checked every this many accesses.
 const CHECK_EVERY: u64 = 6_000;
-
-fn check(sys: &System, when: &str) {
-    if let Err(v) = sys.check_invariants() {
-        panic!("invariant violated {when}: {v}");
-    }
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Fixed-seed xorshift64 (no rand crate).
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(splitmix(seed) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// The bytes of file page `page` at `version` (0: the file as created): pseudo-random,
 /// starting with the pair in clear so a mismatch is easy to read.

@@ -46,3 +46,40 @@ pub(crate) fn open(k: &mut Kernel32, path: &Path, access: u32) -> HANDLE {
     assert_ne!(h, INVALID_HANDLE_VALUE, "open {}: {}", path.display(), k.GetLastError());
     h
 }
+
+/// Runs the invariant checker, naming the moment in the panic.
+pub(crate) fn check(sys: &System, when: &str) {
+    if let Err(v) = sys.check_invariants() {
+        panic!("invariant violated {when}: {v}");
+    }
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit value from any seed.
+pub(crate) fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Fixed-seed xorshift64 (no rand crate): the same seed, the same sequence.
+pub(crate) struct XorShift(u64);
+
+impl XorShift {
+    pub(crate) fn new(seed: u64) -> XorShift {
+        XorShift(splitmix(seed) | 1)
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
