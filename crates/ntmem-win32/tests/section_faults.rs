@@ -48,25 +48,10 @@ fn machine(ram: u64, checks: bool) -> Machine {
     Machine { sys, pid, dir }
 }
 
-/// The bytes of file page `page` at `version` (0: as the file was created).
-fn pattern(page: u64, version: u32) -> [u8; PAGE_BYTES] {
-    let mut out = [0u8; PAGE_BYTES];
-    let mut x = splitmix(page ^ (u64::from(version) << 40)) | 1;
-    for chunk in out.chunks_exact_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes());
-    }
-    out[0..8].copy_from_slice(&page.to_le_bytes());
-    out[8..12].copy_from_slice(&version.to_le_bytes());
-    out
-}
-
 /// A host file of `pages` pages of version-0 patterns.
 fn host_file(dir: &Path, name: &str, pages: u64) -> PathBuf {
     let path = dir.join(name);
-    let data: Vec<u8> = (0..pages).flat_map(|p| pattern(p, 0)).collect();
+    let data: Vec<u8> = (0..pages).flat_map(|p| page_pattern(p, 0)).collect();
     std::fs::write(&path, data).unwrap();
     path
 }
@@ -153,7 +138,7 @@ fn failed_file_read_raises_in_page_error_and_a_retry_reads_the_page() {
     assert_eq!(sys.mapped_io().faults, FaultPlan::default(), "the plan is spent");
     assert_eq!(sys.mapped_io().counters.pages_read, before.counters.pages_read, "nothing was read");
     // The retry reads the page (and its cluster).
-    assert_page(&read_page(sys, pid, v + 5 * PAGE), &pattern(5, 0), "the retry of page 5");
+    assert_page(&read_page(sys, pid, v + 5 * PAGE), &page_pattern(5, 0), "the retry of page 5");
 
     // A write into page 20, never touched: the read under the write fails; nothing is written.
     sys.inject_mapped_faults(FaultPlan { fail_reads: 1, fail_writes: 0 });
@@ -166,14 +151,14 @@ fn failed_file_read_raises_in_page_error_and_a_retry_reads_the_page() {
         assert_eq!(e.information, [1, addr], "a write");
     }
     check(sys, "after the failed write access");
-    assert_page(&read_page(sys, pid, v + 20 * PAGE), &pattern(20, 0), "a failed write access wrote nothing");
+    assert_page(&read_page(sys, pid, v + 20 * PAGE), &page_pattern(20, 0), "a failed write access wrote nothing");
     Kernel32::new(sys, pid).write(addr, &[0xEE; 8]).expect("the retry writes");
-    let mut want = pattern(20, 0);
+    let mut want = page_pattern(20, 0);
     want[8..16].copy_from_slice(&[0xEE; 8]);
     assert_page(&read_page(sys, pid, v + 20 * PAGE), &want, "the retried write");
 
     // A page written, flushed, trimmed and gone from memory: a failed read loses nothing.
-    let page27 = pattern(27, 1);
+    let page27 = page_pattern(27, 1);
     Kernel32::new(sys, pid).write(v + 27 * PAGE, &page27).unwrap();
     {
         let mut k = Kernel32::new(sys, pid);
@@ -208,8 +193,8 @@ fn failed_flush_keeps_the_page_dirty_and_the_next_flush_writes_it_f167() {
     let (sys, pid) = (&mut m.sys, m.pid);
     let mapping = map_file(sys, pid, &path, FILE_MAP_WRITE);
     let v = mapping.2;
-    Kernel32::new(sys, pid).write(v + 3 * PAGE, &pattern(3, 1)).unwrap();
-    Kernel32::new(sys, pid).write(v + 4 * PAGE, &pattern(4, 1)).unwrap();
+    Kernel32::new(sys, pid).write(v + 3 * PAGE, &page_pattern(3, 1)).unwrap();
+    Kernel32::new(sys, pid).write(v + 4 * PAGE, &page_pattern(4, 1)).unwrap();
 
     sys.inject_mapped_faults(FaultPlan { fail_reads: 0, fail_writes: 1 });
     {
@@ -219,8 +204,8 @@ fn failed_flush_keeps_the_page_dirty_and_the_next_flush_writes_it_f167() {
     }
     check(sys, "after the failed flush");
     assert_eq!(sys.mapped_io().faults, FaultPlan::default(), "the plan is spent");
-    assert_page(&disk_page(&path, 3), &pattern(3, 0), "the file is as it was");
-    assert_page(&read_page(sys, pid, v + 3 * PAGE), &pattern(3, 1), "the view keeps the bytes");
+    assert_page(&disk_page(&path, 3), &page_pattern(3, 0), "the file is as it was");
+    assert_page(&read_page(sys, pid, v + 3 * PAGE), &page_pattern(3, 1), "the view keeps the bytes");
 
     // Trimmed, the pages are still dirty: on the modified list, not standby.
     {
@@ -236,8 +221,8 @@ fn failed_flush_keeps_the_page_dirty_and_the_next_flush_writes_it_f167() {
         assert_eq!(k.FlushViewOfFile(v + 3 * PAGE, 2 * PAGE), TRUE, "error {}", k.GetLastError());
     }
     assert_eq!(sys.mapped_io().counters.pages_written, written + 2, "both pages written, once");
-    assert_page(&disk_page(&path, 3), &pattern(3, 1), "page 3 on disk");
-    assert_page(&disk_page(&path, 4), &pattern(4, 1), "page 4 on disk");
+    assert_page(&disk_page(&path, 3), &page_pattern(3, 1), "page 3 on disk");
+    assert_page(&disk_page(&path, 4), &page_pattern(4, 1), "page 4 on disk");
     assert_eq!(sys.stats().modified_pages, 0, "clean now: {:?}", sys.stats());
     check(sys, "at the end");
     unmap_and_close(sys, pid, mapping);
@@ -255,7 +240,9 @@ fn failed_mapped_page_writes_under_pressure_lose_nothing() {
     let v = mapping.2;
     sys.inject_mapped_faults(FaultPlan { fail_reads: 0, fail_writes: 5 });
     for i in 0..N {
-        Kernel32::new(sys, pid).write(v + i * PAGE, &pattern(i, 1)).unwrap_or_else(|e| panic!("write page {i}: {e:?}"));
+        Kernel32::new(sys, pid)
+            .write(v + i * PAGE, &page_pattern(i, 1))
+            .unwrap_or_else(|e| panic!("write page {i}: {e:?}"));
     }
     check(sys, "after the writes");
     assert_eq!(sys.mapped_io().faults.fail_writes, 0, "the mapped page writer met the failures");
@@ -273,14 +260,18 @@ fn failed_mapped_page_writes_under_pressure_lose_nothing() {
             attempts += 1;
             assert!(attempts <= 3, "page {i} still failing after the plan was spent");
         }
-        assert_page(&buf, &pattern(i, 1), &format!("page {i}"));
+        assert_page(&buf, &page_pattern(i, 1), &format!("page {i}"));
     }
     assert_eq!(in_page_errors, 3, "each armed read failure was met once");
     check(sys, "after the reads");
     unmap_and_close(sys, pid, mapping);
     let disk = std::fs::read(&path).unwrap();
     for i in 0..N {
-        assert_page(&disk[(i * PAGE) as usize..((i + 1) * PAGE) as usize], &pattern(i, 1), &format!("host page {i}"));
+        assert_page(
+            &disk[(i * PAGE) as usize..((i + 1) * PAGE) as usize],
+            &page_pattern(i, 1),
+            &format!("host page {i}"),
+        );
     }
     check(sys, "at the end");
 }
@@ -305,11 +296,11 @@ fn failed_read_under_a_copy_on_write_fault_makes_no_copy_f158() {
     }
     check(sys, "after the failed copy-on-write fault");
     Kernel32::new(sys, pid).write(addr, b"mine").expect("the retry copies the page");
-    let mut want = pattern(9, 0);
+    let mut want = page_pattern(9, 0);
     want[..4].copy_from_slice(b"mine");
     assert_page(&read_page(sys, pid, addr), &want, "the private copy");
     unmap_and_close(sys, pid, mapping);
-    assert_page(&disk_page(&path, 9), &pattern(9, 0), "the copy never reaches the file");
+    assert_page(&disk_page(&path, 9), &page_pattern(9, 0), "the copy never reaches the file");
     check(sys, "at the end");
 }
 
@@ -325,20 +316,20 @@ fn failed_write_backs_at_the_last_close_lose_nothing_f168() {
     let (sys, pid) = (&mut m.sys, m.pid);
     let mapping = map_file(sys, pid, &path, FILE_MAP_WRITE);
     let v = mapping.2;
-    Kernel32::new(sys, pid).write(v + 7 * PAGE, &pattern(7, 1)).unwrap();
+    Kernel32::new(sys, pid).write(v + 7 * PAGE, &page_pattern(7, 1)).unwrap();
     sys.inject_mapped_faults(FaultPlan { fail_reads: 0, fail_writes: 3 });
     unmap_and_close(sys, pid, mapping);
     check(sys, "after the last close");
     assert_eq!(sys.segments().iter().count(), 1, "the segment outlives its last reference while a page waits");
     assert!(sys.segments().iter().all(|(_, s)| s.is_dying()));
-    assert_page(&disk_page(&path, 7), &pattern(7, 0), "not written yet");
+    assert_page(&disk_page(&path, 7), &page_pattern(7, 0), "not written yet");
     // The writers try again each time they run; the disk works again after two more failures.
     for _ in 0..3 {
         sys.write_modified_pages();
         check(sys, "after the writers ran");
     }
     assert_eq!(sys.mapped_io().faults, FaultPlan::default(), "the plan is spent");
-    assert_page(&disk_page(&path, 7), &pattern(7, 1), "the page reached the file after all");
+    assert_page(&disk_page(&path, 7), &page_pattern(7, 1), "the page reached the file after all");
     assert_eq!(sys.segments().iter().count(), 0, "then the segment goes");
 }
 
@@ -378,7 +369,7 @@ fn a_cluster_read_into_scattered_frames_reads_the_file() {
     };
     let read_cluster = |sys: &mut System, first: u64, what: &str| {
         for page in first..first + 8 {
-            assert_page(&read_page(sys, pid, v + page * PAGE), &pattern(page, 0), what);
+            assert_page(&read_page(sys, pid, v + page * PAGE), &page_pattern(page, 0), what);
         }
     };
 

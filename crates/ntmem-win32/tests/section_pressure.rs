@@ -31,22 +31,6 @@ const SQUEEZE_EVERY: u64 = 3_000;
 /// Invariants are checked every this many accesses.
 const CHECK_EVERY: u64 = 6_000;
 
-/// The bytes of file page `page` at `version` (0: the file as created): pseudo-random,
-/// starting with the pair in clear so a mismatch is easy to read.
-fn pattern(page: u64, version: u32) -> [u8; PAGE_BYTES] {
-    let mut out = [0u8; PAGE_BYTES];
-    let mut x = splitmix(page ^ (u64::from(version) << 40)) | 1;
-    for chunk in out.chunks_exact_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes());
-    }
-    out[0..8].copy_from_slice(&page.to_le_bytes());
-    out[8..12].copy_from_slice(&version.to_le_bytes());
-    out
-}
-
 fn first_difference(got: &[u8], want: &[u8]) -> Option<usize> {
     got.iter().zip(want).position(|(a, b)| a != b)
 }
@@ -66,7 +50,7 @@ fn squeeze(sys: &mut System, pid: ntmem::ProcessId, bytes: u64) {
 fn file_view_in_two_processes_keeps_every_byte_under_pressure_f160_f161_f168() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.bin");
-    let initial: Vec<u8> = (0..FILE_PAGES).flat_map(|p| pattern(p, 0)).collect();
+    let initial: Vec<u8> = (0..FILE_PAGES).flat_map(|p| page_pattern(p, 0)).collect();
     std::fs::write(&path, &initial).unwrap();
     drop(initial);
     let cfg =
@@ -112,12 +96,12 @@ fn file_view_in_two_processes_keeps_every_byte_under_pressure_f160_f161_f168() {
         let mut k = Kernel32::new(&mut sys, pid);
         if rng.below(5) < 3 {
             let v = versions[page as usize] + 1;
-            k.write(addr, &pattern(page, v)).unwrap_or_else(|e| panic!("op {op}: write page {page}: {e:?}"));
+            k.write(addr, &page_pattern(page, v)).unwrap_or_else(|e| panic!("op {op}: write page {page}: {e:?}"));
             versions[page as usize] = v;
             writes += 1;
         } else {
             k.read(addr, &mut buf).unwrap_or_else(|e| panic!("op {op}: read page {page}: {e:?}"));
-            let want = pattern(page, versions[page as usize]);
+            let want = page_pattern(page, versions[page as usize]);
             if let Some(d) = first_difference(&buf, &want) {
                 panic!(
                     "op {op}: page {page} byte {d}: got {:#04x}, want {:#04x} (version {})",
@@ -144,7 +128,7 @@ fn file_view_in_two_processes_keeps_every_byte_under_pressure_f160_f161_f168() {
         Kernel32::new(&mut sys, pid)
             .read(view + page * PAGE, &mut buf)
             .unwrap_or_else(|e| panic!("final read page {page}: {e:?}"));
-        let want = pattern(page, versions[page as usize]);
+        let want = page_pattern(page, versions[page as usize]);
         if let Some(d) = first_difference(&buf, &want) {
             panic!("final read: page {page} byte {d}: got {:#04x}, want {:#04x}", buf[d], want[d]);
         }
@@ -168,7 +152,7 @@ fn file_view_in_two_processes_keeps_every_byte_under_pressure_f160_f161_f168() {
     assert_eq!(disk.len() as u64, FILE_PAGES * PAGE);
     for page in 0..FILE_PAGES {
         let on_disk = &disk[(page * PAGE) as usize..((page + 1) * PAGE) as usize];
-        let want = pattern(page, versions[page as usize]);
+        let want = page_pattern(page, versions[page as usize]);
         if let Some(d) = first_difference(on_disk, &want) {
             panic!(
                 "host file page {page} byte {d}: {:#04x} on disk, {:#04x} written (version {})",

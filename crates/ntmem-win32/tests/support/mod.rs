@@ -83,3 +83,19 @@ impl XorShift {
         self.next() % n
     }
 }
+
+/// The bytes of file page `page` at `version` (0: as the file was created): pseudo-random,
+/// starting with the pair in clear so a mismatch is easy to read.
+pub(crate) fn page_pattern(page: u64, version: u32) -> [u8; 4096] {
+    let mut out = [0u8; 4096];
+    let mut x = splitmix(page ^ (u64::from(version) << 40)) | 1;
+    for chunk in out.chunks_exact_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes());
+    }
+    out[0..8].copy_from_slice(&page.to_le_bytes());
+    out[8..12].copy_from_slice(&version.to_le_bytes());
+    out
+}

@@ -76,6 +76,17 @@ pub struct Vad {
 }
 
 impl Vad {
+    /// A private VAD of `pages` pages from page `start`, for the unit tests of the index.
+    #[cfg(test)]
+    pub(crate) fn private_for_test(start: u64, pages: u64) -> Vad {
+        Vad {
+            range: PageRange { start: Vpn(start), end: Vpn(start + pages) },
+            allocation_protection: Protection::NONE,
+            kind: VadKind::Private,
+            write_watch: None,
+        }
+    }
+
     /// True for `MEM_WRITE_WATCH` allocations.
     #[must_use]
     pub fn has_write_watch(&self) -> bool {

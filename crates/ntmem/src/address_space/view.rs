@@ -340,11 +340,8 @@ impl AddressSpace {
         e.flags.set(PfnFlags::MODIFIED, true);
         // A locked page stays locked: the lock moves to the copy's frame.
         e.flags.set(PfnFlags::LOCKED, locked);
-        let was_valid = matches!(Pte::decode(m.phys.read_u64(at)), Pte::Valid(_));
-        if was_valid {
-            // Valid to valid: the working set keeps the page; make it count as private.
-            self.set_pte(&mut m.phys, at, vpn, Pte::Zero);
-        }
+        // Valid to valid keeps the page in the working set, which holds section and private
+        // pages alike.
         self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte::new(copy, written)));
         if let Some(vad) = self.vads.find_mut(vpn) {
             if let VadKind::Mapped(view) = &mut vad.kind {

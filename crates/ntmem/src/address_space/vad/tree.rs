@@ -407,16 +407,9 @@ impl VadTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address_space::VadKind;
-    use crate::paging::Protection;
 
     fn vad(start: u64, pages: u64) -> Vad {
-        Vad {
-            range: PageRange { start: Vpn(start), end: Vpn(start + pages) },
-            allocation_protection: Protection::NONE,
-            kind: VadKind::Private,
-            write_watch: None,
-        }
+        Vad::private_for_test(start, pages)
     }
 
     /// The tree against a BTreeMap, over inserts and removals in a scrambled order.

@@ -124,16 +124,10 @@ impl VadTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address_space::{Vad, VadKind};
-    use crate::paging::Protection;
+    use crate::address_space::Vad;
 
     fn vad(start: u64, pages: u64) -> Vad {
-        Vad {
-            range: PageRange { start: Vpn(start), end: Vpn(start + pages) },
-            allocation_protection: Protection::NONE,
-            kind: VadKind::Private,
-            write_watch: None,
-        }
+        Vad::private_for_test(start, pages)
     }
 
     /// The free gaps of the user range around the VADs of `model` (first page to end), lowest
