@@ -205,13 +205,15 @@ impl AddressSpace {
         (first, end)
     }
 
-    /// The PTE slot of `vpn`, creating (and charging) the page tables it needs.
+    /// The PTE slot of `vpn`, creating (and charging) the page tables it needs. A fault cannot
+    /// be refused for commit: the tables are a must-succeed charge, as NT's page-table pages
+    /// are, and may take the total past the limit.
     fn view_pte(&mut self, m: &mut Machine, vpn: Vpn) -> Result<PhysAddr, FaultKind> {
         if let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) {
             return Ok(at);
         }
         let tables = self.tables.missing_tables(&m.phys, PageRange { start: vpn, end: vpn.add(1) });
-        m.charge(tables).map_err(|_| FaultKind::OutOfFrames)?;
+        m.charge_must_succeed(tables);
         if !m.make_free(tables) {
             m.commit.uncharge(tables);
             return Err(FaultKind::OutOfFrames);
