@@ -245,6 +245,8 @@ pub struct RamMap {
     pub files: Vec<FileRow>,
     /// Standby pages repurposed, by priority (the system's counter).
     pub repurposed: [u64; 8],
+    /// Standby pages now, by priority (RAMMap's Priority Summary).
+    pub standby_by_priority: [u64; 8],
 }
 
 impl RamMap {
@@ -366,6 +368,7 @@ impl RamMap {
             pages,
             files: files.into_iter().map(|(path, counts)| FileRow { path, counts }).collect(),
             repurposed: phys.stats().repurposed,
+            standby_by_priority: core::array::from_fn(|p| phys.standby_len(u8::try_from(p).unwrap_or(0))),
         }
     }
 
