@@ -168,7 +168,7 @@ fn private_data_reserve_1mib_commit_256k_touch_64k() {
 }
 
 #[test]
-fn unusable_is_the_tail_to_the_next_64k_boundary() {
+fn unusable_is_the_tail_to_the_next_64k_boundary_f199() {
     let dir = tempfile::tempdir().unwrap();
     let mut sys = machine(&dir);
     let pid = sys.create_process("vmmap").unwrap();
@@ -402,8 +402,40 @@ fn diff_lists_an_allocation_added_and_the_rows_it_changed() {
     assert!(matches!(&freed.diff(&after).allocations[..], [Change::Removed(a)] if a.address == base));
 }
 
+const PRIORITY_SIZE: u32 = std::mem::size_of::<MEMORY_PRIORITY_INFORMATION>() as u32;
+
 #[test]
-fn standby_repurposing_takes_the_lowest_priority_first() {
+fn memory_priority_is_normal_until_set_and_refuses_what_windows_refuses_f197() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sys = machine(&dir);
+    let pid = sys.create_process("prio").unwrap();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let me = k.GetCurrentProcess();
+    let mut info = MEMORY_PRIORITY_INFORMATION::default();
+    assert_eq!(k.GetProcessInformation(me, ProcessMemoryPriority, &mut info, PRIORITY_SIZE), TRUE);
+    assert_eq!(info.MemoryPriority, MEMORY_PRIORITY_NORMAL);
+    let set = |k: &mut Kernel32, class, value, size| {
+        k.SetProcessInformation(me, class, &MEMORY_PRIORITY_INFORMATION { MemoryPriority: value }, size)
+    };
+    assert_eq!(set(&mut k, ProcessMemoryExhaustionInfo, 1, PRIORITY_SIZE), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
+    assert_eq!(set(&mut k, ProcessMemoryPriority, 1, PRIORITY_SIZE + 4), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_BAD_LENGTH);
+    assert_eq!(set(&mut k, ProcessMemoryPriority, 6, PRIORITY_SIZE), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
+    assert_eq!(set(&mut k, ProcessMemoryPriority, MEMORY_PRIORITY_LOW, PRIORITY_SIZE), TRUE);
+    assert_eq!(k.GetProcessInformation(me, ProcessMemoryPriority, &mut info, PRIORITY_SIZE), TRUE);
+    assert_eq!(info.MemoryPriority, MEMORY_PRIORITY_LOW);
+    // A page mapped from now on takes priority 2.
+    let base = k.VirtualAlloc(0, P, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    k.write(base, &[1]).unwrap();
+    let ram = RamMap::capture(&sys);
+    let page = ram.pages.iter().find(|p| p.virtual_address == Some(base)).unwrap();
+    assert_eq!((page.priority, page.process), (2, Some(pid)));
+}
+
+#[test]
+fn standby_repurposing_takes_the_lowest_priority_first_f196() {
     let dir = tempfile::tempdir().unwrap();
     let mut sys = System::new(
         Config::default()
@@ -414,7 +446,12 @@ fn standby_repurposing_takes_the_lowest_priority_first() {
     .unwrap();
     let low = sys.create_process("low").unwrap();
     let normal = sys.create_process("normal").unwrap();
-    sys.vm(low).unwrap().set_memory_priority(1);
+    {
+        let mut k = Kernel32::new(&mut sys, low);
+        let me = k.GetCurrentProcess();
+        let info = MEMORY_PRIORITY_INFORMATION { MemoryPriority: MEMORY_PRIORITY_VERY_LOW };
+        assert_eq!(k.SetProcessInformation(me, ProcessMemoryPriority, &info, PRIORITY_SIZE), TRUE);
+    }
     // Each process fills 256 KiB, then empties its working set; the writer saves the pages.
     for pid in [low, normal] {
         let base = Kernel32::new(&mut sys, pid).VirtualAlloc(0, 256 * K, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
@@ -458,7 +495,7 @@ fn standby_repurposing_takes_the_lowest_priority_first() {
 }
 
 #[test]
-fn deferred_writes_park_modified_file_pages_on_the_modified_no_write_list() {
+fn deferred_writes_park_modified_file_pages_on_the_modified_no_write_list_f198() {
     let dir = tempfile::tempdir().unwrap();
     let mut sys = machine(&dir);
     let pid = sys.create_process("log").unwrap();
@@ -496,7 +533,7 @@ fn deferred_writes_park_modified_file_pages_on_the_modified_no_write_list() {
 }
 
 #[test]
-fn write_deferral_is_for_file_sections_only() {
+fn write_deferral_is_for_file_sections_only_f198() {
     let dir = tempfile::tempdir().unwrap();
     let mut sys = machine(&dir);
     let pid = sys.create_process("pf").unwrap();
@@ -507,7 +544,7 @@ fn write_deferral_is_for_file_sections_only() {
 }
 
 #[test]
-fn closing_a_deferred_section_writes_its_pages() {
+fn closing_a_deferred_section_writes_its_pages_f198() {
     let dir = tempfile::tempdir().unwrap();
     let mut sys = machine(&dir);
     let pid = sys.create_process("close").unwrap();
