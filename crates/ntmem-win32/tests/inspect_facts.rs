@@ -80,7 +80,10 @@ fn consistent(sys: &mut System, pid: ProcessId, map: &VmMap) {
     let views: u64 = space.vads().iter().filter_map(|v| v.view()).map(|v| v.charged).sum();
     let private = map.row(MemoryType::PrivateData).committed;
     assert_eq!(private + views * P, c.PrivateUsage as u64, "Private Data committed + views' charge is PrivateUsage");
-    let tables = sys.process(pid).unwrap().space().unwrap().page_tables().table_count();
+    let space = sys.process(pid).unwrap().space().unwrap();
+    let locked = space.counters().locked_pages + space.locked_view_pages().count() as u64;
+    assert_eq!(map.total.locked_ws, locked * P, "Locked WS is the pages VirtualLock holds");
+    let tables = space.page_tables().table_count();
     assert_eq!(map.row(MemoryType::PageTable).size, tables * P, "Page Table is the table frames");
     let mut k = Kernel32::new(sys, pid);
     for a in &map.allocations {
@@ -225,6 +228,15 @@ fn mapped_file_view_has_its_path_and_shared_pages() {
     read(&mut sys, b, vb, 1);
     let map = VmMap::capture(&sys, a).unwrap();
     assert_eq!(map.row(MemoryType::MappedFile).shared_ws, 4 * K, "one page mapped by both");
+    // QueryWorkingSetEx says the same: page 0 has a share count of 2, pages 1 and 2 of 1.
+    let mut k = Kernel32::new(&mut sys, a);
+    let me = k.GetCurrentProcess();
+    let mut pv: Vec<PSAPI_WORKING_SET_EX_INFORMATION> = (0..3)
+        .map(|i| PSAPI_WORKING_SET_EX_INFORMATION { VirtualAddress: (va + i * P) as *mut _, ..Default::default() })
+        .collect();
+    assert_eq!(k.QueryWorkingSetEx(me, &mut pv), TRUE);
+    let shares: Vec<usize> = pv.iter().map(|e| (working_set_ex_flags(e) >> 1) & 7).collect();
+    assert_eq!(shares, vec![2, 1, 1]);
     consistent(&mut sys, a, &map);
     // RAMMap: the first read brought in a cluster of 8 pages (32 KiB) of data.bin; the three
     // read are active, at file offsets 0, 4K, 8K, the rest on standby.
