@@ -5,6 +5,7 @@
 mod bench;
 mod soak;
 mod tour;
+mod views;
 
 use clap::{Parser, Subcommand};
 
@@ -60,6 +61,13 @@ enum Command {
         #[arg(long)]
         shrink: bool,
     },
+    /// A short scenario shown as Sysinternals VMMap and RAMMap show a process and RAM, with
+    /// the diffs of emptying its working set.
+    Views {
+        /// Print JSON lines instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +77,7 @@ fn main() -> std::process::ExitCode {
         Command::Soak { calls, seed, processes, check_every, trace, check_known, shrink } => {
             soak::run(&soak::Args { calls, seed, processes, check_every, trace, check_known, shrink })
         }
+        Command::Views { json } => views::demo::run(json, &mut std::io::stdout().lock()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
