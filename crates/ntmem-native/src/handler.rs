@@ -24,6 +24,11 @@ use crate::report::{self, Line};
 use crate::runtime;
 use ntmem::AccessKind;
 
+thread_local! {
+    /// The last address this thread's handler resolved, and how many times in a row.
+    static REPEATS: std::cell::Cell<(u64, u32)> = const { std::cell::Cell::new((u64::MAX, 0)) };
+}
+
 /// Installs the handler for SIGSEGV (and SIGBUS, which a bad memfd offset would raise).
 pub(crate) fn install() {
     for sig in [libc::SIGSEGV, libc::SIGBUS] {
@@ -96,7 +101,26 @@ fn resolve(addr: u64, access: AccessKind) -> Result<(), ntmem::AccessFault> {
         report::trace_fault(addr, access, &before, &after, r.is_ok());
     }
     if r.is_ok() && crate::host::MAPPED_PAGES.load(std::sync::atomic::Ordering::Relaxed) > rt.map_limit {
+        // The host's limit on mappings is near: trim as the working-set manager would at
+        // its maximum (every page comes back by a soft fault).
         let _ = vm.empty_working_set();
+        return r.map(|_| ());
+    }
+    if r.is_ok() {
+        let owned = rt.host.lock().unwrap_or_else(std::sync::PoisonError::into_inner).arena.owns(addr);
+        // A resolved page may be unmapped again already (the balancer ran after the fault and
+        // trimmed it): the retry faults again and makes progress. But a page outside the arena
+        // can never be mapped, and the same page resolved over and over means the host refuses
+        // its mapping: retrying would fault for ever.
+        let again = REPEATS.with(|r| {
+            let (last, n) = r.get();
+            let n = if last == addr { n + 1 } else { 0 };
+            r.set((addr, n));
+            n
+        });
+        if !owned || again > 64 {
+            report::fatal(Line::new().text("ntmem: a resolved page could not be mapped on the host at ").hex(addr));
+        }
     }
     r.map(|_| ())
 }

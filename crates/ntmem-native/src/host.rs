@@ -208,10 +208,13 @@ fn map_frame(fd: i32, at: u64, pfn: Pfn, writable: bool, executable: bool) -> bo
 pub(crate) struct Host {
     pub(crate) fd: i32,
     pub(crate) arena: Arena,
+    /// The pages mapped on the host now (page numbers): a flush unmaps only these, so a
+    /// flush of pages never touched costs no system call.
+    pub(crate) mapped: std::collections::BTreeSet<u64>,
 }
 
-/// Pages mapped on the host now (approximately: a fill over a mapped page counts again,
-/// a flush of a range counts what it can).
+/// How many pages are mapped on the host now (the length of [`Host::mapped`]), for the
+/// fault handler's check against the host's mapping limit without taking the lock.
 pub(crate) static MAPPED_PAGES: AtomicU64 = AtomicU64::new(0);
 
 /// The [`HostTlb`] of the native engine.
@@ -220,19 +223,31 @@ pub(crate) struct HostMmu(pub(crate) Arc<Mutex<Host>>);
 impl HostTlb for HostMmu {
     fn fill(&mut self, vpn: Vpn, pfn: Pfn, writable: bool, executable: bool) {
         let at = vpn.as_u64() * PAGE;
-        let host = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if host.arena.owns(at) && map_frame(host.fd, at, pfn, writable, executable) {
-            MAPPED_PAGES.fetch_add(1, Ordering::Relaxed);
+        let mut host = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if host.arena.owns(at) && map_frame(host.fd, at, pfn, writable, executable) && host.mapped.insert(vpn.as_u64())
+        {
+            MAPPED_PAGES.store(host.mapped.len() as u64, Ordering::Relaxed);
         }
     }
 
     fn flush(&mut self, range: PageRange) {
-        let (start, end) = (range.start.as_u64() * PAGE, range.end.as_u64() * PAGE);
-        let host = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (s, e) in host.arena.owned_parts(start, end) {
-            make_inaccessible(s, e - s);
-            let pages = (e - s) / PAGE;
-            let _ = MAPPED_PAGES.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(pages)));
+        let mut host = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Runs of consecutive mapped pages, each made inaccessible by one call.
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &page in host.mapped.range(range.start.as_u64()..range.end.as_u64()) {
+            match runs.last_mut() {
+                Some(run) if run.1 == page => run.1 = page + 1,
+                _ => runs.push((page, page + 1)),
+            }
+        }
+        for &(first, end) in &runs {
+            make_inaccessible(first * PAGE, (end - first) * PAGE);
+            for page in first..end {
+                host.mapped.remove(&page);
+            }
+        }
+        if !runs.is_empty() {
+            MAPPED_PAGES.store(host.mapped.len() as u64, Ordering::Relaxed);
         }
     }
 }

@@ -107,15 +107,22 @@ fn size_from_env(name: &str) -> Option<u64> {
 fn start() -> Option<Mutex<Runtime>> {
     let ram_bytes = size_from_env("NTMEM_RAM").unwrap_or(256 << 20) & !(PAGE - 1);
     let mut config = Config::default().with_ram_bytes(ram_bytes);
+    let page_file = std::env::temp_dir().join(format!("ntmem-{}.pagefile", std::process::id()));
     if let Some(size) = size_from_env("NTMEM_PAGE_FILE") {
-        let path = std::env::temp_dir().join(format!("ntmem-{}.pagefile", std::process::id()));
-        config = config.with_page_file(path, size, size);
+        config = config.with_page_file(&page_file, size, size);
     }
     let (ram, bytes) = Ram::create(ram_bytes)?;
     let mut sys = System::with_ram(config, bytes).ok()?;
+    // The page file stays open for the machine's life; its name goes now, so that nothing is
+    // left behind however the program ends.
+    let _ = std::fs::remove_file(&page_file);
     let name = std::env::args().next().unwrap_or_else(|| "program".to_owned());
     let pid = sys.create_process(&name).ok()?;
-    let host = Arc::new(Mutex::new(Host { fd: ram.fd, arena: host::Arena::default() }));
+    let host = Arc::new(Mutex::new(Host {
+        fd: ram.fd,
+        arena: host::Arena::default(),
+        mapped: std::collections::BTreeSet::new(),
+    }));
     {
         let mut vm = sys.vm(pid).ok()?;
         for (start, end) in host_ranges() {

@@ -135,3 +135,63 @@ fn the_native_engine_behaves_as_the_simulated_one() {
         assert_eq!(field(&json, name), simulated, "{name} faults, native against simulated");
     }
 }
+
+/// The pressure scenario of `tests/c/pressure.c` on the simulated engine.
+fn simulated_pressure(page_file: &Path) -> (String, ntmem::address_space::FaultCounts) {
+    const PAGES: u64 = 8192;
+    let config = Config::default().with_ram_bytes(16 << 20).with_page_file(page_file, 64 << 20, 64 << 20);
+    let mut sys = System::new(config).expect("a machine");
+    let pid = sys.create_process("pressure").expect("a process");
+    let mut k = Kernel32::new(&mut sys, pid);
+    let f0 = faults(&mut k);
+    let p = k.VirtualAlloc(0, PAGES * 4096, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    assert_ne!(p, 0, "{}", k.GetLastError());
+    for i in 0..PAGES {
+        let v = u32::try_from(i * 7 + 1).expect("small");
+        k.write(p + i * 4096, &v.to_le_bytes()).expect("committed");
+    }
+    let (mut sum, mut wrong) = (0u64, 0);
+    for i in 0..PAGES {
+        let mut b = [0u8; 4];
+        k.read(p + i * 4096, &mut b).expect("committed");
+        let v = u64::from(u32::from_le_bytes(b));
+        sum += v;
+        wrong += i32::from(v != i * 7 + 1);
+    }
+    let mut c = PROCESS_MEMORY_COUNTERS_EX::default();
+    k.GetProcessMemoryInfo(k.GetCurrentProcess(), &mut c);
+    let out = format!(
+        "sum={sum} wrong={wrong} faults={} ws={} peak={}\n",
+        c.PageFaultCount - f0,
+        c.WorkingSetSize,
+        c.PeakWorkingSetSize
+    );
+    let counts = sys.vm(pid).expect("running").counters().faults;
+    (out, counts)
+}
+
+#[test]
+fn paging_under_pressure_is_the_same_on_both_engines() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let exe = dir.path().join("pressure");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/pressure.c");
+    if let Err(e) = ntmem_native::compile::compile(&source, &exe) {
+        panic!("pressure.c did not compile:\n{e}");
+    }
+    let report = dir.path().join("report.json");
+    let o = Command::new(&exe)
+        .env("NTMEM_REPORT", &report)
+        .env("NTMEM_RAM", "16M")
+        .env("NTMEM_PAGE_FILE", "64M")
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let native = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (simulated, counts) = simulated_pressure(&dir.path().join("pagefile.sys"));
+    assert_eq!(native, simulated, "native (left) against simulated (right)");
+    assert!(counts.hard > 0, "the scenario pages: {counts:?}");
+    let json = std::fs::read_to_string(&report).expect("figures");
+    for (name, simulated) in [("demand_zero", counts.demand_zero), ("soft", counts.soft), ("hard", counts.hard)] {
+        assert_eq!(field(&json, name), simulated, "{name} faults, native against simulated");
+    }
+}

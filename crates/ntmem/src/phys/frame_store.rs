@@ -22,10 +22,11 @@ pub struct FrameStore {
     count: u32,
 }
 
-/// Where the bytes of RAM live.
+/// Where the bytes of RAM live. Both variants are a pointer and a length at the same place,
+/// so that the compiler folds the `match` of every access into the same two loads.
 enum Frames {
     /// An allocation of the store's own.
-    Owned(Vec<[u8; FRAME]>),
+    Owned(Box<[[u8; FRAME]]>),
     /// Memory the caller supplied and keeps for the life of the program.
     Supplied(&'static mut [[u8; FRAME]]),
 }
@@ -58,7 +59,7 @@ impl FrameStore {
         // frames: same alignment (1), and the length is a whole number of frames.
         let bytes = vec![0u8; frames as usize * FRAME];
         let frames_vec: Vec<[u8; FRAME]> = bytemuck::allocation::cast_vec(bytes);
-        FrameStore { frames: Frames::Owned(frames_vec), count: frames }
+        FrameStore { frames: Frames::Owned(frames_vec.into_boxed_slice()), count: frames }
     }
 
     /// RAM over `bytes`, which the caller supplies zeroed and never touches as RAM itself
