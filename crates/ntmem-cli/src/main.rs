@@ -3,6 +3,7 @@
 //! Thin: it calls the public API of `ntmem` and `ntmem-win32` only.
 
 mod bench;
+mod run;
 mod soak;
 mod tour;
 mod views;
@@ -68,6 +69,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compile a C program written for Windows with the system C compiler against ntmem's
+    /// native engine, run it, then print what the memory manager did for it.
+    Run {
+        /// The C file.
+        file: std::path::PathBuf,
+        /// Arguments for the program.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Print each page fault as the memory manager resolves it.
+        #[arg(long)]
+        trace: bool,
+        /// RAM of the machine (bytes, or with K, M or G).
+        #[arg(long)]
+        ram: Option<String>,
+        /// A page file of this size (bytes, or with K, M or G).
+        #[arg(long)]
+        page_file: Option<String>,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -78,6 +100,15 @@ fn main() -> std::process::ExitCode {
             soak::run(&soak::Args { calls, seed, processes, check_every, trace, check_known, shrink })
         }
         Command::Views { json } => views::demo::run(json, &mut std::io::stdout().lock()),
+        Command::Run { file, args, trace, ram, page_file, json } => {
+            return match run::run(&run::Args { file, args, trace, ram, page_file, json }) {
+                Ok(code) => std::process::ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("ntmem: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

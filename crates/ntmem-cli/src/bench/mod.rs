@@ -18,6 +18,7 @@
 //! is timed and a figure chosen (the median).
 
 mod calls;
+mod engine;
 mod figures;
 mod native;
 mod paging;
@@ -103,6 +104,9 @@ const FIGURES: &[(&str, Kind, Measure)] = &[
     ("file_view_sweep", Kind::Throughput, sections::file_view_sweep),
     ("cow_fault", Kind::Cost, sections::cow_fault),
     ("map_unmap_view", Kind::Cost, sections::map_unmap_view),
+    ("native_read_resident", Kind::Cost, engine::native_read_resident),
+    ("native_demand_zero_fault", Kind::Cost, engine::native_demand_zero_fault),
+    ("native_alloc_free_pair", Kind::Cost, engine::native_alloc_free_pair),
 ];
 
 /// Measures the figures named in `only` (every one when empty) and prints them, as JSON when

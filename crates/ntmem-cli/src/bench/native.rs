@@ -21,7 +21,7 @@ use std::ptr::NonNull;
 const PAGE: usize = 4096;
 
 /// A private anonymous mapping of the host.
-struct Mapping {
+pub(super) struct Mapping {
     base: NonNull<u8>,
     len: usize,
 }
@@ -99,6 +99,48 @@ impl Drop for Mapping {
         // from here; the address range is then merely leaked.
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
     }
+}
+
+/// A fresh anonymous mapping of `len` bytes (4 KiB pages), every page written once: the
+/// native engine's baseline for reads of resident memory.
+pub(super) fn touched_mapping(len: usize) -> anyhow::Result<Mapping> {
+    let m = Mapping::new(len, libc::PROT_READ | libc::PROT_WRITE).context("mmap")?;
+    m.no_huge_pages().context("madvise")?;
+    for page in 0..len / PAGE {
+        m.touch_page(page);
+    }
+    Ok(m)
+}
+
+impl Mapping {
+    /// The mapping's bytes.
+    pub(super) fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes for as long as `self` lives; only
+        // `touch_page` writes it, through raw pointers, never while this slice is used.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr(), self.len) }
+    }
+}
+
+/// The `len` bytes at `base` of the native engine's arena, which the caller committed
+/// readable and keeps so for the life of the slice.
+pub(super) fn arena_bytes(base: usize, len: usize) -> &'static [u8] {
+    // SAFETY: the range is committed readable memory of the native engine (the caller's
+    // VirtualAlloc); a page not mapped on the host faults and is mapped by the engine's
+    // handler before the load retries, so every byte reads. Nothing writes it meanwhile.
+    unsafe { std::slice::from_raw_parts(base as *const u8, len) }
+}
+
+/// Writes one byte to each of `pages` pages from `base` of the native engine's arena (its
+/// first touches: demand-zero faults resolved by the engine).
+pub(super) fn touch_arena_pages(base: usize, pages: usize) -> anyhow::Result<f64> {
+    per_op(pages, || {
+        for page in 0..pages {
+            // SAFETY: the caller committed `pages` read-write pages at `base` (VirtualAlloc);
+            // the engine's handler maps each on its first touch. Volatile: the fault happens.
+            unsafe { ((base + page * PAGE) as *mut u8).write_volatile(1) };
+        }
+        Ok(())
+    })
 }
 
 /// 8-byte loads from `memory` at `offsets[i % N]`, `reads` times: the host's counterpart of

@@ -16,6 +16,7 @@
 mod image;
 mod mapped;
 mod named;
+mod native;
 mod pages;
 mod paging;
 mod seed;
@@ -48,6 +49,7 @@ pub(crate) fn run(out: &mut impl Write) -> Result<()> {
     }
     seed::example_one(out, &mut sys, pid)?;
     seed::example_two(out, &mut sys, pid)?;
+    native::run(out)?;
     pages::run(out, &mut sys, pid)?;
     writeln!(out, "Figures of the 1 GiB machine")?;
     writeln!(out, "----------------------------")?;

@@ -17,7 +17,7 @@ pub(crate) mod tlb;
 pub use page_table::{Leaf, PageTables, Translation, WalkStep};
 pub use protection::{Access, Modifier, Protection};
 pub use pte::{PrototypePointer, PrototypePte, Pte, ValidPte};
-pub use tlb::{Tlb, TlbFlush, TLB_ENTRIES};
+pub use tlb::{HostTlb, Tlb, TlbFlush, TLB_ENTRIES};
 
 /// The kind of a memory access.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]

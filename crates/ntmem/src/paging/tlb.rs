@@ -4,6 +4,11 @@
 //! Contract: every PTE change is followed by the [`TlbFlush`] it returned, so an entry never
 //! grants more than its PTE does. An entry allows writes only once the PTE's dirty bit is set,
 //! so the first write through a clean entry walks again and sets it, as the CPU does.
+//!
+//! A second TLB may stand beside this one ([`HostTlb`], the native engine's host MMU): it is
+//! told of every fill, and of every [`TlbFlush`] applied, whether or not this TLB held the
+//! page, so that it never grants more than the PTEs do either. The simulated engine installs
+//! none; the hit path does not look at it.
 
 use crate::units::{PageRange, Pfn, Vpn, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
 
@@ -49,16 +54,29 @@ fn slot_of(vpn: u64) -> usize {
     slot
 }
 
+/// A TLB outside the simulated machine that mirrors its translations: the native engine's
+/// host mappings. Contract: after `fill(p, f, ..)` the host may let the program reach frame
+/// `f` at page `p` (writes only when `writable`); after `flush(range)` no page of `range` is
+/// reachable until it is filled again.
+pub trait HostTlb: Send {
+    /// Page `vpn` translates to frame `pfn`; writable when the PTE allows writes and is dirty.
+    fn fill(&mut self, vpn: Vpn, pfn: Pfn, writable: bool, executable: bool);
+    /// No page of `range` may be reached any more.
+    fn flush(&mut self, range: PageRange);
+}
+
 /// A software TLB.
 pub struct Tlb {
     /// A fixed-size array, so that an index masked to `TLB_ENTRIES` needs no bounds check;
     /// held inline (32 KiB in the address space), so that reaching it is no pointer load.
     entries: [TlbEntry; TLB_ENTRIES],
+    /// The host TLB told of fills and flushes, if any.
+    host: Option<Box<dyn HostTlb>>,
 }
 
 impl Default for Tlb {
     fn default() -> Self {
-        Tlb { entries: [EMPTY; TLB_ENTRIES] }
+        Tlb { entries: [EMPTY; TLB_ENTRIES], host: None }
     }
 }
 
@@ -105,6 +123,23 @@ impl Tlb {
         let when = |bit: u8| if perms & bit != 0 { page } else { NO_PAGE };
         self.entries[slot_of(vpn.as_u64())] =
             TlbEntry { read: when(READ), write: when(WRITE), exec: when(EXEC), frame: pfn.0 };
+        if let Some(host) = &mut self.host {
+            host.fill(vpn, pfn, perms & WRITE != 0, perms & EXEC != 0);
+        }
+    }
+
+    /// Installs the host TLB (replacing any), dropping every software entry so that each
+    /// page the program reaches from now on is filled, and so told to the host, again.
+    pub fn set_host(&mut self, host: Box<dyn HostTlb>) {
+        self.flush_all();
+        self.host = Some(host);
+    }
+
+    /// Drops the software entry of `vpn` without telling the host (whose own entry is gone
+    /// already: the native engine asks again after a host fault), so that the next access
+    /// walks and fills both.
+    pub(crate) fn forget(&mut self, vpn: Vpn) {
+        self.invalidate(vpn);
     }
 
     fn invalidate(&mut self, vpn: Vpn) {
@@ -152,8 +187,11 @@ impl TlbFlush {
         TlbFlush(range)
     }
 
-    /// Performs the invalidation.
+    /// Performs the invalidation, in the host TLB too.
     pub fn apply(self, tlb: &mut Tlb) {
+        if let Some(host) = &mut tlb.host {
+            host.flush(self.0);
+        }
         if self.0.len() > TLB_ENTRIES as u64 {
             tlb.flush_all();
         } else {

@@ -4,6 +4,11 @@
 //! zeroed allocation is an anonymous mapping whose pages cost host memory only when first
 //! written, so a 1 GiB machine that touched ten frames costs about ten pages of host memory.
 //! Frames are addressed by [`Pfn`]; nothing outside this type indexes the bytes.
+//!
+//! Or RAM the caller supplies ([`FrameStore::supplied`]): the native engine hands over a
+//! shared mapping of its `memfd`, which it keeps for the life of the program, so that frame
+//! *f* is also bytes *f*·4096 of a file it can map at any address. Both are a slice of
+//! frames; which one is decided once, and the access path reads the slice the same way.
 
 use crate::units::{Pfn, PhysAddr, PAGE_BYTES};
 
@@ -13,8 +18,38 @@ const FRAME: usize = PAGE_BYTES;
 pub struct FrameStore {
     /// One array a frame, so that an offset already checked to lie inside a frame needs no
     /// second bounds check: indexing by frame is the only one left on the access path.
-    frames: Vec<[u8; FRAME]>,
+    frames: Frames,
     count: u32,
+}
+
+/// Where the bytes of RAM live. Both variants are a pointer and a length at the same place,
+/// so that the compiler folds the `match` of every access into the same two loads.
+enum Frames {
+    /// An allocation of the store's own.
+    Owned(Box<[[u8; FRAME]]>),
+    /// Memory the caller supplied and keeps for the life of the program.
+    Supplied(&'static mut [[u8; FRAME]]),
+}
+
+impl std::ops::Deref for Frames {
+    type Target = [[u8; FRAME]];
+    #[inline(always)]
+    fn deref(&self) -> &[[u8; FRAME]] {
+        match self {
+            Frames::Owned(v) => v,
+            Frames::Supplied(s) => s,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Frames {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [[u8; FRAME]] {
+        match self {
+            Frames::Owned(v) => v,
+            Frames::Supplied(s) => s,
+        }
+    }
 }
 
 impl FrameStore {
@@ -24,7 +59,19 @@ impl FrameStore {
         // frames: same alignment (1), and the length is a whole number of frames.
         let bytes = vec![0u8; frames as usize * FRAME];
         let frames_vec: Vec<[u8; FRAME]> = bytemuck::allocation::cast_vec(bytes);
-        FrameStore { frames: frames_vec, count: frames }
+        FrameStore { frames: Frames::Owned(frames_vec.into_boxed_slice()), count: frames }
+    }
+
+    /// RAM over `bytes`, which the caller supplies zeroed and never touches as RAM itself
+    /// (another mapping of the same file may): its length in whole frames; `None` when it is
+    /// not a whole number of frames or has more than `u32::MAX` of them.
+    pub(crate) fn supplied(bytes: &'static mut [u8]) -> Option<FrameStore> {
+        if !bytes.len().is_multiple_of(FRAME) {
+            return None;
+        }
+        let count = u32::try_from(bytes.len() / FRAME).ok()?;
+        let frames: &'static mut [[u8; FRAME]] = bytemuck::cast_slice_mut(bytes);
+        Some(FrameStore { frames: Frames::Supplied(frames), count })
     }
 
     /// Frames of RAM.

@@ -44,8 +44,14 @@ impl PhysicalMemory {
     /// A machine with `frames` frames, all zeroed. Frame 0 is kept back, as firmware keeps it on
     /// a PC, so physical address 0 never maps a page.
     pub(crate) fn new(frames: u32) -> PhysicalMemory {
+        PhysicalMemory::over(FrameStore::new(frames))
+    }
+
+    /// A machine whose RAM is `store`, every frame of which reads as zero.
+    pub(crate) fn over(store: FrameStore) -> PhysicalMemory {
+        let frames = store.frames();
         let mut pm = PhysicalMemory {
-            store: FrameStore::new(frames),
+            store,
             pfns: vec![PfnEntry::default(); frames as usize],
             lists: PageLists::default(),
             active: 0,

@@ -19,7 +19,7 @@ pub use handles::{Handle, HandleEntry, HandleTable, Object};
 pub use memory::Memory;
 pub use process::{Process, ProcessId};
 pub use views::ViewRequest;
-pub use vm::{Vm, WorkingSetEntry};
+pub use vm::{Resolved, Vm, WorkingSetEntry};
 
 use crate::address_space::{AddressSpace, FaultCounts, VmError, SHARED_USER_DATA};
 use crate::balancer;
@@ -141,7 +141,22 @@ impl System {
     /// the shared user data page (F6). The commit limit is the RAM plus the page files.
     pub fn new(config: Config) -> Result<System, SystemError> {
         let frames = config.validate()?;
-        let mut phys = PhysicalMemory::new(frames);
+        System::boot(config, PhysicalMemory::new(frames))
+    }
+
+    /// Boots a machine as [`System::new`] does, its RAM the zeroed bytes `ram` supplies (the
+    /// native engine's `memfd` mapping, kept for the life of the program), which must be
+    /// exactly the configuration's RAM.
+    pub fn with_ram(config: Config, ram: &'static mut [u8]) -> Result<System, SystemError> {
+        let frames = config.validate()?;
+        let store = crate::phys::FrameStore::supplied(ram)
+            .filter(|s| s.frames() == frames)
+            .ok_or(SystemError::Config(ConfigError::RamSize(config.ram_bytes())))?;
+        System::boot(config, PhysicalMemory::over(store))
+    }
+
+    fn boot(config: Config, mut phys: PhysicalMemory) -> Result<System, SystemError> {
+        let frames = phys.frame_count();
         let shared = phys.allocate(FrameUse::SharedUserData, None).ok_or(SystemError::CommitLimit)?;
         phys.pfn_mut(shared).share_count = 0;
         phys.pfn_mut(shared).protection = crate::paging::Protection::READ_ONLY;

@@ -26,6 +26,15 @@ pub struct Vm<'a> {
 
 type VmResult<T> = Result<T, VmError>;
 
+/// A host fault the memory manager resolved ([`Vm::resolve_access`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The frame behind the page.
+    pub pfn: crate::units::Pfn,
+    /// Writes may go straight through now (the PTE allows them and is dirty).
+    pub writable: bool,
+}
+
 /// A resident page as `QueryWorkingSetEx` describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkingSetEntry {
@@ -286,6 +295,33 @@ impl<'a> Vm<'a> {
             return self.after_access(r, |s, m| s.execute(m, addr));
         }
         r
+    }
+
+    /// Resolves a host fault of the native engine: the access of kind `access` at `addr` as
+    /// the program's own access does it up to the TLB fill (demand-zero, soft, hard with its
+    /// cluster, prototype, copy-on-write, guard, the dirty bit on the first write), the balancer
+    /// after it as after any access. The fill tells the host TLB; the result is the frame and
+    /// whether the page may be written now, or the exception to raise.
+    pub fn resolve_access(&mut self, addr: u64, access: crate::paging::AccessKind) -> Result<Resolved, AccessFault> {
+        let vpn = Vpn(addr.min(MAX_USER_ADDRESS) >> PAGE_SHIFT);
+        // The host's entry is gone (that is why it faulted): make the software one go too, so
+        // that the walk fills both again.
+        self.space.tlb.forget(vpn);
+        let (space, m) = self.parts();
+        let r = space.resolve(m, addr, access);
+        let r = if m.wants_balance || matches!(r, Err(AccessFault { kind: FaultKind::OutOfFrames, .. })) {
+            self.after_access(r, |s, m| s.resolve(m, addr, access))
+        } else {
+            r
+        };
+        let frame = r?;
+        let writable = self.space.tlb.lookup(vpn.as_u64(), crate::paging::tlb::WRITE).is_some();
+        Ok(Resolved { pfn: crate::units::Pfn(frame), writable })
+    }
+
+    /// Installs the host TLB of the native engine on this process (see [`crate::paging::HostTlb`]).
+    pub fn set_host_tlb(&mut self, host: Box<dyn crate::paging::HostTlb>) {
+        self.space.tlb.set_host(host);
     }
 
     #[inline(never)]

@@ -1,0 +1,96 @@
+//! The hooks of the native engine (issue 9): a host TLB told of every fill (writable only once
+//! the PTE is dirty, as the software TLB) and of every flush the core owes; and
+//! `Vm::resolve_access`, which resolves a host fault as a software access would.
+
+use ntmem::address_space::ReserveOptions;
+use ntmem::paging::HostTlb;
+use ntmem::units::{PageRange, Pfn, Vpn};
+use ntmem::{AccessKind, Config, Protection, System};
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Event {
+    Fill { page: u64, writable: bool },
+    Flush { first: u64, end: u64 },
+}
+
+struct Recorder(Arc<Mutex<Vec<Event>>>);
+
+impl HostTlb for Recorder {
+    fn fill(&mut self, vpn: Vpn, _pfn: Pfn, writable: bool, _executable: bool) {
+        self.0.lock().expect("lock").push(Event::Fill { page: vpn.as_u64() << 12, writable });
+    }
+    fn flush(&mut self, range: PageRange) {
+        self.0
+            .lock()
+            .expect("lock")
+            .push(Event::Flush { first: range.start.as_u64() << 12, end: range.end.as_u64() << 12 });
+    }
+}
+
+fn machine() -> (System, ntmem::ProcessId, Arc<Mutex<Vec<Event>>>, u64) {
+    let mut sys = System::new(Config::default().with_ram_bytes(16 << 20).with_invariant_checks()).expect("machine");
+    let pid = sys.create_process("p").expect("process");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut vm = sys.vm(pid).expect("running");
+    vm.set_host_tlb(Box::new(Recorder(Arc::clone(&events))));
+    let range = vm.reserve(None, 0x10000, &ReserveOptions::new(Protection::READ_WRITE)).expect("reserve");
+    let base = range.start_addr();
+    vm.commit(base, 0x2000, Protection::READ_WRITE).expect("commit");
+    events.lock().expect("lock").clear();
+    (sys, pid, events, base)
+}
+
+fn take(events: &Arc<Mutex<Vec<Event>>>) -> Vec<Event> {
+    std::mem::take(&mut *events.lock().expect("lock"))
+}
+
+#[test]
+fn a_read_fills_read_only_and_the_first_write_fills_writable() {
+    let (mut sys, pid, events, base) = machine();
+    let mut vm = sys.vm(pid).expect("running");
+    let r = vm.resolve_access(base, AccessKind::Read).expect("demand-zero");
+    assert!(!r.writable, "clean: read-only until the first write sets the dirty bit");
+    let first = take(&events);
+    assert_eq!(first.last(), Some(&Event::Fill { page: base, writable: false }), "{first:?}");
+    assert!(
+        first.iter().all(|e| matches!(e, Event::Flush { .. } | Event::Fill { page: _, writable: false })),
+        "the fault's PTE writes flush, then one read-only fill: {first:?}"
+    );
+    let w = vm.resolve_access(base, AccessKind::Write).expect("the first write");
+    assert!(w.writable && w.pfn == r.pfn, "the same frame, now dirty");
+    assert_eq!(take(&events), vec![Event::Fill { page: base, writable: true }]);
+    assert_eq!(vm.counters().faults.demand_zero, 1);
+}
+
+#[test]
+fn every_flush_the_core_owes_reaches_the_host() {
+    let (mut sys, pid, events, base) = machine();
+    let mut vm = sys.vm(pid).expect("running");
+    vm.resolve_access(base, AccessKind::Write).expect("demand-zero");
+    take(&events);
+    vm.protect(base, 0x1000, Protection::READ_ONLY).expect("protect");
+    assert_eq!(take(&events), vec![Event::Flush { first: base, end: base + 0x1000 }], "protect flushes the page");
+    let fault = vm.resolve_access(base, AccessKind::Write).expect_err("read-only now");
+    assert_eq!(fault.address, base);
+    vm.decommit(base, 0x1000).expect("decommit");
+    assert!(take(&events).contains(&Event::Flush { first: base, end: base + 0x1000 }), "decommit flushes");
+}
+
+#[test]
+fn an_access_violation_and_a_guard_page_are_returned_not_filled_f95_f96() {
+    let (mut sys, pid, events, base) = machine();
+    let mut vm = sys.vm(pid).expect("running");
+    let av = vm.resolve_access(base + 0x2000, AccessKind::Read).expect_err("reserved");
+    assert_eq!(av.kind, ntmem::address_space::access::FaultKind::AccessViolation);
+    vm.protect(
+        base + 0x1000,
+        0x1000,
+        Protection::new(ntmem::Access::ReadWrite, ntmem::Modifier::Guard).expect("a protection"),
+    )
+    .expect("guard");
+    let g = vm.resolve_access(base + 0x1000, AccessKind::Read).expect_err("guard");
+    assert_eq!(g.kind, ntmem::address_space::access::FaultKind::GuardPage);
+    assert!(take(&events).iter().all(|e| !matches!(e, Event::Fill { .. })), "nothing filled");
+    vm.resolve_access(base + 0x1000, AccessKind::Read).expect("the guard is gone");
+}
