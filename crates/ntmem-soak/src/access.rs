@@ -102,7 +102,11 @@ impl Soak {
                     self.model_check_read(slot, addr, &buf)?;
                 }
             }
-            Err(e) if e.code == STATUS_IN_PAGE_ERROR && in_page_possible => {}
+            Err(e) if e.code == STATUS_IN_PAGE_ERROR && in_page_possible => {
+                if write.is_some() {
+                    self.model_maybe_write(slot, addr, &buf);
+                }
+            }
             Err(e) if e.code == STATUS_NO_MEMORY && no_memory_known => {}
             Err(_) if expect.contains(&got) => {}
             r => return Err(format!("{what} of {len} bytes at {addr:#x}: the model allows {expect:x?}, got {r:x?}")),

@@ -86,6 +86,23 @@ impl Content {
         *stable = true;
     }
 
+    /// `data` may have been written at `off`, or not: a write that failed part-way (an
+    /// in-page error on a later page) leaves the pages before that page written.
+    pub(crate) fn maybe_write(&mut self, off: usize, data: &[u8]) {
+        let mut written = self.clone();
+        written.write(off, data);
+        match (&mut *self, written) {
+            (Content::Images { images, .. }, Content::Images { images: more, .. }) => {
+                images.extend(more);
+                dedup(images);
+                if images.len() > MAX_IMAGES {
+                    *self = Content::Any;
+                }
+            }
+            _ => *self = Content::Any,
+        }
+    }
+
     /// `MEM_RESET`: the page may now read zero, or still its bytes, until written.
     pub(crate) fn reset(&mut self) {
         if let Content::Images { images, stable } = self {

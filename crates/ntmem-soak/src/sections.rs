@@ -179,6 +179,39 @@ impl Soak {
         }
     }
 
+    /// A write of `data` at `addr` in `slot` failed part-way with an in-page error: the pages
+    /// before the failing one may hold their part of it. A copy-on-write page that was copied
+    /// (`VirtualQuery` shows the copy's read-write protection) is now the process's own.
+    pub(crate) fn model_maybe_write(&mut self, slot: usize, addr: u64, data: &[u8]) {
+        let mut pieces = Vec::new();
+        for_pages(addr, data.len(), |vpn, off, range| pieces.push((vpn, off, range)));
+        for (vpn, off, range) in pieces {
+            let Some(p) = self.slots[slot].model.pages.get(&vpn) else { continue };
+            let Some(sp) = p.shared else {
+                if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
+                    p.content.maybe_write(off, &data[range]);
+                }
+                continue;
+            };
+            let writecopy = matches!(p.protect & 0xFF, PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
+            if writecopy || self.is_copy_view(slot, vpn * PAGE) {
+                let copied = self
+                    .query(slot, vpn * PAGE)
+                    .is_some_and(|m| matches!(m.Protect & 0xFF, PAGE_READWRITE | PAGE_EXECUTE_READWRITE));
+                if copied {
+                    let mut content = self.backing_content(sp).cloned().unwrap_or(Content::Any);
+                    content.maybe_write(off, &data[range]);
+                    if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
+                        p.shared = None;
+                        p.content = content;
+                    }
+                }
+            } else if let Some(c) = self.backing_content(sp) {
+                c.maybe_write(off, &data[range]);
+            }
+        }
+    }
+
     /// Checks `got`, read at `addr` in `slot`: `Err` names the first byte no image explains.
     pub(crate) fn model_check_read(&mut self, slot: usize, addr: u64, got: &[u8]) -> Result<(), String> {
         let mut pieces = Vec::new();
