@@ -37,8 +37,11 @@ impl AddressSpace {
             m.commit.uncharge(new_pages + tables);
             return Err(VmError::OutOfFrames(tables));
         }
+        // One walk per page table: the run's next PTE is the next slot.
+        let mut previous = None;
         for vpn in range.iter() {
-            let at = self.tables.ensure(&mut m.phys, vpn, false).ok_or(VmError::OutOfFrames(tables))?;
+            let at = self.tables.ensure_next(&mut m.phys, vpn, previous).ok_or(VmError::OutOfFrames(tables))?;
+            previous = Some(at);
             match Pte::decode(m.phys.read_u64(at)) {
                 Pte::Zero => self.set_pte(&mut m.phys, at, vpn, Pte::DemandZero(protection)),
                 old => self.reprotect(&mut m.phys, at, vpn, old, protection),

@@ -39,7 +39,7 @@ pub use error::VmError;
 pub use placement::Placement;
 pub use query::{Region, RegionState};
 pub use reserve::{ReserveKind, ReserveOptions};
-pub use vad::{Vad, VadKind, VadTree, View};
+pub use vad::{Located, Vad, VadKind, VadTree, View};
 pub use working_set::{
     WorkingSet, WorkingSetLimits, DEFAULT_MAXIMUM, DEFAULT_MINIMUM, SMALLEST_MAXIMUM, SMALLEST_MINIMUM,
 };

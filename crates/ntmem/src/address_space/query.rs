@@ -46,8 +46,17 @@ impl AddressSpace {
     pub fn query(&self, m: &Machine, addr: u64) -> Region {
         let phys = &m.phys;
         let vpn = Vpn(addr >> PAGE_SHIFT);
-        let Some(vad) = self.vads.find(vpn) else {
-            let end = self.vads.next_from(vpn).map_or(USER_END, |v| v.range.start_addr());
+        // The page's PTE is read first, before the VAD is looked up: the two look-ups do not
+        // depend on each other, so their cache misses overlap (a query of private memory
+        // always reads the PTE). The index answers for the VAD (`vad/tree/chunk.rs`): a query
+        // of private memory reads no VAD.
+        let leaf = self.tables.leaf(phys, vpn);
+        let first_pte = match leaf {
+            Leaf::Pte(at) => phys.read_u64(at),
+            _ => 0,
+        };
+        let Some(vad) = self.vads.locate(vpn) else {
+            let end = self.vads.next_start_from(vpn).map_or(USER_END, |v| v.as_u64() << PAGE_SHIFT);
             return Region {
                 base: vpn.as_u64() << PAGE_SHIFT,
                 allocation_base: 0,
@@ -59,9 +68,10 @@ impl AddressSpace {
             };
         };
         let end = vad.range.end.as_u64();
-        let (first, run_end) = match vad.kind {
+        let kind = vad.kind();
+        let (first, run_end) = match kind {
             VadKind::Physical => (PageState::Reserved, end),
-            VadKind::Private => self.run(phys, vpn, end),
+            VadKind::Private => self.run(phys, vpn, end, leaf, first_pte),
             VadKind::Mapped(_) => self.view_run(m, vpn, end),
             _ => (PageState::of(self.tables.pte(phys, vpn)), end),
         };
@@ -76,18 +86,19 @@ impl AddressSpace {
             size: (run_end - vpn.as_u64()) << PAGE_SHIFT,
             state,
             protection,
-            kind: Some(vad.kind),
+            kind: Some(kind),
         }
     }
 
     /// The state of `vpn` and the first page after it (below `end`) whose state differs: one
-    /// walk finds the PTE of `vpn` (from the paging-structure cache when it knows the table),
-    /// and the run is read on from there in the same table; a further table costs a further
-    /// walk. Missing tables are skipped whole when the run is of reserved pages.
-    fn run(&self, phys: &PhysicalMemory, vpn: Vpn, end: u64) -> (PageState, u64) {
-        let (first, mut v) = match self.tables.leaf(phys, vpn) {
+    /// walk found the PTE of `vpn` (`leaf`, from the paging-structure cache when it knows the
+    /// table; `raw` is its value when it is a PTE), and the run is read on from there in the
+    /// same table; a further table costs a further walk. Missing tables are skipped whole
+    /// when the run is of reserved pages.
+    fn run(&self, phys: &PhysicalMemory, vpn: Vpn, end: u64, leaf: Leaf, raw: u64) -> (PageState, u64) {
+        let (first, mut v) = match leaf {
             Leaf::Pte(at) => {
-                let first = PageState::of(Pte::decode(phys.read_u64(at)));
+                let first = PageState::of(Pte::decode(raw));
                 let next = vpn.as_u64() + 1;
                 if next.is_multiple_of(512) {
                     // The table ends here: the run goes on in the next one.
@@ -123,16 +134,21 @@ impl AddressSpace {
 
 /// Reads the PTEs of pages `v`.. to the end of their table (whose PTE of `v` is at `at`) or
 /// to `end`: `Err` with the first page whose state is not `first`, or `Ok` with the page after
-/// the last one read.
+/// the last one read. The run is read from the table's bytes as one slice.
 fn scan(phys: &PhysicalMemory, at: PhysAddr, v: u64, end: u64, first: PageState) -> Result<u64, u64> {
-    let left = (512 - v % 512).min(end.saturating_sub(v));
-    for k in 0..left {
-        let raw = phys.read_u64(PhysAddr(at.as_u64() + k * 8));
-        if PageState::of(Pte::decode(raw)) != first {
+    // At most 512.
+    #[allow(clippy::cast_possible_truncation)]
+    let left = (512 - v % 512).min(end.saturating_sub(v)) as usize;
+    let from = at.frame_offset();
+    let run = phys.frame(at.pfn()).get(from..from + left * 8).unwrap_or_default();
+    for (k, raw) in (0u64..).zip(run.chunks_exact(8)) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(raw);
+        if PageState::of(Pte::decode(u64::from_le_bytes(bytes))) != first {
             return Err(v + k);
         }
     }
-    Ok(v + left)
+    Ok(v + left as u64)
 }
 
 /// The first page after `v` not under the missing table at `level`.

@@ -10,7 +10,7 @@ use crate::paging::Protection;
 use crate::section::{SectionId, SegmentId};
 use crate::units::{PageRange, Vpn};
 use std::collections::BTreeSet;
-pub use tree::VadTree;
+pub use tree::{Located, VadTree};
 
 /// What kind of memory a VAD describes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -215,6 +215,24 @@ impl PageTables {
         Some(entry_address(table, table_index(va, Level::Pt)))
     }
 
+    /// [`Self::ensure`] for `vpn` in a run of consecutive pages whose PTE before it is at
+    /// `previous`: the next slot of the same table, with no walk, unless `vpn` opens a table
+    /// (or there is no previous PTE).
+    #[inline]
+    pub(crate) fn ensure_next(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        vpn: Vpn,
+        previous: Option<PhysAddr>,
+    ) -> Option<PhysAddr> {
+        match previous {
+            Some(at) if !vpn.as_u64().is_multiple_of(hw::ENTRIES_PER_TABLE as u64) => {
+                Some(PhysAddr(at.as_u64() + hw::ENTRY_BYTES))
+            }
+            _ => self.ensure(phys, vpn, false),
+        }
+    }
+
     /// Writes a leaf entry (PTE or large PDE) and keeps its table's entry count. Returns the
     /// TLB invalidation the caller owes.
     pub(crate) fn write(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, pte: Pte) -> TlbFlush {

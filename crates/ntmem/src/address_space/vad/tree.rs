@@ -7,10 +7,11 @@
 //! holds the first page of every [`STRIDE`]-th chunk. A look-up binary-searches the summary
 //! (a few KiB even at 100 000 VADs: it stays in the L1 cache), counts in one block of
 //! `STRIDE` chunks' first pages (two cache lines), counts in one chunk's first pages (two
-//! more), and only then reads the one VAD it found. Counting reads every entry with no early
-//! exit, so the reads of a block, then of a chunk, go to memory together: a look-up waits for
-//! about three cache misses of a line or two each, where scanning a chunk's VADs themselves
-//! (96 bytes each) read 24 lines.
+//! more), and checks the found VAD's end in the chunk's ends. Counting reads every entry with
+//! no early exit, so the reads of a block, then of a chunk, go to memory together: a look-up
+//! waits for about three cache misses of a line or two each, where scanning a chunk's VADs
+//! themselves (96 bytes each) read 24 lines. [`VadTree::locate`] answers `VirtualQuery` from
+//! the chunk's arrays (`tree/chunk.rs`) without reading the VAD, but for a view's details.
 //!
 //! VADs added at either end of a full chunk (allocations placed bottom-up or top-down) open a
 //! chunk of their own rather than splitting it, so such chunks stay full. Inserting or
@@ -25,27 +26,52 @@
 //! recomputes the rooms of that chunk and the next (whose first gap starts at this one's last
 //! VAD).
 
+mod chunk;
 mod gaps;
 
 use super::rooms::Rooms;
-use super::Vad;
+use super::{Vad, VadKind};
+use crate::paging::Protection;
 use crate::units::{PageRange, Vpn};
-
-/// VADs a chunk holds at most.
-const CHUNK: usize = 16;
+use chunk::{Chunk, CHUNK};
 
 /// Chunks per summary entry.
 const STRIDE: usize = 16;
 
-/// The start of an empty place in a chunk's [`Starts`]: above every page (a page number is
-/// below 2^52), so never at or below (or below) the page a search looks for, and below 2^63,
-/// as [`Starts::count_below`] needs.
-const NO_START: u64 = 1 << 62;
+/// The VAD holding a page, as [`VadTree::locate`] finds it in the index.
+#[derive(Clone, Copy, Debug)]
+pub struct Located<'a> {
+    /// Its pages.
+    pub range: PageRange,
+    /// The protection given at allocation.
+    pub allocation_protection: Protection,
+    /// Its kind, unless a view (whose details are in the VAD).
+    kind: Option<VadKind>,
+    vad: &'a Vad,
+}
+
+impl<'a> Located<'a> {
+    /// Its kind: read from the VAD only for a view.
+    #[must_use]
+    #[inline]
+    pub fn kind(&self) -> VadKind {
+        match self.kind {
+            Some(kind) => kind,
+            None => self.vad.kind,
+        }
+    }
+
+    /// The VAD itself.
+    #[must_use]
+    pub fn vad(&self) -> &'a Vad {
+        self.vad
+    }
+}
 
 /// The VADs of an address space, by first page.
 ///
 /// Invariants (checked by [`VadTree::check`]): no chunk is empty or holds more than
-/// `CHUNK`; a chunk's `starts` are its VADs' first pages, then `NO_START`; `firsts[c]` is
+/// `CHUNK`; a chunk's arrays describe its VADs (`tree/chunk.rs`); `firsts[c]` is
 /// chunk `c`'s first page; first pages increase strictly across the whole tree; `summary[k]`
 /// is `firsts[k * STRIDE]`; `rooms` holds each chunk's largest room.
 #[derive(Default, Debug)]
@@ -56,98 +82,6 @@ pub struct VadTree {
     summary: Vec<u64>,
     rooms: Rooms,
     len: usize,
-}
-
-/// The first pages of a chunk's VADs, in two whole cache lines.
-#[derive(Debug)]
-#[repr(C, align(64))]
-struct Starts([u64; CHUNK]);
-
-/// A run of consecutive VADs.
-#[derive(Debug)]
-#[repr(C)]
-struct Chunk {
-    /// The first pages of `vads`, then [`NO_START`]: a search counts in these and reads one
-    /// VAD, not all of them.
-    starts: Starts,
-    vads: Vec<Vad>,
-}
-
-impl Chunk {
-    fn of(vads: Vec<Vad>) -> Chunk {
-        let mut chunk = Chunk { starts: Starts([NO_START; CHUNK]), vads };
-        chunk.restart();
-        chunk
-    }
-
-    fn len(&self) -> usize {
-        self.vads.len()
-    }
-
-    /// The first page of its first VAD.
-    fn first(&self) -> u64 {
-        self.starts.0[0]
-    }
-
-    /// Rewrites `starts` after `vads` changed.
-    fn restart(&mut self) {
-        for (k, start) in self.starts.0.iter_mut().enumerate() {
-            *start = self.vads.get(k).map_or(NO_START, |v| v.range.start.as_u64());
-        }
-    }
-
-    /// Inserts `vad` at position `i` (the chunk is not full).
-    fn put(&mut self, i: usize, vad: Vad) {
-        self.vads.insert(i, vad);
-        self.restart();
-    }
-
-    /// Removes the VAD at position `i`.
-    fn take(&mut self, i: usize) -> Vad {
-        let vad = self.vads.remove(i);
-        self.restart();
-        vad
-    }
-
-    /// The VADs from position `at` on, as a chunk of their own.
-    fn split_off(&mut self, at: usize) -> Chunk {
-        let mut vads = Vec::with_capacity(CHUNK);
-        vads.extend(self.vads.drain(at..));
-        self.restart();
-        Chunk::of(vads)
-    }
-
-    /// Appends the VADs of `next` (which follow this chunk's; the two fit in one).
-    fn append(&mut self, mut next: Chunk) {
-        self.vads.append(&mut next.vads);
-        self.restart();
-    }
-
-    /// How many of its VADs start at or below `vpn`.
-    #[inline]
-    fn count_at_or_below(&self, vpn: u64) -> usize {
-        self.starts.count_below(vpn + 1)
-    }
-
-    /// How many of its VADs start below `vpn`.
-    fn count_below(&self, vpn: u64) -> usize {
-        self.starts.count_below(vpn)
-    }
-}
-
-impl Starts {
-    /// How many of the starts are below `page` (at most `NO_START`): each start's difference
-    /// with `page` has its sign bit set exactly when the start is below, both being below
-    /// 2^63. Every start is read with no early exit and no branch, so the two lines are
-    /// fetched together and the sum is a few vector instructions.
-    #[inline(always)]
-    fn count_below(&self, page: u64) -> usize {
-        let below: u64 = self.0.iter().map(|&s| s.wrapping_sub(page) >> 63).sum();
-        // At most CHUNK.
-        #[allow(clippy::cast_possible_truncation)]
-        let below = below as usize;
-        below
-    }
 }
 
 /// How many of `pages` satisfy `before` (which holds for a prefix of them): every page is
@@ -183,18 +117,53 @@ impl VadTree {
         Some((c, self.chunks[c].count_below(vpn) - 1))
     }
 
+    /// The chunk and position of the VAD holding `vpn`, from the chunk's arrays alone.
+    #[inline]
+    fn holder(&self, vpn: u64) -> Option<(usize, usize)> {
+        let (c, i) = self.last_at_or_below(vpn)?;
+        (self.chunks[c].ends.0[i] > vpn).then_some((c, i))
+    }
+
     /// The VAD holding `vpn`.
     #[must_use]
     #[inline]
     pub fn find(&self, vpn: Vpn) -> Option<&Vad> {
-        let (c, i) = self.last_at_or_below(vpn.as_u64())?;
-        self.chunks[c].vads.get(i).filter(|v| v.range.end > vpn)
+        let (c, i) = self.holder(vpn.as_u64())?;
+        self.chunks[c].vads.get(i)
     }
 
-    /// The VAD holding `vpn`, to change what is not its range (the index files it by range).
+    /// The VAD holding `vpn` as the index describes it ([`Located`]), for `VirtualQuery`: the
+    /// VAD itself is read only for a view's details.
+    #[must_use]
+    #[inline]
+    pub fn locate(&self, vpn: Vpn) -> Option<Located<'_>> {
+        let (c, i) = self.holder(vpn.as_u64())?;
+        let chunk = &self.chunks[c];
+        let vad = chunk.vads.get(i)?;
+        let head = chunk.heads[i];
+        Some(Located {
+            range: PageRange { start: Vpn(chunk.starts.0[i]), end: Vpn(chunk.ends.0[i]) },
+            allocation_protection: head.allocation_protection,
+            kind: head.bare_kind(),
+            vad,
+        })
+    }
+
+    /// The VAD holding `vpn`, to change what is not its range, allocation protection or kind's
+    /// variant (the index files it by range and copies those: `tree/chunk.rs`).
     pub(crate) fn find_mut(&mut self, vpn: Vpn) -> Option<&mut Vad> {
-        let (c, i) = self.last_at_or_below(vpn.as_u64())?;
-        self.chunks[c].vads.get_mut(i).filter(|v| v.range.end > vpn)
+        let (c, i) = self.holder(vpn.as_u64())?;
+        self.chunks[c].vads.get_mut(i)
+    }
+
+    /// The first page of the first VAD starting at or after `vpn`, from the index alone.
+    #[must_use]
+    pub fn next_start_from(&self, vpn: Vpn) -> Option<Vpn> {
+        let (c, i) = self.last_below(vpn.as_u64()).map_or((0, 0), |(c, i)| (c, i + 1));
+        match self.chunks.get(c) {
+            Some(chunk) if i < chunk.len() => Some(Vpn(chunk.starts.0[i])),
+            _ => self.chunks.get(c + 1).map(|chunk| Vpn(chunk.first())),
+        }
     }
 
     /// The first VAD starting at or after `vpn`.
@@ -230,9 +199,9 @@ impl VadTree {
         // Before every VAD, it goes to the front of the first chunk.
         let c = self.last_chunk_where(|p| p <= start.as_u64()).unwrap_or(0);
         let i = self.chunks[c].count_below(start.as_u64());
-        if let Some(same) = self.chunks[c].vads.get_mut(i).filter(|v| v.range.start == start) {
-            // The same first page: `starts` stay as they are.
-            *same = vad;
+        if self.chunks[c].vads.get(i).is_some_and(|v| v.range.start == start) {
+            // The same first page: `firsts` and the summary stay as they are.
+            self.chunks[c].replace(i, vad);
             self.refresh(c, 2);
             return;
         }
@@ -375,9 +344,11 @@ impl VadTree {
             if chunk.vads.is_empty() || chunk.len() > CHUNK {
                 return Err(format!("chunk {c} holds {} VADs", chunk.len()));
             }
-            let starts = chunk.vads.iter().map(|v| v.range.start.as_u64()).chain(std::iter::repeat(NO_START));
-            if !chunk.starts.0.iter().copied().eq(starts.take(CHUNK)) {
-                return Err(format!("chunk {c} lists first pages {:x?} for its VADs", chunk.starts.0));
+            if !chunk.described() {
+                return Err(format!(
+                    "chunk {c} lists first pages {:x?}, ends {:x?} for its VADs",
+                    chunk.starts.0, chunk.ends.0
+                ));
             }
             if self.firsts[c] != chunk.first() {
                 return Err(format!(
@@ -434,6 +405,11 @@ mod tests {
             let probe = x % 8200;
             let holder = model.range(..=probe).next_back().filter(|&(&s, _)| s + 8 > probe).map(|(&s, _)| s);
             assert_eq!(tree.find(Vpn(probe)).map(|v| v.range.start.as_u64()), holder);
+            let located = tree.locate(Vpn(probe));
+            assert_eq!(located.map(|l| l.range.start.as_u64()), holder, "located from the chunk's arrays");
+            assert_eq!(located.map(|l| l.range.len()), holder.map(|_| 8));
+            assert_eq!(located.map(|l| l.kind()), holder.map(|_| VadKind::Private));
+            assert_eq!(tree.next_start_from(Vpn(probe)).map(Vpn::as_u64), model.range(probe..).next().map(|(&s, _)| s));
             assert_eq!(
                 tree.next_from(Vpn(probe)).map(|v| v.range.start.as_u64()),
                 model.range(probe..).next().map(|(&s, _)| s)

@@ -45,19 +45,19 @@ impl VadTree {
 
     /// The free gap of the user range that ends where VAD `i` of chunk `c` starts.
     fn gap_before(&self, c: usize, i: usize) -> PageRange {
-        let end = self.chunks[c].vads[i].range.start;
+        let end = self.chunks[c].starts.0[i];
         let previous = match i.checked_sub(1) {
-            Some(p) => self.chunks[c].vads.get(p),
-            None => c.checked_sub(1).and_then(|p| self.chunks[p].vads.last()),
+            Some(p) => Some(self.chunks[c].ends.0[p]),
+            None => c.checked_sub(1).and_then(|p| self.chunks[p].last_end()),
         };
-        let start = previous.map_or(FLOOR, |v| v.range.end.as_u64()).max(FLOOR).min(end.as_u64());
-        PageRange { start: Vpn(start), end }
+        let start = previous.unwrap_or(FLOOR).max(FLOOR).min(end);
+        PageRange { start: Vpn(start), end: Vpn(end) }
     }
 
     /// The free gap of the user range above every VAD.
     fn gap_above_all(&self) -> PageRange {
-        let last = self.chunks.last().and_then(|c| c.vads.last());
-        let start = last.map_or(FLOOR, |v| v.range.end.as_u64()).clamp(FLOOR, CEILING);
+        let last = self.chunks.last().and_then(|c| c.last_end());
+        let start = last.unwrap_or(FLOOR).clamp(FLOOR, CEILING);
         PageRange { start: Vpn(start), end: Vpn(CEILING) }
     }
 
