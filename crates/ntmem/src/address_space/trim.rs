@@ -45,7 +45,7 @@ impl AddressSpace {
         let mut trimmed = 0;
         let mut victims = self.ws.victims();
         while trimmed < n && self.ws.len() > floor {
-            let Some(vpn) = victims.next(&self.ws) else { break };
+            let Some(vpn) = victims.next(&mut self.ws) else { break };
             trimmed += self.trim_page(m, vpn);
         }
         trimmed
@@ -126,7 +126,7 @@ impl AddressSpace {
     pub(crate) fn trim_working_set_to(&mut self, m: &mut Machine, keep: Option<Vpn>, target: u64) {
         let mut victims = self.ws.victims();
         while self.counters.working_set > target {
-            let Some(vpn) = victims.next(&self.ws) else { break };
+            let Some(vpn) = victims.next(&mut self.ws) else { break };
             if Some(vpn) != keep {
                 self.trim_page(m, vpn);
             }
