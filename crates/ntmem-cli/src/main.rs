@@ -5,6 +5,7 @@
 mod bench;
 mod soak;
 mod tour;
+mod trace;
 
 use clap::{Parser, Subcommand};
 
@@ -60,6 +61,17 @@ enum Command {
         #[arg(long)]
         shrink: bool,
     },
+    /// Memory traces through the memory manager (`ntmem trace replay TRACE`).
+    #[command(subcommand)]
+    Trace(TraceCommand),
+    /// A trace under each policy and memory size: a CSV and an SVG miss-ratio curve.
+    Sweep(trace::sweep::SweepArgs),
+}
+
+#[derive(Subcommand)]
+enum TraceCommand {
+    /// Replay a valgrind lackey or page-number trace (plain or gzip) as one process's accesses.
+    Replay(trace::replay::ReplayArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +81,8 @@ fn main() -> std::process::ExitCode {
         Command::Soak { calls, seed, processes, check_every, trace, check_known, shrink } => {
             soak::run(&soak::Args { calls, seed, processes, check_every, trace, check_known, shrink })
         }
+        Command::Trace(TraceCommand::Replay(args)) => trace::replay::run(&args),
+        Command::Sweep(args) => trace::sweep::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -172,38 +172,100 @@ impl<R: BufRead> TraceReader<R> {
     }
 
     /// The next reference, `None` at the end (or after an error).
+    #[inline]
     pub fn next_reference(&mut self) -> Option<Result<Reference, TraceError>> {
-        while !self.done {
-            self.buf.clear();
-            match self.input.read_until(b'\n', &mut self.buf) {
-                Ok(0) => self.done = true,
-                Ok(_) => {
+        if self.format == Format::Lackey && !self.done {
+            // The common line, parsed where it lies in the reader's buffer with its newline.
+            if let Ok(chunk) = self.input.fill_buf() {
+                if let Some((r, n)) = lackey_in_chunk(chunk) {
+                    self.input.consume(n);
                     self.line += 1;
-                    match parse_line(&self.buf, &mut self.format) {
-                        Ok(Some(r)) => return Some(Ok(r)),
-                        Ok(None) => {}
-                        Err(error) => {
-                            let bad = BadLine { line: self.line, error };
-                            if self.strictness == Strictness::Strict {
-                                self.done = true;
-                                return Some(Err(TraceError::Bad(bad)));
-                            }
-                            self.bad_count += 1;
-                            if self.bad.len() < KEPT_BAD_LINES {
-                                self.bad.push(bad);
-                            }
-                        }
-                    }
+                    return Some(Ok(r));
                 }
-                Err(source) if source.kind() == std::io::ErrorKind::Interrupted => {}
+            }
+        }
+        self.next_slow()
+    }
+
+    /// Any other line, and the end of the input.
+    fn next_slow(&mut self) -> Option<Result<Reference, TraceError>> {
+        while !self.done {
+            let outcome = match self.next_line() {
+                Ok(Some(outcome)) => outcome,
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
                 Err(source) => {
                     self.done = true;
                     return Some(Err(TraceError::Io { line: self.line + 1, source }));
+                }
+            };
+            self.line += 1;
+            match outcome {
+                Ok(Some(r)) => return Some(Ok(r)),
+                Ok(None) => {}
+                Err(error) => {
+                    let bad = BadLine { line: self.line, error };
+                    if self.strictness == Strictness::Strict {
+                        self.done = true;
+                        return Some(Err(TraceError::Bad(bad)));
+                    }
+                    self.bad_count += 1;
+                    if self.bad.len() < KEPT_BAD_LINES {
+                        self.bad.push(bad);
+                    }
                 }
             }
         }
         None
     }
+
+    /// Reads and parses the next line: `None` at the end of the input. A line wholly in the
+    /// reader's buffer (nearly all) is parsed where it lies, without a copy; one split across
+    /// two fills is gathered in `buf` first.
+    #[inline]
+    fn next_line(&mut self) -> std::io::Result<Option<Result<Option<Reference>, LineError>>> {
+        self.buf.clear();
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                // The end: a last line without its newline, if any.
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(Some(parse_line(&self.buf, &mut self.format)));
+            }
+            match newline(chunk) {
+                Some(k) => {
+                    let outcome = if self.buf.is_empty() {
+                        parse_line(&chunk[..k], &mut self.format)
+                    } else {
+                        self.buf.extend_from_slice(&chunk[..k]);
+                        parse_line(&self.buf, &mut self.format)
+                    };
+                    self.input.consume(k + 1);
+                    return Ok(Some(outcome));
+                }
+                None => {
+                    let n = chunk.len();
+                    self.buf.extend_from_slice(chunk);
+                    self.input.consume(n);
+                }
+            }
+        }
+    }
+}
+
+/// The first `\n` in `chunk`: a plain scan, as trace lines are short (memchr's set-up costs
+/// more than it saves on 20 bytes).
+#[inline]
+fn newline(chunk: &[u8]) -> Option<usize> {
+    chunk.iter().position(|&b| b == b'\n')
 }
 
 impl<R: BufRead> Iterator for TraceReader<R> {
@@ -215,7 +277,13 @@ impl<R: BufRead> Iterator for TraceReader<R> {
 }
 
 /// One line: `Ok(None)` for a line that is no reference (blank, `==pid==`).
+#[inline]
 fn parse_line(raw: &[u8], format: &mut Format) -> Result<Option<Reference>, LineError> {
+    if *format == Format::Lackey {
+        if let Some(r) = lackey_fast(raw) {
+            return Ok(Some(r));
+        }
+    }
     let mut line = raw;
     while let [rest @ .., b'\n' | b'\r'] = line {
         line = rest;
@@ -239,6 +307,115 @@ fn parse_line(raw: &[u8], format: &mut Format) -> Result<Option<Reference>, Line
         }
     }
 }
+
+/// The common lackey line exactly as valgrind writes it (`I  addr,size`, ` L addr,size`, no
+/// other spaces, a canonical address, a size of 1 to 9999): `None` for anything else, which
+/// the general parser then judges ([`lackey`]).
+#[inline]
+fn lackey_fast(line: &[u8]) -> Option<Reference> {
+    let (kind, rest) = match line {
+        [b'I', b' ', b' ', rest @ ..] => (RefKind::Execute, rest),
+        [b' ', b'L', b' ', rest @ ..] => (RefKind::Read, rest),
+        [b' ', b'S', b' ', rest @ ..] => (RefKind::Write, rest),
+        [b' ', b'M', b' ', rest @ ..] => (RefKind::Modify, rest),
+        _ => return None,
+    };
+    let mut addr: u64 = 0;
+    let mut k = 0;
+    while let Some(&b) = rest.get(k) {
+        let d = HEX[usize::from(b)];
+        if d > 15 {
+            break;
+        }
+        addr = (addr << 4) | u64::from(d);
+        k += 1;
+    }
+    if k == 0 || k > 12 || rest.get(k) != Some(&b',') {
+        return None;
+    }
+    let mut size: u64 = 0;
+    let mut digits = 0;
+    for &b in &rest[k + 1..] {
+        match b {
+            b'0'..=b'9' => {
+                size = size * 10 + u64::from(b - b'0');
+                digits += 1;
+                if digits > 4 {
+                    return None;
+                }
+            }
+            b'\r' => break,
+            _ => return None,
+        }
+    }
+    // 12 hex digits and 4 decimal ones cannot overflow; the canonical check is the general one.
+    if size == 0 || !is_canonical(addr + size - 1) {
+        return None;
+    }
+    Some(Reference { kind, addr, size })
+}
+
+/// The common lackey line at the start of `chunk`, with its `\n` (or `\r\n`): the reference
+/// and the bytes it took; `None` for anything else (or a line not wholly in `chunk`), which
+/// the general path then reads.
+#[inline]
+fn lackey_in_chunk(chunk: &[u8]) -> Option<(Reference, usize)> {
+    let (kind, rest) = match chunk {
+        [b'I', b' ', b' ', rest @ ..] => (RefKind::Execute, rest),
+        [b' ', b'L', b' ', rest @ ..] => (RefKind::Read, rest),
+        [b' ', b'S', b' ', rest @ ..] => (RefKind::Write, rest),
+        [b' ', b'M', b' ', rest @ ..] => (RefKind::Modify, rest),
+        _ => return None,
+    };
+    let mut it = rest.iter();
+    let mut addr: u64 = 0;
+    let mut digits = 0;
+    let mut next = *it.next()?;
+    loop {
+        let d = HEX[usize::from(next)];
+        if d > 15 {
+            break;
+        }
+        addr = (addr << 4) | u64::from(d);
+        digits += 1;
+        next = *it.next()?;
+    }
+    if digits == 0 || digits > 12 || next != b',' {
+        return None;
+    }
+    let mut size: u64 = 0;
+    let mut size_digits = 0;
+    next = *it.next()?;
+    while next.is_ascii_digit() {
+        size = size * 10 + u64::from(next - b'0');
+        size_digits += 1;
+        next = *it.next()?;
+    }
+    if next == b'\r' {
+        next = *it.next()?;
+    }
+    if next != b'\n' || size_digits == 0 || size_digits > 4 || size == 0 || !is_canonical(addr + size - 1) {
+        return None;
+    }
+    Some((Reference { kind, addr, size }, chunk.len() - it.as_slice().len()))
+}
+
+/// Hex digit values, 16 and above for non-digits.
+const HEX: [u8; 256] = {
+    let mut t = [255u8; 256];
+    let mut i: u8 = 0;
+    while i < 10 {
+        t[(b'0' + i) as usize] = i;
+        i += 1;
+    }
+    let mut i: u8 = 0;
+    while i < 6 {
+        t[(b'a' + i) as usize] = 10 + i;
+        t[(b'A' + i) as usize] = 10 + i;
+        i += 1;
+    }
+    t
+};
 
 /// `I  0400d7d4,8` / ` L 1ffefff9e8,8` / ` S …` / ` M …`.
 fn lackey(line: &[u8]) -> Result<Reference, LineError> {
@@ -474,5 +651,31 @@ mod tests {
         let mut r = TraceReader::new(Cursor::new(bytes), Format::Auto, Strictness::Lenient);
         while r.next().is_some() {}
         assert!(r.bad_count() > 0);
+    }
+}
+
+#[cfg(test)]
+mod fast_path {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The in-buffer fast path says what the general parser says, or leaves the line to it.
+        #[test]
+        fn the_fast_path_agrees_with_the_general_parser(
+            kind in prop::sample::select(vec!["I  ", " L ", " S ", " M ", " L  ", "I ", " X "]),
+            addr in prop::sample::select(vec!["", "0", "7fffffffffff", "800000000000", "1ffefff9e8", "0x10", "zz", "1234567890abc"]),
+            comma in prop::sample::select(vec![",", ";", ""]),
+            size in prop::sample::select(vec!["8", "0", "", "10000", "16 ", "4"]),
+            end in prop::sample::select(vec!["\n", "\r\n", "", "x\n"]),
+        ) {
+            let line = format!("{kind}{addr}{comma}{size}{end}");
+            let bytes = line.as_bytes();
+            if let Some((r, n)) = lackey_in_chunk(bytes) {
+                prop_assert_eq!(n, bytes.len());
+                let mut format = Format::Lackey;
+                prop_assert_eq!(parse_line(&bytes[..n], &mut format), Ok(Some(r)));
+            }
+        }
     }
 }
