@@ -111,9 +111,16 @@ impl AddressSpace {
 
     /// Before `incoming` becomes resident: with a hard maximum reached, trims the oldest page
     /// first, so the working set never exceeds its maximum, not even for a moment.
+    /// Under NT's aging, the aging hand first moves on by [`crate::balancer::AGE_PER_TRIM`]
+    /// pages, as the balancer ages a share of the working set per page it trims: with no
+    /// memory pressure nothing else ages a working set held at a hard maximum, and without
+    /// ages "oldest" would mean "lowest address".
     pub(crate) fn make_room_in_working_set(&mut self, m: &mut Machine, incoming: Vpn) {
         let limits = self.ws.limits();
         if limits.hard_maximum && self.counters.working_set >= limits.maximum {
+            if self.ws.policy() == super::EvictionPolicy::NtAging {
+                self.age_some(m, crate::balancer::AGE_PER_TRIM);
+            }
             self.trim_working_set_to(m, Some(incoming), limits.maximum.saturating_sub(1));
         }
     }
