@@ -14,9 +14,11 @@
 //! - Lackey: `I  addr,size` (fetch), ` L addr,size`, ` S addr,size`, ` M addr,size`; the
 //!   address hexadecimal (an optional `0x`), the size decimal, at least 1.
 //! - Pages: a page number, decimal or `0x` hexadecimal, optionally followed by `R` or `W`
-//!   (read when absent); the reference is one byte at the page's first byte.
+//!   (read when absent); the reference is one byte at the page's first byte, page `n` lying
+//!   at [`PAGES_BASE`] + `n` × 4 KiB (page numbers are abstract; the lowest 64 KiB of an
+//!   address space cannot be allocated).
 //! - Addresses must be canonical x86-64 ([`crate::is_canonical`]) and the last byte must not
-//!   pass 2^64; page numbers must be below 2^36 (the 47-bit user half).
+//!   pass 2^64; page numbers must keep their page in the user range.
 //! - A read error (a truncated gzip stream, a vanished file) is a [`TraceError::Io`] naming the
 //!   line it happened at, after which the reader yields nothing more.
 
@@ -443,8 +445,13 @@ fn lackey(line: &[u8]) -> Result<Reference, LineError> {
     Ok(Reference { kind, addr, size })
 }
 
-/// Page numbers at or above this are beyond the 47-bit user half.
-const PAGE_LIMIT: u64 = 1 << 35 << 1;
+/// Where page 0 of a page-number trace lies: its page numbers are abstract, and the first
+/// 64 KiB of an address space can never be allocated (`MmHighestUserAddress`'s other end), so
+/// page `n` is the page at 4 GiB + `n` × 4 KiB.
+pub const PAGES_BASE: u64 = 1 << 32;
+
+/// Page numbers at or above this would pass the user range (below 0x7FFF_0000_0000).
+const PAGE_LIMIT: u64 = (0x7FFF_0000_0000 - PAGES_BASE) >> crate::record::PAGE_SHIFT;
 
 /// `1234`, `0x4d2`, `1234 W`.
 fn page(line: &[u8]) -> Result<Reference, LineError> {
@@ -459,14 +466,14 @@ fn page(line: &[u8]) -> Result<Reference, LineError> {
         decimal(number).ok_or_else(|| LineError::BadNumber(lossy(number)))?
     };
     if n >= PAGE_LIMIT {
-        return Err(LineError::NonCanonical(n.saturating_mul(crate::record::PAGE_BYTES)));
+        return Err(LineError::NonCanonical(PAGES_BASE.saturating_add(n.saturating_mul(crate::record::PAGE_BYTES))));
     }
     let kind = match rest {
         b"" | b"R" | b"r" => RefKind::Read,
         b"W" | b"w" => RefKind::Write,
         other => return Err(LineError::UnknownRecord(lossy(other))),
     };
-    Ok(Reference { kind, addr: n << crate::record::PAGE_SHIFT, size: 1 })
+    Ok(Reference { kind, addr: PAGES_BASE + (n << crate::record::PAGE_SHIFT), size: 1 })
 }
 
 /// Hexadecimal digits (an optional `0x`), at most 16 of them.
@@ -600,7 +607,7 @@ mod tests {
     #[test]
     fn page_numbers_decimal_hex_and_access() {
         let (refs, bad) = all("1\n0x10\n3 W\n4 r\n\n5 Q\n68719476736\n", Format::Auto);
-        assert_eq!(refs.iter().map(|r| r.addr >> 12).collect::<Vec<_>>(), vec![1, 16, 3, 4]);
+        assert_eq!(refs.iter().map(|r| (r.addr - PAGES_BASE) >> 12).collect::<Vec<_>>(), vec![1, 16, 3, 4]);
         assert_eq!(refs[2].kind, RefKind::Write);
         assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), vec![6, 7]);
     }

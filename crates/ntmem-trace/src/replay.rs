@@ -14,8 +14,9 @@
 //! - Memory appears as the program touches it: on a page's first sight, its 64 KiB region
 //!   (the allocation granularity) is reserved and committed read-write-execute, unless the
 //!   caller declared regions ([`Replayer::declare`]), in which case a page outside them is
-//!   refused. Pages above the user range, or whose region cannot be had (the shared user data
-//!   page's, or when commit runs out), are counted as refused and not accessed.
+//!   refused. Pages below 64 KiB or above the user range, or whose region cannot be had (the
+//!   shared user data page's, or when commit runs out), are counted as refused and not
+//!   accessed.
 //! - Figures come from the system's own counters ([`ReplayFigures`]); the working set is
 //!   sampled at most [`MAX_SAMPLES`] times, at a stride that doubles as the trace goes on, so
 //!   the samples' memory is bounded too.
@@ -135,7 +136,7 @@ pub enum ReplayError {
 /// The figures of a replay so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplayFigures {
-    /// Page references (a reference spanning two pages counts twice).
+    /// Page references (a reference spanning two pages counts twice), refused ones included.
     pub references: u64,
     /// Page references after merging consecutive ones to the same page.
     pub page_refs: u64,
@@ -322,6 +323,7 @@ impl Replayer {
             if let Some(r) = refs.get(i) {
                 if !self.commit_region(r.page) {
                     self.refused += u64::from(r.count);
+                    self.references += u64::from(r.count);
                     self.page_refs += 1;
                     i += 1;
                 }
@@ -340,7 +342,9 @@ impl Replayer {
         let size = 1u64 << (REGION_PAGES_SHIFT + PAGE_SHIFT);
         let Ok(mut vm) = self.sys.vm(self.pid) else { return false };
         let opts = ReserveOptions::new(RWX);
-        let ok = start.checked_add(size).is_some_and(|end| end <= ntmem::units::USER_END)
+        // The lowest 64 KiB and anything past the user range can never be allocated.
+        let ok = start >= ntmem::units::MIN_USER_ADDRESS
+            && start.checked_add(size).is_some_and(|end| end <= ntmem::units::USER_END)
             && vm.reserve(Some(start), size, &opts).is_ok()
             && vm.commit(start, size, RWX).is_ok();
         if ok {
@@ -396,6 +400,20 @@ impl Replayer {
 mod tests {
     use super::*;
     use crate::record::RefKind;
+
+    #[test]
+    fn pages_outside_the_user_range_are_refused_not_accessed() {
+        let mut r = Replayer::new(&MachineOptions::default(), EvictionPolicy::NtAging).expect("a machine");
+        let refs = [
+            PageRef { page: 0, bits: ACCESS_READ, count: 1 },
+            PageRef { page: 0xF, bits: ACCESS_WRITE, count: 2 },
+            PageRef { page: 0x10, bits: ACCESS_READ, count: 1 },
+            PageRef { page: 0x7_FFFF_FFFF, bits: ACCESS_READ, count: 1 },
+        ];
+        r.run(&refs, |_| u64::MAX).expect("replay");
+        let f = r.figures();
+        assert_eq!((f.refused, f.exceptions, f.demand_zero, f.references), (4, 0, 1, 5));
+    }
 
     #[test]
     fn consecutive_references_to_a_page_merge_and_a_crossing_splits() {

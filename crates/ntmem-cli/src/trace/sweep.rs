@@ -89,8 +89,9 @@ pub(crate) fn run(args: &SweepArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (refs, report) = load::load(trace, &args.input)?;
     load::report_bad(&report);
-    // Pages the replay would refuse (above the user range) are left out of every method alike.
-    let refs: Vec<PageRef> = refs.into_iter().filter(|r| r.page < (ntmem::units::USER_END >> 12)).collect();
+    // Pages the replay would refuse (outside the user range) are left out of every method alike.
+    let user = (ntmem::units::MIN_USER_ADDRESS >> 12)..(ntmem::units::USER_END >> 12);
+    let refs: Vec<PageRef> = refs.into_iter().filter(|r| user.contains(&r.page)).collect();
     let references: u64 = refs.iter().map(|r| u64::from(r.count)).sum();
     let loaded = started.elapsed().as_secs_f64();
     let dir = super::args::scratch()?;
