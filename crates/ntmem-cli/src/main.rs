@@ -6,6 +6,7 @@ mod bench;
 mod run;
 mod soak;
 mod tour;
+mod trace;
 mod views;
 
 use clap::{Parser, Subcommand};
@@ -90,6 +91,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Memory traces through the memory manager (`ntmem trace replay TRACE`).
+    #[command(subcommand)]
+    Trace(TraceCommand),
+    /// A trace under each policy and memory size: a CSV and an SVG miss-ratio curve.
+    Sweep(trace::sweep::SweepArgs),
+}
+
+#[derive(Subcommand)]
+enum TraceCommand {
+    /// Replay a valgrind lackey or page-number trace (plain or gzip) as one process's accesses.
+    Replay(trace::replay::ReplayArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -109,6 +121,8 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
+        Command::Trace(TraceCommand::Replay(args)) => trace::replay::run(&args),
+        Command::Sweep(args) => trace::sweep::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -20,6 +20,7 @@ pub mod access;
 mod commit;
 mod decommit;
 mod error;
+mod eviction;
 mod fault;
 mod lock;
 mod placement;
@@ -36,6 +37,7 @@ mod write_watch;
 
 pub use access::AccessFault;
 pub use error::VmError;
+pub use eviction::EvictionPolicy;
 pub use placement::Placement;
 pub use query::{Region, RegionState};
 pub use reserve::{ReserveKind, ReserveOptions};

@@ -45,7 +45,7 @@ impl AddressSpace {
         let mut trimmed = 0;
         let mut victims = self.ws.victims();
         while trimmed < n && self.ws.len() > floor {
-            let Some(vpn) = victims.next(&self.ws) else { break };
+            let Some(vpn) = victims.next(&mut self.ws) else { break };
             trimmed += self.trim_page(m, vpn);
         }
         trimmed
@@ -111,9 +111,16 @@ impl AddressSpace {
 
     /// Before `incoming` becomes resident: with a hard maximum reached, trims the oldest page
     /// first, so the working set never exceeds its maximum, not even for a moment.
+    /// Under NT's aging, the aging hand first moves on by [`crate::balancer::AGE_PER_TRIM`]
+    /// pages, as the balancer ages a share of the working set per page it trims: with no
+    /// memory pressure nothing else ages a working set held at a hard maximum, and without
+    /// ages "oldest" would mean "lowest address".
     pub(crate) fn make_room_in_working_set(&mut self, m: &mut Machine, incoming: Vpn) {
         let limits = self.ws.limits();
         if limits.hard_maximum && self.counters.working_set >= limits.maximum {
+            if self.ws.policy() == super::EvictionPolicy::NtAging {
+                self.age_some(m, crate::balancer::AGE_PER_TRIM);
+            }
             self.trim_working_set_to(m, Some(incoming), limits.maximum.saturating_sub(1));
         }
     }
@@ -126,7 +133,7 @@ impl AddressSpace {
     pub(crate) fn trim_working_set_to(&mut self, m: &mut Machine, keep: Option<Vpn>, target: u64) {
         let mut victims = self.ws.victims();
         while self.counters.working_set > target {
-            let Some(vpn) = victims.next(&self.ws) else { break };
+            let Some(vpn) = victims.next(&mut self.ws) else { break };
             if Some(vpn) != keep {
                 self.trim_page(m, vpn);
             }

@@ -8,10 +8,13 @@
 //! bounded number of pages at a time, so a pass costs what it ages, not the working set.
 //!
 //! Choosing victims is the one seam a replacement policy plugs into: [`Victims`] yields the
-//! pages to trim in order (here NT's: oldest first, lowest address first among equals), each
-//! step costing O(log n) — pages sit in one ordered set per age — so trimming k pages costs
-//! O(k log n), never a sort of the whole working set.
+//! pages to trim in order (by default NT's: oldest first, lowest address first among equals),
+//! each step costing O(log n) — pages sit in one ordered set per age — so trimming k pages
+//! costs O(k log n), never a sort of the whole working set. Another [`EvictionPolicy`]
+//! (`eviction.rs`) keeps its own order beside the ages and replaces only that choice; with
+//! NT's, that order does not exist and costs one branch on insert and remove.
 
+use super::eviction::{EvictionPolicy, Order};
 use crate::units::Vpn;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -62,6 +65,8 @@ pub struct WorkingSet {
     /// The page the next aging step starts at (the aging hand).
     hand: u64,
     limits: WorkingSetLimits,
+    /// The order of a policy other than NT's aging (`None` for NT's).
+    order: Option<Box<Order>>,
 }
 
 impl WorkingSet {
@@ -103,11 +108,47 @@ impl WorkingSet {
             self.by_age[usize::from(old)].remove(&vpn.as_u64());
         }
         self.by_age[0].insert(vpn.as_u64());
+        if let Some(order) = &mut self.order {
+            order.insert(vpn.as_u64());
+        }
     }
 
     pub(crate) fn remove(&mut self, vpn: Vpn) {
         if let Some(old) = self.pages.remove(&vpn.as_u64()) {
             self.by_age[usize::from(old)].remove(&vpn.as_u64());
+        }
+        if let Some(order) = &mut self.order {
+            order.remove(vpn.as_u64());
+        }
+    }
+
+    /// The eviction policy.
+    #[must_use]
+    pub fn policy(&self) -> EvictionPolicy {
+        self.order.as_ref().map_or(EvictionPolicy::NtAging, |o| o.policy())
+    }
+
+    /// Switches the eviction policy; the pages resident now enter the new order lowest
+    /// address first, as if brought in in that order.
+    pub(crate) fn set_policy(&mut self, policy: EvictionPolicy) {
+        self.order = match policy {
+            EvictionPolicy::NtAging => None,
+            other => {
+                let mut order = Order::new(other);
+                for &vpn in self.pages.keys() {
+                    order.insert(vpn);
+                }
+                Some(Box::new(order))
+            }
+        };
+    }
+
+    /// A reference to `vpn`, whose next reference is at `next_use` (`u64::MAX`: never), for
+    /// the policies that follow references (LRU, CLOCK, OPT); nothing under NT's aging, which
+    /// reads the accessed bits instead.
+    pub(crate) fn referenced(&mut self, vpn: Vpn, next_use: u64) {
+        if let Some(order) = &mut self.order {
+            order.referenced(vpn.as_u64(), next_use);
         }
     }
 
@@ -141,32 +182,59 @@ impl WorkingSet {
 
     /// The pages to trim, in the policy's order (see [`Victims`]).
     pub(crate) fn victims(&self) -> Victims {
-        Victims { next: Some((MAX_AGE, 0)) }
+        match self.order {
+            None => Victims::Aging { next: Some((MAX_AGE, 0)) },
+            Some(_) => Victims::Ordered { after: None, done: false },
+        }
     }
 }
 
-/// The trimming policy's choice of victims, as a cursor over a working set: NT's aging, the
-/// oldest page first and the lowest address first among equals. Taking the next victim is
+/// The trimming policy's choice of victims, as a cursor over a working set. NT's aging: the
+/// oldest page first and the lowest address first among equals; taking the next victim is
 /// O(log n) whatever was trimmed since (the order is by (age, address), which trimming does
-/// not change for the pages not yet visited). Replacement policies (LRU, FIFO, CLOCK, OPT)
-/// replace this type only.
+/// not change for the pages not yet visited). Another policy: its order's next page after the
+/// last one named (`eviction.rs`).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Victims {
-    /// The (age, lowest address) the next victim is looked for from; `None` when done.
-    next: Option<(u8, u64)>,
+pub(crate) enum Victims {
+    /// NT's aging.
+    Aging {
+        /// The (age, lowest address) the next victim is looked for from; `None` when done.
+        next: Option<(u8, u64)>,
+    },
+    /// LRU, FIFO, CLOCK or OPT.
+    Ordered {
+        /// The (key, page) last named.
+        after: Option<(u64, u64)>,
+        done: bool,
+    },
 }
 
 impl Victims {
     /// The next page to trim, if any.
-    pub(crate) fn next(&mut self, ws: &WorkingSet) -> Option<Vpn> {
-        let (mut age, mut from) = self.next?;
+    pub(crate) fn next(&mut self, ws: &mut WorkingSet) -> Option<Vpn> {
+        match self {
+            Victims::Aging { next } => Self::next_by_age(next, ws),
+            Victims::Ordered { after, done } => {
+                if *done {
+                    return None;
+                }
+                let found = ws.order.as_mut().and_then(|o| o.next_after(*after));
+                *done = found.is_none();
+                *after = found.or(*after);
+                found.map(|(_, vpn)| Vpn(vpn))
+            }
+        }
+    }
+
+    fn next_by_age(next: &mut Option<(u8, u64)>, ws: &WorkingSet) -> Option<Vpn> {
+        let (mut age, mut from) = (*next)?;
         loop {
             if let Some(&vpn) = ws.by_age[usize::from(age)].range(from..).next() {
-                self.next = Some((age, vpn.saturating_add(1)));
+                *next = Some((age, vpn.saturating_add(1)));
                 return Some(Vpn(vpn));
             }
             if age == 0 {
-                self.next = None;
+                *next = None;
                 return None;
             }
             age -= 1;
@@ -190,9 +258,9 @@ mod tests {
 
     #[test]
     fn victims_come_oldest_first_then_lowest_address() {
-        let ws = ws_with(&[(5, 1), (3, 7), (9, 7), (1, 0), (4, 1)]);
+        let mut ws = ws_with(&[(5, 1), (3, 7), (9, 7), (1, 0), (4, 1)]);
         let mut v = ws.victims();
-        let order: Vec<u64> = std::iter::from_fn(|| v.next(&ws)).map(|p| p.as_u64()).collect();
+        let order: Vec<u64> = std::iter::from_fn(|| v.next(&mut ws)).map(|p| p.as_u64()).collect();
         assert_eq!(order, vec![3, 9, 4, 5, 1]);
     }
 
@@ -200,12 +268,12 @@ mod tests {
     fn victims_survive_removals_between_steps() {
         let mut ws = ws_with(&[(1, 2), (2, 2), (3, 1)]);
         let mut v = ws.victims();
-        assert_eq!(v.next(&ws), Some(Vpn(1)));
+        assert_eq!(v.next(&mut ws), Some(Vpn(1)));
         ws.remove(Vpn(1));
-        assert_eq!(v.next(&ws), Some(Vpn(2)));
+        assert_eq!(v.next(&mut ws), Some(Vpn(2)));
         ws.remove(Vpn(2));
-        assert_eq!(v.next(&ws), Some(Vpn(3)));
-        assert_eq!(v.next(&ws), None);
+        assert_eq!(v.next(&mut ws), Some(Vpn(3)));
+        assert_eq!(v.next(&mut ws), None);
         assert!(ws.by_age.iter().map(BTreeSet::len).sum::<usize>() == ws.pages.len());
     }
 

@@ -198,6 +198,17 @@ impl Memory<'_> {
     pub fn machine(&self) -> &Machine {
         self.vm.machine_ref()
     }
+
+    /// Tells the eviction policy of a reference ([`Vm::note_reference`]).
+    #[inline]
+    pub fn note_reference(&mut self, addr: u64, next_use: u64) {
+        self.vm.note_reference(addr, next_use);
+    }
+
+    /// The program fetches the instruction byte at `addr` ([`Vm::execute`]).
+    pub fn execute(&mut self, addr: u64) -> Result<u8, AccessFault> {
+        self.vm.execute(addr)
+    }
 }
 
 #[cfg(test)]

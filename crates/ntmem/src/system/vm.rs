@@ -265,6 +265,20 @@ impl<'a> Vm<'a> {
         self.settle();
     }
 
+    /// Sets the working set's eviction policy (which page it gives up first; NT's aging by
+    /// default). The pages resident now enter the new order lowest address first.
+    pub fn set_eviction_policy(&mut self, policy: crate::address_space::EvictionPolicy) {
+        self.space.ws.set_policy(policy);
+    }
+
+    /// Tells the eviction policy that the program referenced `addr`, next referencing its page
+    /// at `next_use` (a reference count; `u64::MAX`: never). LRU, CLOCK and OPT follow every
+    /// reference this way; NT's aging ignores it (it reads the accessed bits).
+    #[inline]
+    pub fn note_reference(&mut self, addr: u64, next_use: u64) {
+        self.space.ws.referenced(Vpn(addr >> PAGE_SHIFT), next_use);
+    }
+
     /// The program reads `buf.len()` bytes at `addr`.
     #[inline]
     pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
