@@ -3,6 +3,8 @@
 //! Thin: it calls the public API of `ntmem` and `ntmem-win32` only.
 
 mod bench;
+#[cfg(feature = "script")]
+mod script;
 mod soak;
 mod tour;
 
@@ -60,6 +62,21 @@ enum Command {
         #[arg(long)]
         shrink: bool,
     },
+    /// Run a scenario script (Rhai): Win32 calls by name, accesses, and views of the inside.
+    #[cfg(feature = "script")]
+    Script {
+        /// The script (`.rhai`); relative file names in it are taken from its directory.
+        file: std::path::PathBuf,
+        /// Write every view the script asks for (and its prints) as JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Each vmmap()/rammap() after the first also shows what changed since the last one.
+        #[arg(long)]
+        diff: bool,
+        /// Run the invariant checker after every call (slow; for tests).
+        #[arg(long)]
+        check_invariants: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -68,6 +85,10 @@ fn main() -> std::process::ExitCode {
         Command::Bench { json, only } => bench::run(json, &only),
         Command::Soak { calls, seed, processes, check_every, trace, check_known, shrink } => {
             soak::run(&soak::Args { calls, seed, processes, check_every, trace, check_known, shrink })
+        }
+        #[cfg(feature = "script")]
+        Command::Script { file, json, diff, check_invariants } => {
+            script::run(&script::Args { file: &file, json, diff, check_invariants })
         }
     };
     match result {
