@@ -40,8 +40,8 @@ pub use soak::Soak;
 
 /// Bugs known to be open. While one is listed, the soak holds back its trigger or skips its
 /// assertion (see each variant); an entry is removed once its fix lands, and the soak then
-/// checks it. Every bug of issue 6 the soak found is fixed; one of issue 7 is open.
-pub const KNOWN_OPEN_BUGS: &[KnownBug] = &[KnownBug::ViewWriteNoMemory];
+/// checks it. Every bug of issues 6 and 7 the soak found is fixed.
+pub const KNOWN_OPEN_BUGS: &[KnownBug] = &[];
 
 /// A bug of issue 6 the soak can find.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,12 +75,13 @@ pub enum KnownBug {
     /// the check of the host file after a `FlushViewOfFile` (the check after the last unmap
     /// and close stays).
     FlushMissesOtherViewsWrites,
-    /// Issue 7, understood, left open: with the commit charge at its limit, an access to a view
-    /// page whose page table does not exist yet raises `STATUS_NO_MEMORY` (seed 2, call 12 002
-    /// of `ntmem soak --seed 2 --calls 20000 --check-every 100`): a view's page tables are made,
-    /// and charged, by the first fault under them. Charging them when the view is mapped would
-    /// make a view of 8 GiB cost 16 MiB of commit, which Windows does not show (F138, F143).
-    /// Allows that exception to an access while the commit total is at its limit.
+    /// Issue 7 (fixed: page tables a fault under a view creates are a must-succeed charge, as
+    /// NT's page-table pages are, which may take the total past the limit): with the commit
+    /// charge at its limit, an access to a view page whose page table does not exist yet raised
+    /// `STATUS_NO_MEMORY` (seed 2, call 12 002 of `ntmem soak --seed 2 --calls 20000
+    /// --check-every 100`). Charging them when the view is mapped would make a view of 8 GiB
+    /// cost 16 MiB of commit, which Windows does not show (F138, F143). Allows that exception
+    /// to an access while the commit total is at its limit.
     ViewWriteNoMemory,
     /// Issue 7 (the model's, fixed): `MapViewOfFile(FILE_MAP_WRITE)` through a handle of a
     /// `PAGE_EXECUTE_READWRITE` section, which the model held read-only (F153: such a section

@@ -1314,3 +1314,55 @@ fn virtual_free_cannot_decommit_or_release_a_view_f68() {
         );
     }
 }
+
+#[test]
+fn view_commit_refused_at_the_commit_limit_changes_nothing_f157() {
+    // Found by the soak (seed 45): committing a SEC_RESERVE page through a view with a
+    // protection of its own needs the PTE's page table, which is charged too. When that charge
+    // meets the commit limit, the call fails and the section page stays reserved: the commit
+    // taken for it first is given back.
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let h = pagefile(&mut k, PAGE_READWRITE | SEC_RESERVE, MIB, None);
+    let v = map(&mut k, h, FILE_MAP_WRITE, 0);
+    // Fill commit to one page below the limit: a SEC_COMMIT section is charged exactly its
+    // pages, with no page tables.
+    let stats = k.system().stats();
+    let filler = pagefile(&mut k, PAGE_READWRITE, (stats.commit_limit - stats.commit_total - 1) * P, None);
+    assert_eq!(k.system().stats().commit_limit - k.system().stats().commit_total, 1);
+    let before = snapshot(&mut k);
+    assert_eq!(k.VirtualAlloc(v + 0x2000, 3303, MEM_COMMIT, PAGE_NOACCESS), 0);
+    assert_eq!(k.GetLastError(), ERROR_COMMITMENT_LIMIT);
+    assert_eq!(snapshot(&mut k), before);
+    let e = k.read(v + 0x2000, &mut [0u8; 1]).unwrap_err();
+    assert_eq!(e.code, STATUS_ACCESS_VIOLATION, "the page is still reserved");
+    // With room for the table as well, the same call commits the page.
+    assert_eq!(k.CloseHandle(filler), TRUE);
+    assert_eq!(k.VirtualAlloc(v + 0x2000, 3303, MEM_COMMIT, PAGE_NOACCESS), v + 0x2000);
+    assert_eq!(q(&mut k, v + 0x2000), (v + 0x2000, v, PAGE_READWRITE, P, MEM_COMMIT, PAGE_NOACCESS, MEM_MAPPED));
+    assert_eq!(k.system().segments().commit(), 1);
+}
+
+#[test]
+fn touching_a_view_at_the_commit_limit_succeeds_f138() {
+    // A committed view page is there to be touched whatever the commit charge: the page table
+    // the first touch needs is a must-succeed charge, as NT's page-table pages are. Found by
+    // the soak (seed 2): this raised STATUS_NO_MEMORY.
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let h = pagefile(&mut k, PAGE_READWRITE, MIB, None);
+    let v = map(&mut k, h, FILE_MAP_WRITE, 0);
+    let stats = k.system().stats();
+    let _filler = pagefile(&mut k, PAGE_READWRITE, (stats.commit_limit - stats.commit_total) * P, None);
+    assert_eq!(k.system().stats().commit_total, k.system().stats().commit_limit);
+    k.write(v + 0x3000, b"at the limit").unwrap();
+    assert_eq!(read_vec(&mut k, v + 0x3000, 12), b"at the limit");
+    let stats = k.system().stats();
+    assert!(stats.commit_total > stats.commit_limit, "the page table was charged past the limit");
+    // What is over the limit is room no refusable charge gets.
+    assert_eq!(k.VirtualAlloc(0, P, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE), 0);
+    assert_eq!(k.GetLastError(), ERROR_COMMITMENT_LIMIT);
+    let mut m = MEMORYSTATUSEX { dwLength: std::mem::size_of::<MEMORYSTATUSEX>() as u32, ..Default::default() };
+    assert_eq!(k.GlobalMemoryStatusEx(&mut m), TRUE);
+    assert_eq!(m.ullAvailPageFile, 0);
+}

@@ -46,10 +46,10 @@ impl CommitCharge {
         self.peak
     }
 
-    /// Pages left under the limit.
+    /// Pages left under the limit (none while must-succeed charges hold the total above it).
     #[must_use]
     pub fn available(&self) -> u64 {
-        self.limit - self.total
+        self.limit.saturating_sub(self.total)
     }
 
     /// Charges `pages`, or changes nothing and says how far over the limit it would go.
@@ -60,6 +60,14 @@ impl CommitCharge {
         self.total += pages;
         self.peak = self.peak.max(self.total);
         Ok(())
+    }
+
+    /// Charges `pages` that cannot be refused, past the limit if need be: NT's must-succeed
+    /// charge (`MiChargeCommitmentCantExpand(n, TRUE)`), which it takes for page-table pages it
+    /// must create. The next refusable charge sees the room they took.
+    pub(crate) fn charge_must_succeed(&mut self, pages: u64) {
+        self.total += pages;
+        self.peak = self.peak.max(self.total);
     }
 
     /// Raises the limit by `pages` (a page file grew).

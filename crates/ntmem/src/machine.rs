@@ -112,6 +112,14 @@ impl Machine {
         self.commit.charge(pages)
     }
 
+    /// Charges `pages` that cannot be refused: grows the page files toward them if it can, and
+    /// past the limit otherwise (see [`CommitCharge::charge_must_succeed`]).
+    pub(crate) fn charge_must_succeed(&mut self, pages: u64) {
+        if self.charge(pages).is_err() {
+            self.commit.charge_must_succeed(pages);
+        }
+    }
+
     /// Grows the page files by about `pages` slots; the commit limit rises with them.
     pub(crate) fn grow_files(&mut self, pages: u64) -> u64 {
         let grown = self.files.grow(pages);

@@ -87,7 +87,7 @@ impl Kernel32<'_> {
             ullTotalPhys: total,
             ullAvailPhys: avail,
             ullTotalPageFile: stats.commit_limit * PAGE_SIZE,
-            ullAvailPageFile: (stats.commit_limit - stats.commit_total) * PAGE_SIZE,
+            ullAvailPageFile: stats.commit_limit.saturating_sub(stats.commit_total) * PAGE_SIZE,
             ullTotalVirtual: virtual_total,
             ullAvailVirtual: virtual_total - reserved.min(virtual_total),
             ullAvailExtendedVirtual: 0,

@@ -205,13 +205,15 @@ impl AddressSpace {
         (first, end)
     }
 
-    /// The PTE slot of `vpn`, creating (and charging) the page tables it needs.
+    /// The PTE slot of `vpn`, creating (and charging) the page tables it needs. A fault cannot
+    /// be refused for commit: the tables are a must-succeed charge, as NT's page-table pages
+    /// are, and may take the total past the limit.
     fn view_pte(&mut self, m: &mut Machine, vpn: Vpn) -> Result<PhysAddr, FaultKind> {
         if let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) {
             return Ok(at);
         }
         let tables = self.tables.missing_tables(&m.phys, PageRange { start: vpn, end: vpn.add(1) });
-        m.charge(tables).map_err(|_| FaultKind::OutOfFrames)?;
+        m.charge_must_succeed(tables);
         if !m.make_free(tables) {
             m.commit.uncharge(tables);
             return Err(FaultKind::OutOfFrames);
@@ -503,12 +505,22 @@ impl AddressSpace {
         if !view_allows(allocation, protection) {
             return Err(VmError::InvalidParameter);
         }
-        self.commit_section_pages(m, view, whole.start, range, allocation)?;
-        self.protect_view(m, range, protection).map(|_| ())
+        let committed = self.commit_section_pages(m, view, whole.start, range, allocation)?;
+        match self.protect_view(m, range, protection) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // All-or-nothing: the protection could not be set (say its page tables met the
+                // commit limit), so the pages committed for it are reserved again.
+                uncommit_section_pages(m, view, &committed);
+                Err(e)
+            }
+        }
     }
 
     /// Commits the reserved prototype PTEs behind `range` of a page-file view, charging the
-    /// segment for them.
+    /// segment for them. Returns the segment pages it committed (those already committed are
+    /// left alone), so a caller that fails later can give them back.
+    #[must_use = "a caller that fails after this must give the pages back"]
     pub(crate) fn commit_section_pages(
         &mut self,
         m: &mut Machine,
@@ -516,18 +528,18 @@ impl AddressSpace {
         start: Vpn,
         range: PageRange,
         protection: Protection,
-    ) -> Result<(), VmError> {
+    ) -> Result<Vec<u64>, VmError> {
         let pages = view.page_of(start, range.start)..view.page_of(start, range.end);
         let seg = m.segments.get(view.segment).ok_or(VmError::NotAllocated)?;
         let reserved: Vec<u64> = pages.filter(|&p| seg.prototype(p) == Some(PrototypePte::Reserved)).collect();
         let n = reserved.len() as u64;
         m.charge(n).map_err(|_| VmError::CommitLimit)?;
         let seg = m.segments.get_mut(view.segment).ok_or(VmError::NotAllocated)?;
-        for p in reserved {
+        for &p in &reserved {
             seg.set_prototype(p, PrototypePte::DemandZero(protection));
         }
         seg.commit += n;
-        Ok(())
+        Ok(reserved)
     }
 
     /// `MEM_RESET` over a view of a page-file section (F44): the section's pages there are no
@@ -621,4 +633,17 @@ impl Vad {
             _ => None,
         }
     }
+}
+
+/// Undoes [`AddressSpace::commit_section_pages`]: `pages` of the view's segment, committed by it
+/// and not touched since (no frame, no page-file copy), are reserved again and their charge
+/// returned.
+fn uncommit_section_pages(m: &mut Machine, view: View, pages: &[u64]) {
+    let Some(seg) = m.segments.get_mut(view.segment) else { return };
+    for &p in pages {
+        seg.set_prototype(p, PrototypePte::Reserved);
+    }
+    let n = pages.len() as u64;
+    seg.commit -= n;
+    m.commit.uncharge(n);
 }

@@ -132,7 +132,8 @@ impl<'a> Vm<'a> {
         protection: Protection,
     ) -> VmResult<()> {
         let (space, m) = self.parts();
-        space.commit_section_pages(m, view, start, range, protection)
+        // A view committed at map time is unmapped whole if this fails, so nothing to give back.
+        space.commit_section_pages(m, view, start, range, protection).map(drop)
     }
 
     /// Unmaps the view holding `addr`: the view and its range.
