@@ -7,6 +7,7 @@ mod bench;
 mod script;
 mod soak;
 mod tour;
+mod views;
 
 use clap::{Parser, Subcommand};
 
@@ -62,6 +63,13 @@ enum Command {
         #[arg(long)]
         shrink: bool,
     },
+    /// A short scenario shown as Sysinternals VMMap and RAMMap show a process and RAM, with
+    /// the diffs of emptying its working set.
+    Views {
+        /// Print JSON lines instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a scenario script (Rhai): Win32 calls by name, accesses, and views of the inside.
     #[cfg(feature = "script")]
     Script {
@@ -86,6 +94,7 @@ fn main() -> std::process::ExitCode {
         Command::Soak { calls, seed, processes, check_every, trace, check_known, shrink } => {
             soak::run(&soak::Args { calls, seed, processes, check_every, trace, check_known, shrink })
         }
+        Command::Views { json } => views::demo::run(json, &mut std::io::stdout().lock()),
         #[cfg(feature = "script")]
         Command::Script { file, json, diff, check_invariants } => {
             script::run(&script::Args { file: &file, json, diff, check_invariants })

@@ -56,7 +56,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         if let Err(f) = soak.step(&call) {
             bar.abandon();
             if args.shrink {
-                let symptom: String = f.what.chars().take_while(|c| !c.is_ascii_digit()).collect();
+                // "slot 1: lost byte at 0x…" shrinks toward "lost byte at ", not any "slot ".
+                let what =
+                    f.what.split_once(": ").filter(|(slot, _)| slot.starts_with("slot ")).map_or(&*f.what, |(_, w)| w);
+                let symptom: String = what.chars().take_while(|c| !c.is_ascii_digit()).collect();
                 println!("shrinking {} calls (symptom {symptom:?}) …", made.len());
                 let small = ntmem_soak::shrink(&opts, made, &symptom);
                 println!("the shortest sequence found ({} calls), for ntmem_soak::replay:", small.len());

@@ -284,3 +284,32 @@ fn the_sandbox_has_no_eval_and_bounded_recursion() {
     assert!(!ok);
     has(&err, "test.rhai:");
 }
+
+#[test]
+fn vmmap_and_rammap_with_diff_show_what_emptying_the_working_set_changed() {
+    let text = r#"
+        let p = VirtualAlloc(0, 64 * 4096, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+        for i in 0..64 { write(p + i * 4096, "x"); }
+        vmmap();
+        rammap();
+        EmptyWorkingSet(GetCurrentProcess());
+        vmmap(current_process());
+        rammap();
+    "#;
+    let (ok, out, err) = script(text, &["--diff"]);
+    assert!(ok, "{err}");
+    has(&out, "VMMap of process main (0x100)");
+    has(&out, "RAMMap: Use Counts");
+    has(&out, "VMMap of process main: what changed");
+    // The 64 touched pages (256 K) leave the working set.
+    assert!(out.lines().any(|l| l.contains("Private Data") && l.contains("256 K \u{2192} 0")), "{out}");
+    has(&out, "RAMMap: what changed");
+    let (ok, out, err) = script(text, &["--diff", "--json"]);
+    assert!(ok, "{err}");
+    let views: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("each line is JSON"))
+        .filter_map(|v| v["view"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(views, ["vmmap", "rammap", "vmmap", "vmmap_diff", "rammap", "rammap_diff"]);
+}

@@ -28,7 +28,7 @@ use ntmem::{Config, ProcessId, System};
 use ntmem_win32::*;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRng, TestRunner};
 
 const PAGE: u64 = 4096;
 const PAGE_BYTES: usize = 4096;
@@ -645,7 +645,10 @@ fn run_case(nprocs: usize, ops: &[Op], totals: &mut Totals) -> Result<(), TestCa
 
 #[test]
 fn random_paging_sequences_match_byte_model() {
-    let mut runner = TestRunner::new(config());
+    // A fixed seed: the same cases on every run and machine, so the coverage check below
+    // cannot pass on one run and fail on the next.
+    let config = config();
+    let mut runner = TestRunner::new_with_rng(config.clone(), TestRng::deterministic_rng(config.rng_algorithm));
     let strategy = (2usize..=3, vec(op_strategy(), 30..120));
     let totals = std::cell::RefCell::new(Totals::default());
     let result = runner.run(&strategy, |(nprocs, ops)| run_case(nprocs, &ops, &mut totals.borrow_mut()));

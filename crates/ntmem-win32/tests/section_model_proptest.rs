@@ -30,7 +30,7 @@ use ntmem::{Config, ProcessId, System};
 use ntmem_win32::*;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRng, TestRunner};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -53,7 +53,7 @@ const RAM: u64 = 2 * MIB;
 
 fn config() -> ProptestConfig {
     let cases =
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse::<u32>().ok()).map_or(32, |n| (n / 8).max(32));
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse::<u32>().ok()).map_or(48, |n| (n / 8).max(48));
     ProptestConfig { cases, failure_persistence: None, max_shrink_iters: 400, ..ProptestConfig::default() }
 }
 
@@ -729,7 +729,10 @@ fn run_case(nprocs: usize, ops: &[Op], totals: &mut Totals) -> Result<(), TestCa
 
 #[test]
 fn random_section_sequences_match_byte_model_f158_f161_f167_f168() {
-    let mut runner = TestRunner::new(config());
+    // A fixed seed: the same cases on every run and machine, so the coverage check below
+    // cannot pass on one run and fail on the next.
+    let config = config();
+    let mut runner = TestRunner::new_with_rng(config.clone(), TestRng::deterministic_rng(config.rng_algorithm));
     let strategy = (2usize..=3, vec(op_strategy(), 20..80));
     let totals = std::cell::RefCell::new(Totals::default());
     let result = runner.run(&strategy, |(nprocs, ops)| run_case(nprocs, &ops, &mut totals.borrow_mut()));

@@ -167,3 +167,42 @@ fn file_view_in_two_processes_keeps_every_byte_under_pressure_f160_f161_f168() {
         sys.mapped_io().counters
     );
 }
+
+#[test]
+fn memory_held_by_two_views_of_one_section_in_one_process_can_be_trimmed() {
+    // Found by the soak (seed 18): a process maps a section twice and touches its pages through
+    // both views, so each frame has two working-set entries. When memory runs out, trimming the
+    // first entries frees no frame (the other view still maps it); the balancer must go on to
+    // the second ones rather than give up and fail the fault with STATUS_NO_MEMORY.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::default()
+        .with_ram_bytes(4 * MIB)
+        .with_page_file(dir.path().join("pagefile.sys"), 16 * MIB, 16 * MIB)
+        .with_invariant_checks();
+    let mut sys = System::new(cfg).unwrap();
+    let a = sys.create_process("a").unwrap();
+    let mut k = Kernel32::new(&mut sys, a);
+    let size = 3 * MIB;
+    let h = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, size as u32, None);
+    assert!(!h.is_null(), "error {}", k.GetLastError());
+    let v1 = k.MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+    let v2 = k.MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+    assert!(v1 != 0 && v2 != 0, "error {}", k.GetLastError());
+    for i in 0..size / PAGE {
+        k.write(v1 + i * PAGE, &i.to_le_bytes()).unwrap();
+        let mut b = [0u8; 8];
+        k.read(v2 + i * PAGE, &mut b).unwrap();
+        assert_eq!(u64::from_le_bytes(b), i);
+    }
+    // Private memory now needs the frames the views hold.
+    let p = k.VirtualAlloc(0, 2 * MIB, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    assert_ne!(p, 0, "error {}", k.GetLastError());
+    for i in 0..2 * MIB / PAGE {
+        k.write(p + i * PAGE, &i.to_le_bytes()).unwrap_or_else(|e| panic!("private page {i}: {e:?}"));
+    }
+    for i in 0..size / PAGE {
+        let mut b = [0u8; 8];
+        k.read(v1 + i * PAGE, &mut b).unwrap();
+        assert_eq!(u64::from_le_bytes(b), i, "section page {i}");
+    }
+}

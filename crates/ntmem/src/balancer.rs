@@ -74,7 +74,9 @@ pub(crate) fn balance(m: &mut Machine, spaces: &mut [&mut AddressSpace], needed:
         if available >= goal {
             return true;
         }
-        let before = (available, m.phys.list_len(ListKind::Modified));
+        // Trimming a page of a view that another PTE still maps frees no frame but is progress
+        // all the same: the frame goes once its last mapping is trimmed.
+        let before = (available, m.phys.list_len(ListKind::Modified), resident(spaces));
         let mut short = goal - available;
         // Pages already on the modified list become available by being written alone.
         short -= write_modified(m, short.min(m.phys.list_len(ListKind::Modified))).min(short);
@@ -85,10 +87,15 @@ pub(crate) fn balance(m: &mut Machine, spaces: &mut [&mut AddressSpace], needed:
                 write_modified(m, (goal - available).min(m.phys.list_len(ListKind::Modified)));
             }
         }
-        if (m.phys.available(), m.phys.list_len(ListKind::Modified)) == before {
+        if (m.phys.available(), m.phys.list_len(ListKind::Modified), resident(spaces)) == before {
             return m.phys.available() >= needed;
         }
     }
+}
+
+/// The pages of every working set.
+fn resident(spaces: &[&mut AddressSpace]) -> u64 {
+    spaces.iter().map(|s| s.working_set().len()).sum()
 }
 
 /// Trims about `pages` pages across the processes, in the contract's order, after aging a

@@ -32,7 +32,7 @@
 use crate::address_space::{AddressSpace, VadKind};
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, ENTRIES_PER_TABLE};
 use crate::paging::Pte;
-use crate::phys::{FrameUse, ListKind, PfnFlags, PfnState, PhysicalMemory};
+use crate::phys::{FrameUse, ListKind, PfnFlags, PfnState, PhysicalMemory, MAX_PRIORITY};
 use crate::system::System;
 use crate::units::{Pfn, PhysAddr, Vpn, MIN_USER_ADDRESS, PAGES_PER_LARGE_PAGE, USER_END};
 use std::collections::HashMap;
@@ -84,7 +84,7 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
         }
     }
     let section_frames = sections::check_segments(sys, &mapped, &mut slots)?;
-    for list in [ListKind::Standby, ListKind::Modified] {
+    for list in [ListKind::Standby, ListKind::Modified, ListKind::ModifiedNoWrite] {
         for pfn in phys.list_iter(list) {
             let e = phys.pfn(pfn);
             let file_page = e.usage() == FrameUse::Section && section_frames.file.contains(&pfn);
@@ -97,6 +97,10 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
             match list {
                 ListKind::Modified => {
                     ensure!(modified && e.backing().is_none(), "modified-list frame {pfn:?} is {e:?}")
+                }
+                // Deferred writes are a file section's (system/objects.rs).
+                ListKind::ModifiedNoWrite => {
+                    ensure!(modified && e.backing().is_none() && file_page, "modified no-write frame {pfn:?} is {e:?}")
                 }
                 // A clean file page's copy is its file.
                 _ => ensure!(
@@ -160,6 +164,27 @@ fn check_lists(phys: &PhysicalMemory) -> Result<(), InvariantViolation> {
             phys.list_len(list)
         );
         on_lists += n;
+    }
+    // The standby list is one list per page priority: each frame on the list of its own.
+    let mut standby = 0;
+    for priority in 0..=MAX_PRIORITY {
+        for pfn in phys.standby_iter(priority) {
+            let e = phys.pfn(pfn);
+            ensure!(
+                e.state() == PfnState::Standby && e.priority() == priority,
+                "frame {pfn:?} on the priority-{priority} standby list is {e:?}"
+            );
+            standby += 1;
+        }
+        ensure!(
+            phys.standby_iter(priority).count() as u64 == phys.standby_len(priority),
+            "priority-{priority} standby list length out of step"
+        );
+    }
+    ensure!(standby == phys.list_len(ListKind::Standby), "standby lists hold {standby}, the length says otherwise");
+    for raw in 0..phys.frame_count() {
+        let p = phys.pfn(Pfn(raw)).priority();
+        ensure!(p <= MAX_PRIORITY, "frame {raw} has page priority {p}");
     }
     let mut active = 0;
     for raw in 0..phys.frame_count() {
@@ -422,7 +447,10 @@ impl Walk<'_> {
                 let e = self.phys.pfn(pfn);
                 let state_ok = match pte {
                     Pte::Valid(_) => e.state() == PfnState::Active,
-                    _ => matches!(e.state(), PfnState::Active | PfnState::Standby | PfnState::Modified),
+                    _ => matches!(
+                        e.state(),
+                        PfnState::Active | PfnState::Standby | PfnState::Modified | PfnState::ModifiedNoWrite
+                    ),
                 };
                 ensure!(
                     state_ok && e.usage() == FrameUse::Private,

@@ -17,6 +17,7 @@ pub mod address_space;
 pub mod arch;
 pub mod balancer;
 pub mod commit_charge;
+pub mod inspect;
 pub mod invariants;
 pub mod machine;
 pub mod page_file;

@@ -2,7 +2,7 @@
 //!
 //! A script calls the Win32 API by its names, with Windows' parameters in Windows' order
 //! (`api_memory.rs`, `api_files.rs`), names every Windows constant (`constants.rs`), touches
-//! memory as the calling process (`access.rs`), and looks inside (`inspect.rs`,
+//! memory as the calling process (`access.rs`), and looks inside (`inspect.rs`, `maps.rs`,
 //! `explain.rs`). The machine is the default one (1 GiB of RAM, no page file) unless the script
 //! first calls `machine(#{ ram: "16 MiB", page_file: "64 MiB" })`; its first process, "main",
 //! calls until `on(process("b"))` switches.
@@ -18,6 +18,7 @@ mod api_memory;
 mod constants;
 mod explain;
 mod inspect;
+mod maps;
 mod session;
 mod values;
 
@@ -227,5 +228,6 @@ fn engine(shared: &Shared) -> Engine {
     api_files::register(&mut engine, shared);
     access::register(&mut engine, shared);
     inspect::register(&mut engine, shared);
+    maps::register(&mut engine, shared);
     engine
 }

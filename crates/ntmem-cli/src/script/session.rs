@@ -47,6 +47,9 @@ pub(crate) struct Session {
     pub(crate) explain: bool,
     /// `--diff`: every vmmap()/rammap() after the first also shows what changed.
     pub(crate) diff: bool,
+    /// The last VMMap of each process and the last RAMMap, for `--diff`.
+    pub(crate) last_vmmap: HashMap<ProcessId, ntmem::inspect::VmMap>,
+    pub(crate) last_rammap: Option<ntmem::inspect::RamMap>,
     /// The directory of the script: relative host paths are taken from here.
     pub(crate) script_dir: PathBuf,
     /// The script's own temporary directory (`temp_path`), removed when the run ends.
@@ -74,6 +77,8 @@ impl Session {
             output,
             explain: false,
             diff: false,
+            last_vmmap: HashMap::new(),
+            last_rammap: None,
             script_dir,
             temp: tempfile::Builder::new().prefix("ntmem-script-").tempdir()?,
             out,

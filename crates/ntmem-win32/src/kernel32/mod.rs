@@ -11,6 +11,7 @@ mod access;
 mod file;
 mod info;
 mod memory;
+mod priority;
 mod process;
 mod section;
 mod view;

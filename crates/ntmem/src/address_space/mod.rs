@@ -142,6 +142,9 @@ pub struct AddressSpace {
     /// took it, not to the frame (NT keeps it in the working-set list entry), so another
     /// process mapping the frame neither holds nor counts it.
     pub(crate) locked_views: std::collections::BTreeSet<Vpn>,
+    /// The memory priority its pages get (0–7, default 5): the page priority a frame takes
+    /// when this process maps it (`SetProcessInformation(ProcessMemoryPriority)`).
+    pub(crate) priority: u8,
 }
 
 /// Where the shared user data page is mapped in every process (F6).
@@ -171,6 +174,7 @@ impl AddressSpace {
             counters: SpaceCounters::default(),
             ws: WorkingSet::default(),
             locked_views: std::collections::BTreeSet::new(),
+            priority: crate::phys::DEFAULT_PRIORITY,
         };
         let vpn = Vpn(SHARED_USER_DATA >> PAGE_SHIFT);
         let Some(at) = space.tables.ensure(phys, vpn, false) else {
@@ -228,6 +232,7 @@ impl AddressSpace {
         match (old, new) {
             (Pte::Valid(_), Pte::Valid(_)) => {}
             (_, Pte::Valid(v)) => {
+                phys.set_priority(v.pfn(), self.priority);
                 self.counters.working_set += 1;
                 self.counters.peak_working_set = self.counters.peak_working_set.max(self.counters.working_set);
                 if matches!(phys.pfn(v.pfn()).usage(), FrameUse::Private | FrameUse::Section) {
@@ -280,6 +285,12 @@ impl AddressSpace {
     #[must_use]
     pub fn lock_limit(&self) -> u64 {
         self.ws.limits().minimum.saturating_sub(LOCK_OVERHEAD_PAGES)
+    }
+
+    /// The memory priority its pages get (0–7).
+    #[must_use]
+    pub fn memory_priority(&self) -> u8 {
+        self.priority
     }
 
     /// The working set.

@@ -58,8 +58,14 @@ pub(super) fn check_segments(
                 }
                 _ => {
                     ensure!(
-                        matches!(e.state(), PfnState::Standby | PfnState::Modified) && n == 0,
+                        matches!(e.state(), PfnState::Standby | PfnState::Modified | PfnState::ModifiedNoWrite)
+                            && n == 0,
                         "transition prototype of frame {pfn:?} is {e:?}"
+                    );
+                    // Only a segment whose writes are deferred parks pages on the no-write list.
+                    ensure!(
+                        e.state() != PfnState::ModifiedNoWrite || segment.is_write_deferred(),
+                        "frame {pfn:?} of a segment whose writes are not deferred is on the modified no-write list"
                     );
                     found.parked.insert(pfn);
                 }

@@ -1,10 +1,18 @@
 //! The page lists: doubly linked through the PFN entries, so a frame is removed from the
 //! middle of a list in O(1) (needed to take the 512 frames of a large page).
+//!
+//! The standby list is eight lists, one per page priority (NT's `MmStandbyPageListByPriority`):
+//! a frame goes on the list of its PFN's priority, [`PageLists::pop_front`] of the standby list
+//! takes the oldest frame of the lowest priority that has one, and the standby list's length
+//! and iteration cover all eight, lowest priority first.
 
-use super::pfn::{PfnEntry, PfnState};
+use super::pfn::{PfnEntry, PfnState, MAX_PRIORITY};
 use crate::units::Pfn;
 
 const NONE: u32 = u32::MAX;
+/// The first standby head; the eight priorities follow it.
+const STANDBY: usize = 5;
+const PRIORITIES: usize = MAX_PRIORITY as usize + 1;
 
 /// The page lists.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,20 +28,43 @@ pub enum ListKind {
     Modified,
     /// Frames that failed (kept out of use).
     Bad,
+    /// Modified pages that must not be written yet (NT's modified no-write list): pages of a
+    /// segment whose writes are deferred (`System::set_section_write_deferred`). The modified
+    /// page writer leaves them; they move to the modified list when writes are allowed again.
+    ModifiedNoWrite,
 }
 
 impl ListKind {
     /// Every list.
-    pub const ALL: [ListKind; 5] =
-        [ListKind::Zeroed, ListKind::Free, ListKind::Standby, ListKind::Modified, ListKind::Bad];
+    pub const ALL: [ListKind; 6] = [
+        ListKind::Zeroed,
+        ListKind::Free,
+        ListKind::Standby,
+        ListKind::Modified,
+        ListKind::Bad,
+        ListKind::ModifiedNoWrite,
+    ];
 
-    fn slot(self) -> usize {
+    /// The head of this list for a frame of `priority` (the standby list has one per priority).
+    fn slot(self, priority: u8) -> usize {
         match self {
             ListKind::Zeroed => 0,
             ListKind::Free => 1,
-            ListKind::Standby => 2,
-            ListKind::Modified => 3,
-            ListKind::Bad => 4,
+            ListKind::Modified => 2,
+            ListKind::Bad => 3,
+            ListKind::ModifiedNoWrite => 4,
+            ListKind::Standby => STANDBY + usize::from(priority.min(MAX_PRIORITY)),
+        }
+    }
+
+    /// The heads of this list, in the order they are taken from.
+    fn slots(self) -> core::ops::Range<usize> {
+        match self {
+            ListKind::Standby => STANDBY..STANDBY + PRIORITIES,
+            _ => {
+                let s = self.slot(0);
+                s..s + 1
+            }
         }
     }
 
@@ -44,6 +75,7 @@ impl ListKind {
             ListKind::Standby => PfnState::Standby,
             ListKind::Modified => PfnState::Modified,
             ListKind::Bad => PfnState::Bad,
+            ListKind::ModifiedNoWrite => PfnState::ModifiedNoWrite,
         }
     }
 
@@ -56,6 +88,7 @@ impl ListKind {
             ListKind::Standby => "standby",
             ListKind::Modified => "modified",
             ListKind::Bad => "bad",
+            ListKind::ModifiedNoWrite => "modified no-write",
         }
     }
 }
@@ -75,16 +108,21 @@ impl Default for Head {
 
 #[derive(Default)]
 pub(super) struct PageLists {
-    heads: [Head; 5],
+    heads: [Head; STANDBY + PRIORITIES],
 }
 
 impl PageLists {
     pub(super) fn len(&self, list: ListKind) -> u64 {
-        self.heads[list.slot()].len
+        list.slots().map(|s| self.heads[s].len).sum()
+    }
+
+    /// Standby frames of `priority`.
+    pub(super) fn standby_len(&self, priority: u8) -> u64 {
+        self.heads[ListKind::Standby.slot(priority)].len
     }
 
     pub(super) fn push_back(&mut self, pfns: &mut [PfnEntry], list: ListKind, pfn: Pfn) {
-        let head = &mut self.heads[list.slot()];
+        let head = &mut self.heads[list.slot(pfns[pfn.index()].priority)];
         let e = &mut pfns[pfn.index()];
         e.state = list.state();
         e.prev = head.last;
@@ -99,16 +137,13 @@ impl PageLists {
     }
 
     pub(super) fn pop_front(&mut self, pfns: &mut [PfnEntry], list: ListKind) -> Option<Pfn> {
-        let first = self.heads[list.slot()].first;
-        if first == NONE {
-            return None;
-        }
+        let first = list.slots().map(|s| self.heads[s].first).find(|&f| f != NONE)?;
         self.remove(pfns, list, Pfn(first));
         Some(Pfn(first))
     }
 
     pub(super) fn remove(&mut self, pfns: &mut [PfnEntry], list: ListKind, pfn: Pfn) {
-        let head = &mut self.heads[list.slot()];
+        let head = &mut self.heads[list.slot(pfns[pfn.index()].priority)];
         let (prev, next) = {
             let e = &pfns[pfn.index()];
             (e.prev, e.next)
@@ -130,16 +165,27 @@ impl PageLists {
     }
 
     pub(super) fn iter<'a>(&self, pfns: &'a [PfnEntry], list: ListKind) -> impl Iterator<Item = Pfn> + 'a {
-        let mut at = self.heads[list.slot()].first;
-        let mut left = self.heads[list.slot()].len;
-        core::iter::from_fn(move || {
-            if at == NONE || left == 0 {
-                return None;
-            }
-            let here = at;
-            at = pfns[here as usize].next;
-            left -= 1;
-            Some(Pfn(here))
-        })
+        let heads: Vec<Head> = list.slots().map(|s| self.heads[s]).collect();
+        heads.into_iter().flat_map(move |h| chain(pfns, h))
     }
+
+    /// The standby frames of `priority`, oldest first.
+    pub(super) fn standby_iter<'a>(&self, pfns: &'a [PfnEntry], priority: u8) -> impl Iterator<Item = Pfn> + 'a {
+        chain(pfns, self.heads[ListKind::Standby.slot(priority)])
+    }
+}
+
+/// The frames linked from `head`, first to last.
+fn chain(pfns: &[PfnEntry], head: Head) -> impl Iterator<Item = Pfn> + '_ {
+    let mut at = head.first;
+    let mut left = head.len;
+    core::iter::from_fn(move || {
+        if at == NONE || left == 0 {
+            return None;
+        }
+        let here = at;
+        at = pfns[here as usize].next;
+        left -= 1;
+        Some(Pfn(here))
+    })
 }

@@ -16,7 +16,7 @@ mod pfn;
 
 pub use frame_store::FrameStore;
 pub use lists::ListKind;
-pub use pfn::{FrameUse, PfnEntry, PfnFlags, PfnState, NO_SLOT};
+pub use pfn::{FrameUse, PfnEntry, PfnFlags, PfnState, DEFAULT_PRIORITY, MAX_PRIORITY, NO_SLOT};
 
 use crate::units::{Pfn, PhysAddr, PAGES_PER_LARGE_PAGE, PAGE_SIZE};
 use events::MoveReason;
@@ -27,6 +27,10 @@ use lists::PageLists;
 pub struct PhysStats {
     /// Frames zeroed before being handed out (the demand-zero path's cost).
     pub pages_zeroed: u64,
+    /// Standby pages repurposed (taken from the page they held for another use), by page
+    /// priority: NT's `MmStandbyRePurposed` per priority (`SYSTEM_MEMORY_LIST_INFORMATION`'s
+    /// `RepurposedPagesByPriority`).
+    pub repurposed: [u64; 8],
 }
 
 /// RAM and its PFN database.
@@ -84,6 +88,26 @@ impl PhysicalMemory {
     #[must_use]
     pub fn list_len(&self, list: ListKind) -> u64 {
         self.lists.len(list)
+    }
+
+    /// Standby frames of page priority `priority` (0–7).
+    #[must_use]
+    pub fn standby_len(&self, priority: u8) -> u64 {
+        self.lists.standby_len(priority)
+    }
+
+    /// The standby frames of page priority `priority`, oldest first.
+    pub fn standby_iter(&self, priority: u8) -> impl Iterator<Item = Pfn> + '_ {
+        self.lists.standby_iter(&self.pfns, priority)
+    }
+
+    /// Gives an in-use frame the page priority of the process mapping it (a frame on a list
+    /// keeps its own: its list is found by it).
+    pub(crate) fn set_priority(&mut self, pfn: Pfn, priority: u8) {
+        let e = &mut self.pfns[pfn.index()];
+        if e.state == PfnState::Active {
+            e.priority = priority.min(MAX_PRIORITY);
+        }
     }
 
     /// The frames of a list, head first.
@@ -171,12 +195,15 @@ impl PhysicalMemory {
         Some(pfn)
     }
 
-    /// The oldest standby frame, taken off its list but still describing its old page: the
-    /// caller rewrites that page's PTE, then [`PhysicalMemory::reuse`]s the frame.
+    /// The oldest standby frame of the lowest page priority, taken off its list but still
+    /// describing its old page: the caller rewrites that page's PTE, then
+    /// [`PhysicalMemory::reuse`]s (or releases) the frame. Counted as repurposed at its priority.
     #[must_use]
     pub(crate) fn take_standby(&mut self) -> Option<Pfn> {
         let pfn = self.lists.pop_front(&mut self.pfns, ListKind::Standby)?;
         self.note_move(pfn, Some(ListKind::Standby), None, MoveReason::Repurposed);
+        let priority = usize::from(self.pfns[pfn.index()].priority.min(MAX_PRIORITY));
+        self.stats.repurposed[priority] += 1;
         self.pfns[pfn.index()].state = PfnState::Active;
         self.active += 1;
         Some(pfn)
@@ -191,7 +218,8 @@ impl PhysicalMemory {
         self.activate(pfn, usage, pte);
     }
 
-    /// Puts an in-use frame on the standby or modified list; it stays the page's.
+    /// Puts an in-use frame on the standby, modified or modified no-write list; it stays the
+    /// page's. A standby frame goes on the list of its page priority.
     pub(crate) fn park(&mut self, pfn: Pfn, list: ListKind) {
         debug_assert_eq!(self.pfns[pfn.index()].state, PfnState::Active);
         self.active -= 1;

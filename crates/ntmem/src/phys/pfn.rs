@@ -1,7 +1,8 @@
 //! One PFN database entry per frame: its state, what it is used for, how many PTEs share it
 //! and which PTE maps it (Windows Internals, 7th ed., ch. 5, "PFN data structures").
 //!
-//! The entry is 32 bytes: 0.8% of RAM, the size docs/design.md aims at.
+//! The entry is 32 bytes: 0.8% of RAM, the size docs/design.md aims at (the page priority took
+//! one byte of its padding).
 
 use crate::paging::Protection;
 use crate::units::PhysAddr;
@@ -21,6 +22,8 @@ pub enum PfnState {
     Modified,
     /// On the bad list.
     Bad,
+    /// On the modified no-write list: modified, and not to be written until allowed.
+    ModifiedNoWrite,
     /// In use: mapped by a PTE, a page table, or kept by the firmware.
     Active,
 }
@@ -35,6 +38,7 @@ impl PfnState {
             PfnState::Standby => Some(super::ListKind::Standby),
             PfnState::Modified => Some(super::ListKind::Modified),
             PfnState::Bad => Some(super::ListKind::Bad),
+            PfnState::ModifiedNoWrite => Some(super::ListKind::ModifiedNoWrite),
             PfnState::Active => None,
         }
     }
@@ -91,8 +95,15 @@ impl PfnFlags {
     }
 }
 
+/// The page priority a frame has unless a process of another memory priority mapped it
+/// (`MEMORY_PRIORITY_NORMAL`, Windows Internals, 7th ed., ch. 5, "Page priority").
+pub const DEFAULT_PRIORITY: u8 = 5;
+
+/// Page priorities run from 0 to this.
+pub const MAX_PRIORITY: u8 = 7;
+
 /// A PFN database entry.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct PfnEntry {
     pub(crate) pte: u64,
     pub(crate) prev: u32,
@@ -112,6 +123,29 @@ pub struct PfnEntry {
     pub(crate) backing_file: u8,
     /// The slot holding a copy of this page; [`NO_SLOT`] when none.
     pub(crate) backing_slot: u32,
+    /// The page priority (0–7, NT's `MMPFN.u3.e1.Priority`): the memory priority of the
+    /// process that last mapped the frame. A standby frame sits on the standby list of its
+    /// priority, and repurposing takes the lowest priority first; it never changes while the
+    /// frame is on a list (the list is found by it).
+    pub(crate) priority: u8,
+}
+
+impl Default for PfnEntry {
+    fn default() -> PfnEntry {
+        PfnEntry {
+            pte: 0,
+            prev: 0,
+            next: 0,
+            share_count: 0,
+            state: PfnState::default(),
+            usage: FrameUse::default(),
+            protection: Protection::default(),
+            flags: PfnFlags::default(),
+            backing_file: 0,
+            backing_slot: NO_SLOT,
+            priority: DEFAULT_PRIORITY,
+        }
+    }
 }
 
 const PROTOTYPE_SEGMENT_SHIFT: u32 = 40;
@@ -168,6 +202,12 @@ impl PfnEntry {
     #[must_use]
     pub fn protection(&self) -> Protection {
         self.protection
+    }
+
+    /// The page priority (0–7).
+    #[must_use]
+    pub fn priority(&self) -> u8 {
+        self.priority
     }
 
     /// Locked, reset, modified.

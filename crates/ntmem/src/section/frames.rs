@@ -272,7 +272,37 @@ impl Machine {
                 self.files.free(file, slot);
             }
         }
-        self.phys.park(pfn, if modified { ListKind::Modified } else { ListKind::Standby });
+        let list = match (modified, self.segments.get(segment).is_some_and(super::Segment::is_write_deferred)) {
+            (false, _) => ListKind::Standby,
+            (true, false) => ListKind::Modified,
+            (true, true) => ListKind::ModifiedNoWrite,
+        };
+        self.phys.park(pfn, list);
+    }
+
+    /// Defers (or allows again) the modified page writer's writes of a file-backed data
+    /// segment (`MmDisableModifiedWriteOfSection` / `MmEnableModifiedWriteOfSection`): its
+    /// modified pages on the modified list move to the modified no-write list, or back.
+    /// `false` for a segment that is not a file's data segment, or is dying.
+    pub(crate) fn defer_segment_writes(&mut self, segment: SegmentId, deferred: bool) -> bool {
+        let Some(seg) = self.segments.get_mut(segment) else { return false };
+        if !matches!(seg.backing, super::Backing::File(_)) || seg.dying {
+            return false;
+        }
+        seg.write_deferred = deferred;
+        let (from, to) = if deferred {
+            (PfnState::Modified, ListKind::ModifiedNoWrite)
+        } else {
+            (PfnState::ModifiedNoWrite, ListKind::Modified)
+        };
+        for page in 0..seg.pages() {
+            let Some(pfn) = self.prototype_frame(segment, page) else { continue };
+            if self.phys.pfn(pfn).state() == from {
+                self.phys.unpark(pfn);
+                self.phys.park(pfn, to);
+            }
+        }
+        true
     }
 
     /// Marks a page-file section frame's contents discardable (`MEM_RESET`): clean, reset, its
@@ -285,7 +315,7 @@ impl Machine {
             e.set_backing(None);
             self.files.free(file, slot);
         }
-        if self.phys.pfn(pfn).state() == PfnState::Modified {
+        if matches!(self.phys.pfn(pfn).state(), PfnState::Modified | PfnState::ModifiedNoWrite) {
             self.phys.unpark(pfn);
             self.phys.park(pfn, ListKind::Standby);
         }
@@ -420,7 +450,7 @@ impl Machine {
     fn flush_run(&mut self, segment: SegmentId, first: u64, frames: &[Pfn]) -> std::io::Result<()> {
         self.write_back(segment, first, frames)?;
         for f in frames {
-            if self.phys.pfn(*f).state() == PfnState::Modified {
+            if matches!(self.phys.pfn(*f).state(), PfnState::Modified | PfnState::ModifiedNoWrite) {
                 self.phys.unpark(*f);
                 self.phys.park(*f, ListKind::Standby);
             }
@@ -436,6 +466,8 @@ impl Machine {
     pub(crate) fn delete_segment(&mut self, id: SegmentId) {
         let Some(pages) = self.segments.get(id).map(super::Segment::pages) else { return };
         if self.flush_segment(id, 0..pages).is_err() {
+            // Its modified pages must reach the file in the end: no more deferring.
+            self.defer_segment_writes(id, false);
             if let Some(seg) = self.segments.get_mut(id) {
                 seg.dying = true;
             }

@@ -52,6 +52,9 @@ pub struct Sections {
     events: Vec<Option<Event>>,
     /// The object namespace (`\BaseNamedObjects`): names are case-sensitive (F133).
     names: BTreeMap<String, NamedObject>,
+    /// The path each host file was first opened by, kept after its handles close (a segment
+    /// outlives them, F168): the file name VMMap and RAMMap show for its pages.
+    paths: BTreeMap<FileIdentity, std::path::PathBuf>,
 }
 
 /// What a name in the namespace stands for.
@@ -124,8 +127,15 @@ impl Sections {
             }
         }
         let (file, existed) = File::open(path, access, share, disposition)?;
+        self.paths.entry(file.identity()).or_insert_with(|| file.path().to_owned());
         let id = insert(&mut self.files, file).ok_or(SectionError::InsufficientResources)?;
         Ok((FileId(id), existed))
+    }
+
+    /// The path a host file was first opened by (the name inspection shows for its pages).
+    #[must_use]
+    pub fn path_of(&self, identity: FileIdentity) -> Option<&Path> {
+        self.paths.get(&identity).map(std::path::PathBuf::as_path)
     }
 
     /// Every open file.

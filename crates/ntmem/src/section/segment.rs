@@ -76,6 +76,11 @@ pub struct Segment {
     /// its file yet: it stays until the mapped page writer has written them (nothing written
     /// through a view is lost), or until a new section of the file takes it up again.
     pub(crate) dying: bool,
+    /// The modified page writer must not write its pages yet (NT's control-area flag
+    /// `NoModifiedWriting`, set by `MmDisableModifiedWriteOfSection`): its modified pages that
+    /// leave every working set go to the modified no-write list. File-backed data segments
+    /// only; cleared when the segment starts dying, so nothing stays unwritten.
+    pub(crate) write_deferred: bool,
 }
 
 impl Segment {
@@ -93,6 +98,7 @@ impl Segment {
             host,
             image: None,
             dying: false,
+            write_deferred: false,
         }
     }
 
@@ -201,6 +207,12 @@ impl Segment {
     #[must_use]
     pub fn holds_file(&self) -> bool {
         self.host.is_some()
+    }
+
+    /// True while the modified page writer must leave its pages (modified no-write).
+    #[must_use]
+    pub fn is_write_deferred(&self) -> bool {
+        self.write_deferred
     }
 
     /// True while it outlives its last reference to write its modified pages.

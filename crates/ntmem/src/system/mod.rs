@@ -88,6 +88,11 @@ pub struct SystemStats {
     pub modified_pages: u64,
     /// Frames on the bad list.
     pub bad_pages: u64,
+    /// Frames on the modified no-write list (modified pages of sections whose writes are
+    /// deferred, [`System::set_section_write_deferred`]).
+    pub modified_no_write_pages: u64,
+    /// Standby pages repurposed, by page priority 0–7.
+    pub repurposed_by_priority: [u64; 8],
     /// Frames in use.
     pub active_pages: u64,
     /// Frames that can be handed out without writing (zeroed + free + standby).
@@ -361,6 +366,8 @@ impl System {
             standby_pages: phys.list_len(ListKind::Standby),
             modified_pages: phys.list_len(ListKind::Modified),
             bad_pages: phys.list_len(ListKind::Bad),
+            modified_no_write_pages: phys.list_len(ListKind::ModifiedNoWrite),
+            repurposed_by_priority: phys.stats().repurposed,
             active_pages: phys.active_count(),
             available_pages: phys.available(),
             pages_zeroed: phys.stats().pages_zeroed,

@@ -62,6 +62,30 @@ impl System {
         }
     }
 
+    /// Defers the writing of a file-backed section's modified pages, or allows it again: what
+    /// NT's file systems ask with `MmDisableModifiedWriteOfSection` /
+    /// `MmEnableModifiedWriteOfSection` (NTFS, for its log file, so that no page reaches the
+    /// disk before the log records that describe it). While deferred, the section's modified
+    /// pages that leave every working set go to the modified no-write list, which the
+    /// modified page writer leaves alone; `FlushViewOfFile` still writes them (an explicit
+    /// flush is the file system's own request), and allowing writes again moves them to the
+    /// modified list. No user-mode Win32 function reaches this; ntmem offers it to scenarios
+    /// and tests. `InvalidParameter` for a section that is not a file's data section.
+    pub fn set_section_write_deferred(
+        &mut self,
+        pid: ProcessId,
+        handle: Handle,
+        deferred: bool,
+    ) -> Result<(), SectionError> {
+        let (id, _) = self.section_of(pid, handle)?;
+        let segment = self.sections.section(id).ok_or(SectionError::InvalidHandle)?.segment();
+        if self.machine.defer_segment_writes(segment, deferred) {
+            Ok(())
+        } else {
+            Err(SectionError::InvalidParameter)
+        }
+    }
+
     /// Closes a handle of `pid`, of any object type.
     pub fn close_handle(&mut self, pid: ProcessId, handle: Handle) -> Result<HandleEntry, SectionError> {
         let entry =

@@ -236,6 +236,14 @@ impl<'a> Vm<'a> {
         n
     }
 
+    /// Sets the memory priority of the process (0–7; `MEMORY_PRIORITY_NORMAL` is 5): the page
+    /// priority its pages take from now on, as they are mapped (faulted in, or soft-faulted
+    /// back). Pages already resident keep theirs until they are mapped again, as on Windows.
+    /// Values above 7 are clamped (the Win32 layer refuses them first).
+    pub fn set_memory_priority(&mut self, priority: u8) {
+        self.space.priority = priority.min(crate::phys::MAX_PRIORITY);
+    }
+
     /// Sets the working-set limits (already validated by the caller).
     pub fn set_working_set_limits(&mut self, limits: crate::address_space::WorkingSetLimits) {
         let (space, m) = self.parts();
