@@ -4,6 +4,8 @@
 
 mod bench;
 mod run;
+#[cfg(feature = "script")]
+mod script;
 mod soak;
 mod tour;
 mod trace;
@@ -96,6 +98,21 @@ enum Command {
     Trace(TraceCommand),
     /// A trace under each policy and memory size: a CSV and an SVG miss-ratio curve.
     Sweep(trace::sweep::SweepArgs),
+    /// Run a scenario script (Rhai): Win32 calls by name, accesses, and views of the inside.
+    #[cfg(feature = "script")]
+    Script {
+        /// The script (`.rhai`); relative file names in it are taken from its directory.
+        file: std::path::PathBuf,
+        /// Write every view the script asks for (and its prints) as JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Each vmmap()/rammap() after the first also shows what changed since the last one.
+        #[arg(long)]
+        diff: bool,
+        /// Run the invariant checker after every call (slow; for tests).
+        #[arg(long)]
+        check_invariants: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,6 +140,10 @@ fn main() -> std::process::ExitCode {
         }
         Command::Trace(TraceCommand::Replay(args)) => trace::replay::run(&args),
         Command::Sweep(args) => trace::sweep::run(&args),
+        #[cfg(feature = "script")]
+        Command::Script { file, json, diff, check_invariants } => {
+            script::run(&script::Args { file: &file, json, diff, check_invariants })
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

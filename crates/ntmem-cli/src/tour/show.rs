@@ -32,7 +32,7 @@ pub(super) fn mbi(m: &MEMORY_BASIC_INFORMATION64) -> String {
             protection_name(m.AllocationProtect)
         );
     }
-    s + &format!(", Protect {}", protection_name(m.Protect))
+    s + format!(", Protect {}", protection_name(m.Protect)).as_str()
 }
 
 /// The PTE of `addr` in process `pid`, raw and decoded; or which table is missing, so that

@@ -334,6 +334,7 @@ impl AddressSpace {
                     self.tlb.fill(Vpn(vpn), pfn, perms(write_ready, executable));
                 }
                 Translation::Fault(pte) => {
+                    m.phys.note_fault(addr, access, pte);
                     self.resolve_fault(m, Vpn(vpn), access, pte, addr)?;
                     self.enforce_hard_maximum(m, Vpn(vpn));
                 }

@@ -9,6 +9,7 @@
 //! Neighbours: `paging` reads and writes page-table entries through [`PhysicalMemory`];
 //! `address_space` allocates and releases frames.
 
+pub mod events;
 mod frame_store;
 mod lists;
 mod pfn;
@@ -18,6 +19,7 @@ pub use lists::ListKind;
 pub use pfn::{FrameUse, PfnEntry, PfnFlags, PfnState, DEFAULT_PRIORITY, MAX_PRIORITY, NO_SLOT};
 
 use crate::units::{Pfn, PhysAddr, PAGES_PER_LARGE_PAGE, PAGE_SIZE};
+use events::MoveReason;
 use lists::PageLists;
 
 /// Counters kept by the physical layer.
@@ -38,6 +40,8 @@ pub struct PhysicalMemory {
     lists: PageLists,
     active: u64,
     stats: PhysStats,
+    /// The explain hook's record, when on (events.rs).
+    events: Option<Vec<events::Event>>,
 }
 
 impl PhysicalMemory {
@@ -56,6 +60,7 @@ impl PhysicalMemory {
             lists: PageLists::default(),
             active: 0,
             stats: PhysStats::default(),
+            events: None,
         };
         for raw in 1..frames {
             pm.lists.push_back(&mut pm.pfns, ListKind::Zeroed, Pfn(raw));
@@ -139,13 +144,14 @@ impl PhysicalMemory {
     /// is exhausted; commit accounting makes that unreachable for committed memory.
     #[must_use]
     pub(crate) fn allocate(&mut self, usage: FrameUse, pte: Option<PhysAddr>) -> Option<Pfn> {
-        let pfn = if let Some(pfn) = self.lists.pop_front(&mut self.pfns, ListKind::Zeroed) {
-            pfn
+        let (pfn, from) = if let Some(pfn) = self.lists.pop_front(&mut self.pfns, ListKind::Zeroed) {
+            (pfn, ListKind::Zeroed)
         } else {
             let pfn = self.lists.pop_front(&mut self.pfns, ListKind::Free)?;
             self.zero(pfn);
-            pfn
+            (pfn, ListKind::Free)
         };
+        self.note_move(pfn, Some(from), None, MoveReason::Allocated(usage));
         self.activate(pfn, usage, pte);
         Some(pfn)
     }
@@ -187,6 +193,10 @@ impl PhysicalMemory {
             .lists
             .pop_front(&mut self.pfns, ListKind::Free)
             .or_else(|| self.lists.pop_front(&mut self.pfns, ListKind::Zeroed))?;
+        if self.events.is_some() {
+            let from = if self.pfns[pfn.index()].state == PfnState::Free { ListKind::Free } else { ListKind::Zeroed };
+            self.note_move(pfn, Some(from), None, MoveReason::ReadIn(usage));
+        }
         self.activate(pfn, usage, pte);
         Some(pfn)
     }
@@ -197,6 +207,7 @@ impl PhysicalMemory {
     #[must_use]
     pub(crate) fn take_standby(&mut self) -> Option<Pfn> {
         let pfn = self.lists.pop_front(&mut self.pfns, ListKind::Standby)?;
+        self.note_move(pfn, Some(ListKind::Standby), None, MoveReason::Repurposed);
         let priority = usize::from(self.pfns[pfn.index()].priority.min(MAX_PRIORITY));
         self.stats.repurposed[priority] += 1;
         self.pfns[pfn.index()].state = PfnState::Active;
@@ -219,6 +230,7 @@ impl PhysicalMemory {
         debug_assert_eq!(self.pfns[pfn.index()].state, PfnState::Active);
         self.active -= 1;
         self.lists.push_back(&mut self.pfns, list, pfn);
+        self.note_move(pfn, None, Some(list), MoveReason::Parked);
     }
 
     /// Takes a parked frame back off its list into use (a soft fault).
@@ -227,6 +239,7 @@ impl PhysicalMemory {
             self.lists.remove(&mut self.pfns, list, pfn);
             self.pfns[pfn.index()].state = PfnState::Active;
             self.active += 1;
+            self.note_move(pfn, Some(list), None, MoveReason::TakenBack);
         }
     }
 
@@ -249,6 +262,7 @@ impl PhysicalMemory {
         e.state = PfnState::Free;
         self.active -= 1;
         self.lists.push_back(&mut self.pfns, list, pfn);
+        self.note_move(pfn, None, Some(list), MoveReason::Released);
     }
 
     /// Gives back a frame whose bytes are all zero (a page table whose entries are all
@@ -256,6 +270,31 @@ impl PhysicalMemory {
     pub(crate) fn release_zeroed(&mut self, pfn: Pfn) {
         debug_assert!(self.store.frame(pfn).iter().all(|&b| b == 0), "a frame released as zeroed holds data");
         self.release_to(pfn, ListKind::Zeroed);
+    }
+
+    /// Turns the explain hook's record on (an empty one) or off (dropping what it held).
+    pub fn set_recording(&mut self, on: bool) {
+        self.events = on.then(Vec::new);
+    }
+
+    /// What was recorded since the last call, oldest first (empty when recording is off).
+    pub fn take_events(&mut self) -> Vec<events::Event> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Records a page fault, when recording.
+    pub(crate) fn note_fault(&mut self, va: u64, access: crate::paging::AccessKind, pte: crate::paging::Pte) {
+        if let Some(log) = &mut self.events {
+            log.push(events::Event::Fault { va, access, pte });
+        }
+    }
+
+    /// Records a frame's move, when recording.
+    #[inline]
+    fn note_move(&mut self, pfn: Pfn, from: events::Place, to: events::Place, reason: MoveReason) {
+        if let Some(log) = &mut self.events {
+            log.push(events::Event::ListMove { pfn, from, to, reason });
+        }
     }
 
     fn zero(&mut self, pfn: Pfn) {

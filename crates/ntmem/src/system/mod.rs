@@ -304,6 +304,17 @@ impl System {
         &self.machine.phys
     }
 
+    /// Turns the explain hook on or off: while on, page faults and frames' list moves are
+    /// recorded for [`System::take_events`] (phys/events.rs).
+    pub fn set_recording(&mut self, on: bool) {
+        self.machine.phys.set_recording(on);
+    }
+
+    /// What the memory manager did since the last call, oldest first, while recording.
+    pub fn take_events(&mut self) -> Vec<crate::phys::events::Event> {
+        self.machine.phys.take_events()
+    }
+
     /// The commit charge.
     #[must_use]
     pub fn commit(&self) -> &crate::commit_charge::CommitCharge {
