@@ -155,59 +155,47 @@ impl Soak {
     /// `data` was written at `addr` by (or into) the process of `slot`: into its private
     /// pages, the shared pages of its views, or a copy-on-write page now its own.
     pub(crate) fn model_write(&mut self, slot: usize, addr: u64, data: &[u8]) {
-        let mut pieces = Vec::new();
-        for_pages(addr, data.len(), |vpn, off, range| pieces.push((vpn, off, range)));
-        for (vpn, off, range) in pieces {
-            let Some(p) = self.slots[slot].model.pages.get(&vpn) else { continue };
-            let Some(sp) = p.shared else {
-                if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
-                    p.content.write(off, &data[range]);
-                }
-                continue;
-            };
-            let writecopy = matches!(p.protect & 0xFF, PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
-            if writecopy || self.is_copy_view(slot, vpn * PAGE) {
-                let mut content = self.backing_content(sp).cloned().unwrap_or(Content::Any);
-                content.write(off, &data[range]);
-                if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
-                    p.shared = None;
-                    p.content = content;
-                }
-            } else if let Some(c) = self.backing_content(sp) {
-                c.write(off, &data[range]);
-            }
-        }
+        self.apply_write(slot, addr, data, Written::Yes);
     }
 
     /// A write of `data` at `addr` in `slot` failed part-way with an in-page error: the pages
     /// before the failing one may hold their part of it. A copy-on-write page that was copied
     /// (`VirtualQuery` shows the copy's read-write protection) is now the process's own.
     pub(crate) fn model_maybe_write(&mut self, slot: usize, addr: u64, data: &[u8]) {
+        self.apply_write(slot, addr, data, Written::Maybe);
+    }
+
+    fn apply_write(&mut self, slot: usize, addr: u64, data: &[u8], written: Written) {
+        let put = |c: &mut Content, off: usize, bytes: &[u8]| match written {
+            Written::Yes => c.write(off, bytes),
+            Written::Maybe => c.maybe_write(off, bytes),
+        };
         let mut pieces = Vec::new();
         for_pages(addr, data.len(), |vpn, off, range| pieces.push((vpn, off, range)));
         for (vpn, off, range) in pieces {
             let Some(p) = self.slots[slot].model.pages.get(&vpn) else { continue };
             let Some(sp) = p.shared else {
                 if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
-                    p.content.maybe_write(off, &data[range]);
+                    put(&mut p.content, off, &data[range]);
                 }
                 continue;
             };
             let writecopy = matches!(p.protect & 0xFF, PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
             if writecopy || self.is_copy_view(slot, vpn * PAGE) {
-                let copied = self
-                    .query(slot, vpn * PAGE)
-                    .is_some_and(|m| matches!(m.Protect & 0xFF, PAGE_READWRITE | PAGE_EXECUTE_READWRITE));
+                let copied = written == Written::Yes
+                    || self
+                        .query(slot, vpn * PAGE)
+                        .is_some_and(|m| matches!(m.Protect & 0xFF, PAGE_READWRITE | PAGE_EXECUTE_READWRITE));
                 if copied {
                     let mut content = self.backing_content(sp).cloned().unwrap_or(Content::Any);
-                    content.maybe_write(off, &data[range]);
+                    put(&mut content, off, &data[range]);
                     if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
                         p.shared = None;
                         p.content = content;
                     }
                 }
             } else if let Some(c) = self.backing_content(sp) {
-                c.maybe_write(off, &data[range]);
+                put(c, off, &data[range]);
             }
         }
     }
@@ -762,4 +750,11 @@ impl Soak {
         }
         Ok(())
     }
+}
+
+/// Whether a write the model applies surely happened, or may have (it failed part-way).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Yes,
+    Maybe,
 }
