@@ -11,7 +11,8 @@
 //! The machine is configured from the environment (set by `ntmem run`): `NTMEM_RAM` (bytes,
 //! or with a K, M or G suffix; 256 MiB by default), `NTMEM_PAGE_FILE` (the page file's size;
 //! none by default), `NTMEM_TRACE` (print each fault as it is resolved), `NTMEM_REPORT` (a
-//! path: the figures are written there as JSON when the program ends).
+//! path: the figures are written there as JSON when the program ends), `NTMEM_MAX_MAP_COUNT`
+//! (the host's limit on mappings to keep under, instead of `vm.max_map_count`).
 //!
 //! Designed so that the `System` could later live in a server process shared by many
 //! programs: everything the C ABI asks of it goes through [`Runtime`]'s methods, by value.

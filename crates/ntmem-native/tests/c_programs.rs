@@ -111,3 +111,30 @@ fn a_vectored_handler_that_commits_the_page_makes_the_write_succeed_f95() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "calls=1 code=0xc0000005 params=2 kind=1 offset=0x2345 ok=1\nremoved=1 again=0\n");
 }
+
+#[test]
+fn the_host_limit_on_mappings_is_one_more_working_set_maximum() {
+    // 512 pages touched under a limit that leaves room for far fewer host mappings: the engine
+    // empties the working set as it nears the limit, and the pages come back by soft faults
+    // with their bytes.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let report = dir.path().join("report.json");
+    let report_s = report.to_string_lossy().into_owned();
+    let limit = 1024 + 400;
+    let o = run(
+        "crates/ntmem-native/tests/c/map_limit.c",
+        &[],
+        &[("NTMEM_MAX_MAP_COUNT", &limit.to_string()), ("NTMEM_REPORT", &report_s)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // (0 + 1 + ... + 255) twice.
+    assert_eq!(stdout(&o), "sum 65280\n");
+    let json = std::fs::read_to_string(&report).expect("the figures");
+    let soft = json
+        .split("\"soft\": ")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("a soft-fault count");
+    assert!(soft > 0, "pages came back by soft faults after the working set was emptied: {json}");
+}
