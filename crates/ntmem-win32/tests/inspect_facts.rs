@@ -27,6 +27,17 @@ const USER_END: u64 = 0x7FFF_FFFF_0000;
 /// its own, so VMMap shows them as Private Data there; ntmem has no such region.)
 const SHARED_USER_DATA_TAIL: u64 = 60 * K;
 
+/// Opens `path` with `access`, creates a section of it with `protect` and maps a view of the
+/// whole section with `map`: the section's handle and the view's address.
+fn map_file(k: &mut Kernel32, path: &std::path::Path, access: u32, protect: u32, map: u32) -> (HANDLE, u64) {
+    let f = open(k, path, access);
+    let h = k.CreateFileMappingW(f, None, protect, 0, 0, None);
+    assert!(!h.is_null(), "CreateFileMappingW: {}", k.GetLastError());
+    let va = k.MapViewOfFile(h, map, 0, 0, 0);
+    assert_ne!(va, 0, "MapViewOfFile: {}", k.GetLastError());
+    (h, va)
+}
+
 /// 64 MiB of RAM, a page file, the invariant checker on.
 fn machine(dir: &tempfile::TempDir) -> System {
     System::new(
@@ -196,15 +207,8 @@ fn mapped_file_view_has_its_path_and_shared_pages() {
     let a = sys.create_process("a").unwrap();
     let b = sys.create_process("b").unwrap();
     let path = host_file(&dir, "data.bin", 64 * 1024);
-    let (section, va) = {
-        let mut k = Kernel32::new(&mut sys, a);
-        let f = open(&mut k, &path, GENERIC_READ | GENERIC_WRITE);
-        let h = k.CreateFileMappingW(f, None, PAGE_READWRITE, 0, 0, None);
-        assert!(!h.is_null());
-        let va = k.MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
-        assert_ne!(va, 0);
-        (h, va)
-    };
+    let (section, va) =
+        map_file(&mut Kernel32::new(&mut sys, a), &path, GENERIC_READ | GENERIC_WRITE, PAGE_READWRITE, FILE_MAP_WRITE);
     read(&mut sys, a, va, 3);
     let map = VmMap::capture(&sys, a).unwrap();
     let row = map.row(MemoryType::MappedFile);
@@ -262,15 +266,7 @@ fn copy_on_write_copies_are_private_in_a_mapped_file() {
     let mut sys = machine(&dir);
     let pid = sys.create_process("cow").unwrap();
     let path = host_file(&dir, "cow.bin", 32 * 1024);
-    let va = {
-        let mut k = Kernel32::new(&mut sys, pid);
-        let f = open(&mut k, &path, GENERIC_READ);
-        let h = k.CreateFileMappingW(f, None, PAGE_WRITECOPY, 0, 0, None);
-        assert!(!h.is_null(), "{}", k.GetLastError());
-        let va = k.MapViewOfFile(h, FILE_MAP_COPY, 0, 0, 0);
-        assert_ne!(va, 0);
-        va
-    };
+    let (_, va) = map_file(&mut Kernel32::new(&mut sys, pid), &path, GENERIC_READ, PAGE_WRITECOPY, FILE_MAP_COPY);
     read(&mut sys, pid, va, 4);
     touch(&mut sys, pid, va, 2);
     let map = VmMap::capture(&sys, pid).unwrap();
@@ -326,15 +322,13 @@ fn image_view_is_image_with_its_path() {
     let built = PeBuilder::dll(0x1_8000_0000).build().unwrap();
     let path = dir.path().join("test.dll");
     std::fs::write(&path, built.bytes()).unwrap();
-    let va = {
-        let mut k = Kernel32::new(&mut sys, pid);
-        let f = open(&mut k, &path, GENERIC_READ | GENERIC_EXECUTE);
-        let h = k.CreateFileMappingW(f, None, SEC_IMAGE | PAGE_READONLY, 0, 0, None);
-        assert!(!h.is_null(), "{}", k.GetLastError());
-        let va = k.MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
-        assert_ne!(va, 0, "{}", k.GetLastError());
-        va
-    };
+    let (_, va) = map_file(
+        &mut Kernel32::new(&mut sys, pid),
+        &path,
+        GENERIC_READ | GENERIC_EXECUTE,
+        SEC_IMAGE | PAGE_READONLY,
+        FILE_MAP_READ,
+    );
     read(&mut sys, pid, va, 1);
     let map = VmMap::capture(&sys, pid).unwrap();
     let view = map.allocation_at(va).unwrap();
@@ -512,15 +506,13 @@ fn deferred_writes_park_modified_file_pages_on_the_modified_no_write_list_f198()
     let mut sys = machine(&dir);
     let pid = sys.create_process("log").unwrap();
     let path = host_file(&dir, "log.bin", 32 * 1024);
-    let (h, va) = {
-        let mut k = Kernel32::new(&mut sys, pid);
-        let f = open(&mut k, &path, GENERIC_READ | GENERIC_WRITE);
-        let h = k.CreateFileMappingW(f, None, PAGE_READWRITE, 0, 0, None);
-        assert!(!h.is_null());
-        let va = k.MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
-        assert_ne!(va, 0);
-        (h, va)
-    };
+    let (h, va) = map_file(
+        &mut Kernel32::new(&mut sys, pid),
+        &path,
+        GENERIC_READ | GENERIC_WRITE,
+        PAGE_READWRITE,
+        FILE_MAP_WRITE,
+    );
     let handle = Handle::from_raw(h as usize as u64).unwrap();
     sys.set_section_write_deferred(pid, handle, true).unwrap();
     touch(&mut sys, pid, va, 4);

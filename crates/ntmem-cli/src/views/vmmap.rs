@@ -55,21 +55,10 @@ pub(crate) fn summary_table(map: &VmMap) -> String {
 /// blocks under it.
 #[must_use]
 pub(crate) fn details_table(allocations: &[Allocation]) -> String {
-    let header = [
-        "Address",
-        "Type",
-        "Size",
-        "Committed",
-        "Private",
-        "Total WS",
-        "Private WS",
-        "Shareable WS",
-        "Shared WS",
-        "Locked WS",
-        "Blocks",
-        "Protection",
-        "Details",
-    ];
+    // The summary's columns but Largest, between the place and the protection.
+    let mut header = vec!["Address", "Type"];
+    header.extend(&COLUMNS[..COLUMNS.len() - 1]);
+    header.extend(["Protection", "Details"]);
     let mut t = table(&header, 2..11);
     for a in allocations {
         let f = &a.figures;
