@@ -24,7 +24,7 @@ use crate::machine::{Fill, Machine};
 use crate::page_file::SlotRun;
 use crate::paging::{AccessKind, Leaf, Protection, Pte, ValidPte};
 use crate::phys::{FrameUse, ListKind, PfnFlags};
-use crate::units::{Pfn, PhysAddr, Vpn, PAGE_BYTES};
+use crate::units::{Pfn, PhysAddr, Vpn};
 
 /// The access a page must allow to be brought in for `access`: a write to a copy-on-write
 /// page (a private one: a relocated image page) brings it in as a read would, and the retry
@@ -234,16 +234,17 @@ impl AddressSpace {
             first: first_slot + u32::try_from(lo).unwrap_or(0),
             count: u32::try_from(count).unwrap_or(0),
         };
-        // One page reads straight into its frame; a cluster through the machine's I/O buffer.
+        // One page reads straight into its frame; a cluster straight into its frames, wherever
+        // they lie, with one vectored read.
         let read = if count == 1 {
             let pfn = frames[target].expect("the faulting page's frame was allocated");
             m.files.read(run, m.phys.frame_mut(pfn))
         } else {
-            let mut buf = std::mem::take(&mut m.io_buffer);
-            buf.resize(count * PAGE_BYTES, 0);
-            let r = m.files.read(run, &mut buf);
-            m.io_buffer = buf;
-            r
+            let run_frames: Vec<Pfn> = frames[lo..hi].iter().flatten().copied().collect();
+            match m.phys.frames_mut(&run_frames) {
+                Some(pages) => m.files.read_pages(run, pages),
+                None => Err(std::io::Error::other("a cluster named one frame twice")),
+            }
         };
         if read.is_err() {
             for f in frames.iter().flatten() {
@@ -253,10 +254,6 @@ impl AddressSpace {
         }
         for (i, page) in pages.iter().enumerate().take(hi).skip(lo) {
             let pfn = frames[i].expect("frames lo..hi were allocated");
-            if count > 1 {
-                let at = (i - lo) * PAGE_BYTES;
-                m.phys.frame_mut(pfn).copy_from_slice(&m.io_buffer[at..at + PAGE_BYTES]);
-            }
             let e = m.phys.pfn_mut(pfn);
             e.protection = page.protection;
             e.set_backing(Some((file, run.first + u32::try_from(i - lo).unwrap_or(0))));

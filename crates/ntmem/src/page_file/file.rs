@@ -3,7 +3,7 @@
 use super::PageFileSpec;
 use crate::units::{PAGE_BYTES, PAGE_SIZE};
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, IoSliceMut, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -127,6 +127,25 @@ impl PageFile {
 
     pub(super) fn read_at(&self, first: u32, data: &mut [u8]) -> io::Result<()> {
         self.file.read_exact_at(data, u64::from(first) * PAGE_SIZE)
+    }
+
+    /// Fills `bufs` in turn from slot `first` on, with one vectored host read (more only when
+    /// the host returns less). The page file's own offset is not used by anything else.
+    pub(super) fn read_vectored_at(&self, first: u32, mut bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        let mut at = u64::from(first) * PAGE_SIZE;
+        while !bufs.is_empty() {
+            (&self.file).seek(SeekFrom::Start(at))?;
+            match (&self.file).read_vectored(bufs) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    IoSliceMut::advance_slices(&mut bufs, n);
+                    at += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 

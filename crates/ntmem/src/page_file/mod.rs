@@ -179,13 +179,26 @@ impl PageFiles {
     /// Reads the run into `data` (whole pages) with one I/O.
     pub(crate) fn read(&mut self, run: SlotRun, data: &mut [u8]) -> io::Result<()> {
         debug_assert_eq!(data.len(), run.count as usize * PAGE_BYTES);
+        self.counted_read(run, |f| f.read_at(run.first, data))
+    }
+
+    /// Reads the run into `pages` (one page each, in slot order) with one vectored I/O: a
+    /// cluster goes straight into its frames wherever they lie.
+    pub(crate) fn read_pages(&mut self, run: SlotRun, pages: Vec<&mut [u8]>) -> io::Result<()> {
+        debug_assert_eq!(pages.len(), run.count as usize);
+        let mut bufs: Vec<io::IoSliceMut<'_>> = pages.into_iter().map(io::IoSliceMut::new).collect();
+        self.counted_read(run, |f| f.read_vectored_at(run.first, &mut bufs))
+    }
+
+    /// One read I/O of the run, through `read`, counted (or failed by an injected fault).
+    fn counted_read(&mut self, run: SlotRun, read: impl FnOnce(&PageFile) -> io::Result<()>) -> io::Result<()> {
         if self.faults.fail_reads > 0 {
             self.faults.fail_reads -= 1;
             self.counters.failed_ios += 1;
             return Err(io::Error::other("injected page-file read failure"));
         }
         let f = self.files.get(usize::from(run.file)).ok_or_else(|| io::Error::other("no such page file"))?;
-        f.read_at(run.first, data).inspect_err(|_| self.counters.failed_ios += 1)?;
+        read(f).inspect_err(|_| self.counters.failed_ios += 1)?;
         self.counters.read_ios += 1;
         self.counters.pages_read += u64::from(run.count);
         Ok(())

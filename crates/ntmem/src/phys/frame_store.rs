@@ -90,6 +90,26 @@ impl FrameStore {
         &mut self.frames[pfn.index()]
     }
 
+    /// The bytes of each of `pfns`, in the order named, as slices of their own: one vectored
+    /// host read fills them all wherever they lie. `None` when a frame is named twice or lies
+    /// outside RAM. Costs O(k log k) for k frames, whatever RAM's size.
+    pub(crate) fn frames_mut(&mut self, pfns: &[Pfn]) -> Option<Vec<&mut [u8]>> {
+        let mut by_frame: Vec<(usize, usize)> = pfns.iter().enumerate().map(|(at, pfn)| (pfn.index(), at)).collect();
+        by_frame.sort_unstable();
+        let mut out: Vec<Option<&mut [u8]>> = pfns.iter().map(|_| None).collect();
+        // The frames not handed out yet, from frame `next` on.
+        let mut rest: &mut [[u8; FRAME]] = &mut self.frames;
+        let mut next = 0;
+        for (index, at) in by_frame {
+            let skip = index.checked_sub(next)?;
+            let (frame, tail) = std::mem::take(&mut rest).get_mut(skip..)?.split_first_mut()?;
+            out[at] = Some(frame);
+            rest = tail;
+            next = index + 1;
+        }
+        out.into_iter().collect()
+    }
+
     /// The bytes of the `count` physically contiguous frames from `first` on, as one slice:
     /// one host read fills them all.
     pub(crate) fn run_mut(&mut self, first: Pfn, count: usize) -> &mut [u8] {
@@ -163,5 +183,33 @@ fn copy_small(dst: &mut [u8], src: &[u8]) {
         8 => dst.copy_from_slice(&src[..8]),
         16 => dst.copy_from_slice(&src[..16]),
         _ => dst.copy_from_slice(src),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_mut_hands_out_each_frame_named_in_the_order_named() {
+        let mut store = FrameStore::new(8);
+        {
+            let mut pages = store.frames_mut(&[Pfn(5), Pfn(1), Pfn(7)]).expect("distinct frames inside RAM");
+            for (value, page) in (1u8..).zip(pages.iter_mut()) {
+                page.fill(value);
+            }
+        }
+        assert!(store.frame(Pfn(5)).iter().all(|&b| b == 1));
+        assert!(store.frame(Pfn(1)).iter().all(|&b| b == 2));
+        assert!(store.frame(Pfn(7)).iter().all(|&b| b == 3));
+        assert!(store.frame(Pfn(0)).iter().chain(store.frame(Pfn(6))).all(|&b| b == 0));
+    }
+
+    #[test]
+    fn frames_mut_refuses_a_frame_named_twice_or_outside_ram() {
+        let mut store = FrameStore::new(8);
+        assert!(store.frames_mut(&[Pfn(2), Pfn(3), Pfn(2)]).is_none());
+        assert!(store.frames_mut(&[Pfn(8)]).is_none());
+        assert!(store.frames_mut(&[]).is_some_and(|pages| pages.is_empty()));
     }
 }

@@ -312,6 +312,11 @@ impl PhysicalMemory {
         self.store.frame_mut(pfn)
     }
 
+    /// The bytes of each of `pfns`, in the order named (`None` when one is named twice).
+    pub(crate) fn frames_mut(&mut self, pfns: &[Pfn]) -> Option<Vec<&mut [u8]>> {
+        self.store.frames_mut(pfns)
+    }
+
     /// The bytes of `count` physically contiguous frames from `first` on, as one slice.
     pub(crate) fn run_mut(&mut self, first: Pfn, count: usize) -> &mut [u8] {
         self.store.run_mut(first, count)
