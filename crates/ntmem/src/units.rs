@@ -115,7 +115,16 @@ impl Vpn {
     pub const fn add(self, n: u64) -> Vpn {
         Vpn(self.0 + n)
     }
+
+    /// The first page of the next page table's span (page tables map 512 pages each).
+    #[must_use]
+    pub const fn next_table_start(self) -> Vpn {
+        Vpn((self.0 / PAGES_PER_TABLE + 1) * PAGES_PER_TABLE)
+    }
 }
+
+/// Pages one page table maps.
+const PAGES_PER_TABLE: u64 = 512;
 
 /// A physical frame number: an index into the simulated RAM.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]

@@ -8,8 +8,8 @@
 
 use super::{AddressSpace, VadKind, VmError};
 use crate::machine::Machine;
-use crate::paging::Leaf;
-use crate::units::{PageRange, Vpn, PAGE_SHIFT};
+use crate::paging::{parent_span_pages, Leaf};
+use crate::units::{PageRange, PhysAddr, Vpn, PAGES_PER_LARGE_PAGE, PAGE_SHIFT};
 
 impl AddressSpace {
     /// Decommits `[addr, addr + size)`, or the whole allocation when `size` is 0.
@@ -41,21 +41,45 @@ impl AddressSpace {
 
     /// Drops every committed page of `range` and prunes the tables that map nothing any more.
     /// Returns the commit charge freed (pages and tables). Costs what is mapped under `range`,
-    /// not its size (docs/design.md: a reservation of any size costs a VAD).
+    /// not its size (docs/design.md: a reservation of any size costs a VAD): one walk per page
+    /// table that exists, whose entries are read in place until as many in use as the table
+    /// holds have been met; a missing table is skipped whole at every level.
     pub(crate) fn drop_range(&mut self, m: &mut Machine, range: PageRange) -> u64 {
-        // Sized for the range (up to a table's worth) up front: a 64 KiB release would
-        // otherwise grow it four times.
-        let mut leaves = Vec::with_capacity(usize::try_from(range.len()).map_or(512, |pages| pages.min(512)));
-        self.tables.for_each_mapped(&m.phys, range, |vpn, leaf, _| leaves.push((vpn, leaf)));
         let mut dropped = 0;
-        for (vpn, leaf) in leaves {
-            dropped += match leaf {
-                Leaf::Pte(at) => self.drop_page(m, at, vpn),
-                Leaf::Large { pde, .. } => self.drop_large_page(&mut m.phys, vpn, pde),
-                Leaf::Missing(_) => 0,
+        let mut vpn = range.start;
+        while vpn < range.end {
+            vpn = match self.tables.leaf(&m.phys, vpn) {
+                Leaf::Pte(at) => {
+                    let end = vpn.next_table_start().min(range.end);
+                    // Once this many entries in use are met, the rest of the table is zero.
+                    let mut in_use = m.phys.pfn(at.pfn()).share_count;
+                    let (mut page, mut slot) = (vpn, at);
+                    while page < end && in_use > 0 {
+                        let raw = m.phys.read_u64(slot);
+                        if raw != 0 {
+                            in_use -= 1;
+                            dropped += self.drop_page_raw(m, slot, page, raw);
+                        }
+                        page = page.add(1);
+                        slot = PhysAddr(slot.as_u64() + ENTRY_BYTES);
+                    }
+                    end
+                }
+                Leaf::Large { pde, index } => {
+                    let first = Vpn(vpn.as_u64() - index);
+                    dropped += self.drop_large_page(&mut m.phys, first, pde);
+                    first.add(PAGES_PER_LARGE_PAGE)
+                }
+                Leaf::Missing(level) => {
+                    let span = parent_span_pages(level);
+                    Vpn((vpn.as_u64() / span + 1) * span)
+                }
             };
         }
         self.counters.committed_pages -= dropped;
         dropped + self.tables.prune(&mut m.phys, range)
     }
 }
+
+/// Bytes of a page-table entry.
+const ENTRY_BYTES: u64 = crate::arch::x86_64::ENTRY_BYTES;

@@ -231,6 +231,12 @@ impl AddressSpace {
     /// and flushes the TLB.
     pub(crate) fn set_pte(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, new: Pte) {
         let old = Pte::decode(phys.read_u64(at));
+        self.replace_pte(phys, at, vpn, old, new);
+    }
+
+    /// [`Self::set_pte`] where the caller has already read the PTE there: `old`. The TLB can
+    /// hold a page only while its PTE is valid, so only a valid PTE's change is flushed.
+    fn replace_pte(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, old: Pte, new: Pte) {
         match (old, new) {
             (Pte::Valid(_), Pte::Valid(_)) => {}
             (_, Pte::Valid(v)) => {
@@ -247,17 +253,26 @@ impl AddressSpace {
             }
             _ => {}
         }
-        self.tables.write(phys, at, vpn, new).apply(&mut self.tlb);
+        let flush = self.tables.write(phys, at, vpn, new);
+        if matches!(old, Pte::Valid(_)) {
+            flush.apply(&mut self.tlb);
+        }
     }
 
     /// Drops a committed page: its frame (in use or parked on a list) and its page-file slot
     /// go back, its PTE becomes zero. Returns 1 when a committed page was dropped.
     pub(crate) fn drop_page(&mut self, m: &mut Machine, at: PhysAddr, vpn: Vpn) -> u64 {
-        let pte = Pte::decode(m.phys.read_u64(at));
+        let raw = m.phys.read_u64(at);
+        self.drop_page_raw(m, at, vpn, raw)
+    }
+
+    /// [`Self::drop_page`] where the caller has already read the PTE's value there: `raw`.
+    pub(crate) fn drop_page_raw(&mut self, m: &mut Machine, at: PhysAddr, vpn: Vpn, raw: u64) -> u64 {
+        let pte = Pte::decode(raw);
         if pte == Pte::Zero {
             return 0;
         }
-        self.set_pte(&mut m.phys, at, vpn, Pte::Zero);
+        self.replace_pte(&mut m.phys, at, vpn, pte, Pte::Zero);
         if let Pte::PageFile { file, slot, .. } = pte {
             m.files.free(file, slot);
         }

@@ -252,6 +252,29 @@ impl PageTables {
         TlbFlush::range(PageRange { start: vpn, end: vpn.add(PAGES_PER_LARGE_PAGE) })
     }
 
+    /// Writes `pte`, which no TLB can hold (not valid), into the `count` consecutive leaf
+    /// entries from `at` (one table's), each zero before: a fresh commit of free pages, with
+    /// one update of the table's count of entries in use. Returns false, writing nothing, when
+    /// one of them is not zero, for the caller to take the general path.
+    pub(crate) fn fill_empty(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, count: u64, pte: Pte) -> bool {
+        debug_assert!(!matches!(pte, Pte::Valid(_)) && count <= hw::ENTRIES_PER_TABLE as u64);
+        let slot = |k: u64| PhysAddr(at.as_u64() + k * hw::ENTRY_BYTES);
+        if (0..count).any(|k| phys.read_u64(slot(k)) != 0) {
+            return false;
+        }
+        let raw = pte.encode();
+        for k in 0..count {
+            phys.write_u64(slot(k), raw);
+        }
+        // At most a table's worth of entries.
+        #[allow(clippy::cast_possible_truncation)]
+        let added = count as u16;
+        if raw != 0 {
+            phys.pfn_mut(at.pfn()).share_count += added;
+        }
+        true
+    }
+
     pub(super) fn set_entry(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, raw: u64) {
         let old = phys.read_u64(at);
         let table = at.pfn();
@@ -296,7 +319,7 @@ impl PageTables {
 }
 
 /// Pages covered by one entry of the table above `level` (so by one whole table at `level`).
-pub(super) const fn parent_span_pages(level: Level) -> u64 {
+pub(crate) const fn parent_span_pages(level: Level) -> u64 {
     match level {
         Level::Pml4 => 1 << 36,
         Level::Pdpt => 1 << 27,
