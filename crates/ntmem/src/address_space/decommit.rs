@@ -8,8 +8,8 @@
 
 use super::{AddressSpace, VadKind, VmError};
 use crate::machine::Machine;
-use crate::paging::{parent_span_pages, Leaf};
-use crate::units::{PageRange, PhysAddr, Vpn, PAGES_PER_LARGE_PAGE, PAGE_SHIFT};
+use crate::paging::Leaf;
+use crate::units::{PageRange, PhysAddr, Vpn, PAGE_SHIFT};
 
 impl AddressSpace {
     /// Decommits `[addr, addr + size)`, or the whole allocation when `size` is 0.
@@ -41,19 +41,20 @@ impl AddressSpace {
 
     /// Drops every committed page of `range` and prunes the tables that map nothing any more.
     /// Returns the commit charge freed (pages and tables). Costs what is mapped under `range`,
-    /// not its size (docs/design.md: a reservation of any size costs a VAD): one walk per page
-    /// table that exists, whose entries are read in place until as many in use as the table
-    /// holds have been met; a missing table is skipped whole at every level.
+    /// not its size (docs/design.md: a reservation of any size costs a VAD): the tables under
+    /// it are found skipping missing ones whole at every level, and each page table's entries
+    /// are read in place until as many in use as it holds have been met.
     pub(crate) fn drop_range(&mut self, m: &mut Machine, range: PageRange) -> u64 {
+        // A 64 KiB release has one table; a large one, one per 2 MiB mapped.
+        let mut tables = Vec::with_capacity(1);
+        self.tables.for_each_table(&m.phys, range, |first, leaf, pages| tables.push((first, leaf, pages)));
         let mut dropped = 0;
-        let mut vpn = range.start;
-        while vpn < range.end {
-            vpn = match self.tables.leaf(&m.phys, vpn) {
+        for (first, leaf, pages) in tables {
+            match leaf {
                 Leaf::Pte(at) => {
-                    let end = vpn.next_table_start().min(range.end);
                     // Once this many entries in use are met, the rest of the table is zero.
                     let mut in_use = m.phys.pfn(at.pfn()).share_count;
-                    let (mut page, mut slot) = (vpn, at);
+                    let (mut page, mut slot, end) = (first, at, first.add(pages));
                     while page < end && in_use > 0 {
                         let raw = m.phys.read_u64(slot);
                         if raw != 0 {
@@ -61,25 +62,14 @@ impl AddressSpace {
                             dropped += self.drop_page_raw(m, slot, page, raw);
                         }
                         page = page.add(1);
-                        slot = PhysAddr(slot.as_u64() + ENTRY_BYTES);
+                        slot = PhysAddr(slot.as_u64() + crate::arch::x86_64::ENTRY_BYTES);
                     }
-                    end
                 }
-                Leaf::Large { pde, index } => {
-                    let first = Vpn(vpn.as_u64() - index);
-                    dropped += self.drop_large_page(&mut m.phys, first, pde);
-                    first.add(PAGES_PER_LARGE_PAGE)
-                }
-                Leaf::Missing(level) => {
-                    let span = parent_span_pages(level);
-                    Vpn((vpn.as_u64() / span + 1) * span)
-                }
-            };
+                Leaf::Large { pde, .. } => dropped += self.drop_large_page(&mut m.phys, first, pde),
+                Leaf::Missing(_) => {}
+            }
         }
         self.counters.committed_pages -= dropped;
         dropped + self.tables.prune(&mut m.phys, range)
     }
 }
-
-/// Bytes of a page-table entry.
-const ENTRY_BYTES: u64 = crate::arch::x86_64::ENTRY_BYTES;

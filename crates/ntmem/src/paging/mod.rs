@@ -14,7 +14,6 @@ mod range_walk;
 mod table_cache;
 pub(crate) mod tlb;
 
-pub(crate) use page_table::parent_span_pages;
 pub use page_table::{Leaf, PageTables, Translation, WalkStep};
 pub use protection::{Access, Modifier, Protection};
 pub use pte::{PrototypePointer, PrototypePte, Pte, ValidPte};

@@ -319,7 +319,7 @@ impl PageTables {
 }
 
 /// Pages covered by one entry of the table above `level` (so by one whole table at `level`).
-pub(crate) const fn parent_span_pages(level: Level) -> u64 {
+pub(super) const fn parent_span_pages(level: Level) -> u64 {
     match level {
         Level::Pml4 => 1 << 36,
         Level::Pdpt => 1 << 27,

@@ -66,6 +66,44 @@ impl PageTables {
         Self::mapped_under(phys, self.root, Level::Pml4, range, &mut f)
     }
 
+    /// Calls `f` once for each page table under `range` that exists, with the first page of
+    /// `range` it maps, that page's PTE (`Leaf::Pte`) and how many pages of `range` it maps;
+    /// and once for each large PDE (`Leaf::Large`, index 0, its first page, 512 pages).
+    /// Lowest first; missing tables are skipped whole at every level, so the cost follows the
+    /// tables under `range`, not its size. The caller reads and writes the PTEs in place.
+    pub(crate) fn for_each_table(&self, phys: &PhysicalMemory, range: PageRange, mut f: impl FnMut(Vpn, Leaf, u64)) {
+        if !range.is_empty() {
+            Self::tables_under(phys, self.root, Level::Pml4, range, &mut f);
+        }
+    }
+
+    fn tables_under(
+        phys: &PhysicalMemory,
+        table: Pfn,
+        level: Level,
+        range: PageRange,
+        f: &mut impl FnMut(Vpn, Leaf, u64),
+    ) {
+        let span = EntrySpan::of(level, range);
+        if level == Level::Pt {
+            f(range.start, Leaf::Pte(entry_address(table, span.first)), range.len());
+            return;
+        }
+        for (index, e) in nonzero_entries(phys, table, span.first, span.last) {
+            match level {
+                Level::Pd if e & hw::PS != 0 => {
+                    f(
+                        span.page(index),
+                        Leaf::Large { pde: entry_address(table, index), index: 0 },
+                        PAGES_PER_LARGE_PAGE,
+                    );
+                }
+                _ if e & hw::P == 0 => {}
+                _ => Self::tables_under(phys, entry_frame(e), next(level), span.clamp(index, range), f),
+            }
+        }
+    }
+
     fn mapped_under<T, F: FnMut(Vpn, Leaf, u64) -> ControlFlow<T>>(
         phys: &PhysicalMemory,
         table: Pfn,
