@@ -193,6 +193,7 @@ impl AddressSpace {
             allocation_protection: Protection::READ_ONLY,
             kind: VadKind::SharedUserData,
             write_watch: None,
+            uniform: None,
         });
         Ok(space)
     }
@@ -228,9 +229,13 @@ impl AddressSpace {
     }
 
     /// Writes a leaf PTE: keeps the working set (its count and its trimmable private pages)
-    /// and flushes the TLB.
+    /// and flushes the TLB. A write that changes the page's state (reserved or committed, and
+    /// with which protection) makes its VAD forget that its pages share one (`Vad::uniform`).
     pub(crate) fn set_pte(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, new: Pte) {
         let old = Pte::decode(phys.read_u64(at));
+        if PageState::of(old) != PageState::of(new) {
+            self.vads.forget_uniform(vpn);
+        }
         match (old, new) {
             (Pte::Valid(_), Pte::Valid(_)) => {}
             (_, Pte::Valid(v)) => {

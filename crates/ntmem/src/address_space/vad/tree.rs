@@ -31,6 +31,7 @@ mod gaps;
 
 use super::rooms::Rooms;
 use super::{Vad, VadKind};
+use crate::address_space::PageState;
 use crate::paging::Protection;
 use crate::units::{PageRange, Vpn};
 use chunk::{Chunk, CHUNK};
@@ -47,6 +48,8 @@ pub struct Located<'a> {
     pub allocation_protection: Protection,
     /// Its kind, unless a view (whose details are in the VAD).
     kind: Option<VadKind>,
+    /// The state all its pages share, if they do (`Vad::uniform`).
+    pub(crate) uniform: Option<PageState>,
     vad: &'a Vad,
 }
 
@@ -145,8 +148,17 @@ impl VadTree {
             range: PageRange { start: Vpn(chunk.starts.0[i]), end: Vpn(chunk.ends.0[i]) },
             allocation_protection: head.allocation_protection,
             kind: head.bare_kind(),
+            uniform: head.uniform,
             vad,
         })
+    }
+
+    /// Forgets that the pages of the VAD holding `vpn` share one state (`Vad::uniform`): one
+    /// of them is changing state.
+    pub(crate) fn forget_uniform(&mut self, vpn: Vpn) {
+        if let Some((c, i)) = self.holder(vpn.as_u64()) {
+            self.chunks[c].forget_uniform(i);
+        }
     }
 
     /// The VAD holding `vpn`, to change what is not its range, allocation protection or kind's

@@ -1,16 +1,18 @@
 //! [`Chunk`]: a run of at most [`CHUNK`] consecutive VADs of the [`VadTree`](super::VadTree),
 //! with what a look-up and `VirtualQuery` need of them copied into arrays of their own: their
-//! first pages, their ends, and their *heads* (allocation protection and kind, less a view's
-//! details). A look-up counts in the first pages; a query of private memory then reads one end
+//! first pages, their ends, and their *heads* (allocation protection, kind less a view's
+//! details, and the state all their pages share if they do: `Vad::uniform`). A look-up counts in the first pages; a query of private memory then reads one end
 //! and one head from the chunk and never the VAD itself (96 bytes in a heap block of its own:
 //! with 100 000 VADs, a cache miss and a host TLB miss per query). The free gaps placement
 //! looks at are read from the same arrays.
 //!
 //! Contract: the arrays describe `vads` exactly ([`Chunk::restart`] after every change of
 //! `vads`; a VAD changed in place through `VadTree::find_mut` keeps its range, its allocation
-//! protection and its kind's variant). `VadTree::check` compares them.
+//! protection, its kind's variant and its `uniform`, which only [`Chunk::forget_uniform`]
+//! changes in place). `VadTree::check` compares them.
 
 use super::super::{Vad, VadKind};
+use crate::address_space::PageState;
 use crate::paging::Protection;
 
 /// VADs a chunk holds at most.
@@ -37,15 +39,16 @@ pub(super) enum Shape {
     Mapped,
 }
 
-/// What `VirtualQuery` reports of a VAD besides its range, as far as two bytes hold it.
+/// What `VirtualQuery` reports of a VAD besides its range, as far as four bytes hold it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) struct Head {
     pub(super) allocation_protection: Protection,
     pub(super) shape: Shape,
+    pub(super) uniform: Option<PageState>,
 }
 
 impl Head {
-    const EMPTY: Head = Head { allocation_protection: Protection::NONE, shape: Shape::Private };
+    const EMPTY: Head = Head { allocation_protection: Protection::NONE, shape: Shape::Private, uniform: None };
 
     pub(super) fn of(vad: &Vad) -> Head {
         let shape = match vad.kind {
@@ -55,7 +58,7 @@ impl Head {
             VadKind::SharedUserData => Shape::SharedUserData,
             VadKind::Mapped(_) => Shape::Mapped,
         };
-        Head { allocation_protection: vad.allocation_protection, shape }
+        Head { allocation_protection: vad.allocation_protection, shape, uniform: vad.uniform }
     }
 
     /// The kind, when it has no details beyond its variant (not a view).
@@ -134,6 +137,17 @@ impl Chunk {
     pub(super) fn replace(&mut self, i: usize, vad: Vad) {
         self.vads[i] = vad;
         self.restart();
+    }
+
+    /// Forgets that the pages of the VAD at position `i` share one state, in the VAD and its
+    /// head; reads the VAD only when the head says they do.
+    pub(super) fn forget_uniform(&mut self, i: usize) {
+        if let Some(head) = self.heads.get_mut(i).filter(|h| h.uniform.is_some()) {
+            head.uniform = None;
+            if let Some(vad) = self.vads.get_mut(i) {
+                vad.uniform = None;
+            }
+        }
     }
 
     /// Inserts `vad` at position `i` (the chunk is not full).
