@@ -7,10 +7,10 @@
 //! holds the first page of every [`STRIDE`]-th chunk. A look-up binary-searches the summary
 //! (a few KiB even at 100 000 VADs: it stays in the L1 cache), counts in one block of
 //! `STRIDE` chunks' first pages (two cache lines), counts in one chunk's first pages (two
-//! more), and checks the found VAD's end in the chunk's ends. Counting reads every entry with
-//! no early exit, so the reads of a block, then of a chunk, go to memory together: a look-up
-//! waits for about three cache misses of a line or two each, where scanning a chunk's VADs
-//! themselves (96 bytes each) read 24 lines. [`VadTree::locate`] answers `VirtualQuery` from
+//! more), and checks the found VAD's end in the chunk's tails (two more, read together with
+//! the first pages). Counting reads every entry with no early exit, so the reads of a block,
+//! then of a chunk, go to memory together: a look-up waits for about two cache misses of a
+//! few lines each, where scanning a chunk's VADs themselves (96 bytes each) read 24 lines. [`VadTree::locate`] answers `VirtualQuery` from
 //! the chunk's arrays (`tree/chunk.rs`) without reading the VAD, but for a view's details.
 //!
 //! VADs added at either end of a full chunk (allocations placed bottom-up or top-down) open a
@@ -34,7 +34,7 @@ use super::{Vad, VadKind};
 use crate::address_space::PageState;
 use crate::paging::Protection;
 use crate::units::{PageRange, Vpn};
-use chunk::{Chunk, CHUNK};
+use chunk::{Chunk, Tail, CHUNK};
 
 /// Chunks per summary entry.
 const STRIDE: usize = 16;
@@ -120,18 +120,23 @@ impl VadTree {
         Some((c, self.chunks[c].count_below(vpn) - 1))
     }
 
-    /// The chunk and position of the VAD holding `vpn`, from the chunk's arrays alone.
+    /// The chunk and position of the VAD holding `vpn`, with its tail, from the chunk's arrays
+    /// alone.
     #[inline]
-    fn holder(&self, vpn: u64) -> Option<(usize, usize)> {
-        let (c, i) = self.last_at_or_below(vpn)?;
-        (self.chunks[c].ends.0[i] > vpn).then_some((c, i))
+    fn holder(&self, vpn: u64) -> Option<(usize, usize, Tail)> {
+        let c = self.last_chunk_where(|p| p <= vpn)?;
+        // The chunk's first page is at or below `vpn`.
+        let chunk = &self.chunks[c];
+        let (i, holds) = chunk.holder_of(vpn);
+        // Read after the count, which brought the tails' lines in.
+        holds.then(|| chunk.tails.0.get(i).map(|&tail| (c, i, tail))).flatten()
     }
 
     /// The VAD holding `vpn`.
     #[must_use]
     #[inline]
     pub fn find(&self, vpn: Vpn) -> Option<&Vad> {
-        let (c, i) = self.holder(vpn.as_u64())?;
+        let (c, i, _) = self.holder(vpn.as_u64())?;
         self.chunks[c].vads.get(i)
     }
 
@@ -140,12 +145,12 @@ impl VadTree {
     #[must_use]
     #[inline]
     pub fn locate(&self, vpn: Vpn) -> Option<Located<'_>> {
-        let (c, i) = self.holder(vpn.as_u64())?;
+        let (c, i, tail) = self.holder(vpn.as_u64())?;
         let chunk = &self.chunks[c];
         let vad = chunk.vads.get(i)?;
-        let head = chunk.heads[i];
+        let head = tail.head();
         Some(Located {
-            range: PageRange { start: Vpn(chunk.starts.0[i]), end: Vpn(chunk.ends.0[i]) },
+            range: PageRange { start: Vpn(chunk.starts.0[i]), end: Vpn(tail.end()) },
             allocation_protection: head.allocation_protection,
             kind: head.bare_kind(),
             uniform: head.uniform,
@@ -156,7 +161,7 @@ impl VadTree {
     /// Forgets that the pages of the VAD holding `vpn` share one state (`Vad::uniform`): one
     /// of them is changing state.
     pub(crate) fn forget_uniform(&mut self, vpn: Vpn) {
-        if let Some((c, i)) = self.holder(vpn.as_u64()) {
+        if let Some((c, i, _)) = self.holder(vpn.as_u64()) {
             self.chunks[c].forget_uniform(i);
         }
     }
@@ -164,7 +169,7 @@ impl VadTree {
     /// The VAD holding `vpn`, to change what is not its range, allocation protection or kind's
     /// variant (the index files it by range and copies those: `tree/chunk.rs`).
     pub(crate) fn find_mut(&mut self, vpn: Vpn) -> Option<&mut Vad> {
-        let (c, i) = self.holder(vpn.as_u64())?;
+        let (c, i, _) = self.holder(vpn.as_u64())?;
         self.chunks[c].vads.get_mut(i)
     }
 
@@ -358,8 +363,8 @@ impl VadTree {
             }
             if !chunk.described() {
                 return Err(format!(
-                    "chunk {c} lists first pages {:x?}, ends {:x?} for its VADs",
-                    chunk.starts.0, chunk.ends.0
+                    "chunk {c} lists first pages {:x?}, tails {:x?} for its VADs",
+                    chunk.starts.0, chunk.tails.0
                 ));
             }
             if self.firsts[c] != chunk.first() {
@@ -470,6 +475,27 @@ mod tests {
                 assert_eq!(chunk.count_at_or_below(probe), scanned, "{held} VADs, page {probe}");
                 let below = chunk.vads.iter().filter(|v| v.range.start.as_u64() < probe).count();
                 assert_eq!(chunk.count_below(probe), below, "{held} VADs, page {probe}");
+            }
+        }
+    }
+
+    /// A tail gives back the end and the head it packs, up to the top of the user range, for
+    /// every shape without a view's details, allocation protection and shared state.
+    #[test]
+    fn tails_give_back_what_they_pack() {
+        let top = crate::units::USER_END >> crate::units::PAGE_SHIFT;
+        let kinds = [VadKind::Private, VadKind::LargePages, VadKind::Physical, VadKind::SharedUserData];
+        for (mask, kind) in (0..32u8).zip(kinds.into_iter().cycle()) {
+            let p = Protection::from_mask(mask).expect("5 bits");
+            let q = Protection::from_mask(31 - mask).expect("5 bits");
+            for uniform in [None, Some(PageState::Reserved), Some(PageState::Committed(q))] {
+                let mut v = vad(top - 16, 16);
+                v.allocation_protection = p;
+                v.kind = kind;
+                v.uniform = uniform;
+                let tail = Tail::of(&v);
+                assert_eq!(tail.end(), top);
+                assert_eq!(tail.head(), chunk::Head::of(&v), "{v:?}");
             }
         }
     }
