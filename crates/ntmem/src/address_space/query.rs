@@ -61,7 +61,7 @@ impl AddressSpace {
             };
         };
         let end = vad.range.end.as_u64();
-        let kind = vad.kind();
+        let kind = vad.kind;
         let (first, run_end) = match kind {
             VadKind::Physical => (PageState::Reserved, end),
             VadKind::Private => match vad.uniform {

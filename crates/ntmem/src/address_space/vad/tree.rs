@@ -41,34 +41,15 @@ const STRIDE: usize = 16;
 
 /// The VAD holding a page, as [`VadTree::locate`] finds it in the index.
 #[derive(Clone, Copy, Debug)]
-pub struct Located<'a> {
+pub struct Located {
     /// Its pages.
     pub range: PageRange,
     /// The protection given at allocation.
     pub allocation_protection: Protection,
-    /// Its kind, unless a view (whose details are in the VAD).
-    kind: Option<VadKind>,
+    /// Its kind (for a view, read from the VAD).
+    pub kind: VadKind,
     /// The state all its pages share, if they do (`Vad::uniform`).
     pub(crate) uniform: Option<PageState>,
-    vad: &'a Vad,
-}
-
-impl<'a> Located<'a> {
-    /// Its kind: read from the VAD only for a view.
-    #[must_use]
-    #[inline]
-    pub fn kind(&self) -> VadKind {
-        match self.kind {
-            Some(kind) => kind,
-            None => self.vad.kind,
-        }
-    }
-
-    /// The VAD itself.
-    #[must_use]
-    pub fn vad(&self) -> &'a Vad {
-        self.vad
-    }
 }
 
 /// The VADs of an address space, by first page.
@@ -141,20 +122,22 @@ impl VadTree {
     }
 
     /// The VAD holding `vpn` as the index describes it ([`Located`]), for `VirtualQuery`: the
-    /// VAD itself is read only for a view's details.
+    /// VAD itself (and the chunk's list of them) is read only for a view's details.
     #[must_use]
     #[inline]
-    pub fn locate(&self, vpn: Vpn) -> Option<Located<'_>> {
+    pub fn locate(&self, vpn: Vpn) -> Option<Located> {
         let (c, i, tail) = self.holder(vpn.as_u64())?;
         let chunk = &self.chunks[c];
-        let vad = chunk.vads.get(i)?;
         let head = tail.head();
+        let kind = match head.bare_kind() {
+            Some(kind) => kind,
+            None => chunk.vads.get(i)?.kind,
+        };
         Some(Located {
             range: PageRange { start: Vpn(chunk.starts.0[i]), end: Vpn(tail.end()) },
             allocation_protection: head.allocation_protection,
-            kind: head.bare_kind(),
+            kind,
             uniform: head.uniform,
-            vad,
         })
     }
 
@@ -425,7 +408,7 @@ mod tests {
             let located = tree.locate(Vpn(probe));
             assert_eq!(located.map(|l| l.range.start.as_u64()), holder, "located from the chunk's arrays");
             assert_eq!(located.map(|l| l.range.len()), holder.map(|_| 8));
-            assert_eq!(located.map(|l| l.kind()), holder.map(|_| VadKind::Private));
+            assert_eq!(located.map(|l| l.kind), holder.map(|_| VadKind::Private));
             assert_eq!(tree.next_start_from(Vpn(probe)).map(Vpn::as_u64), model.range(probe..).next().map(|(&s, _)| s));
             assert_eq!(
                 tree.next_from(Vpn(probe)).map(|v| v.range.start.as_u64()),
