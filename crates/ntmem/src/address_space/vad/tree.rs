@@ -462,6 +462,37 @@ mod tests {
         }
     }
 
+    /// A summary of many blocks: VADs inserted in a scrambled order, then removed, every VAD
+    /// found while present and the index checked on the way.
+    #[test]
+    fn many_vads_in_a_scrambled_order() {
+        let mut tree = VadTree::default();
+        let n = 20_000u64;
+        // 7919 is prime to n: the scrambled order visits every slot once.
+        let order: Vec<u64> = (0..n).map(|k| (k * 7919) % n).collect();
+        for (step, &k) in order.iter().enumerate() {
+            tree.insert(vad(k * 16, 8));
+            if step % 997 == 0 {
+                tree.check().expect("index invariants");
+            }
+        }
+        tree.check().expect("index invariants");
+        assert!(tree.summary.len() > STRIDE, "{} summary entries", tree.summary.len());
+        for k in 0..n {
+            assert_eq!(tree.find(Vpn(k * 16 + 7)).map(|v| v.range.start), Some(Vpn(k * 16)));
+            assert!(tree.find(Vpn(k * 16 + 8)).is_none());
+        }
+        for (step, &k) in order.iter().rev().enumerate() {
+            assert_eq!(tree.remove(Vpn(k * 16)).map(|v| v.range.start), Some(Vpn(k * 16)));
+            if step % 997 == 0 {
+                tree.check().expect("index invariants");
+                assert_eq!(tree.locate(Vpn(order[0] * 16)).map(|l| l.range.start), Some(Vpn(order[0] * 16)));
+            }
+        }
+        tree.check().expect("index invariants");
+        assert!(tree.is_empty() && tree.summary.is_empty());
+    }
+
     /// A tail gives back the end and the head it packs, up to the top of the user range, for
     /// every shape without a view's details, allocation protection and shared state.
     #[test]
