@@ -29,7 +29,7 @@
 //!   handles naming it, every handle names a live object, every name stands for a live
 //!   object that bears it (sections and events share the namespace).
 
-use crate::address_space::{AddressSpace, VadKind};
+use crate::address_space::{AddressSpace, PageState, VadKind};
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, ENTRIES_PER_TABLE};
 use crate::paging::Pte;
 use crate::phys::{FrameUse, ListKind, PfnFlags, PfnState, PhysicalMemory, MAX_PRIORITY};
@@ -224,6 +224,31 @@ fn check_space(
             vad.range
         );
         prev_end = vad.range.end_addr();
+        if let Some(state) = vad.uniform {
+            ensure!(
+                vad.kind == VadKind::Private,
+                "a {:?} VAD at {:?} says its pages share a state",
+                vad.kind,
+                vad.range
+            );
+            // A zero PTE (or a missing table) is a reserved page: only the others are read.
+            let mut sharing = 0;
+            let mut differs = None;
+            space.page_tables().for_each_mapped(phys, vad.range, |vpn, _, raw| {
+                let page = PageState::of(Pte::decode(raw));
+                if page == state {
+                    sharing += 1;
+                } else {
+                    differs = differs.or(Some((vpn, page)));
+                }
+            });
+            ensure!(differs.is_none(), "VAD {:?} says its pages are all {state:?}, page {differs:?}", vad.range);
+            ensure!(
+                sharing == if state == PageState::Reserved { 0 } else { vad.range.len() },
+                "VAD {:?} says its pages are all {state:?}, {sharing} are",
+                vad.range
+            );
+        }
     }
     let mut walk = Walk {
         phys,

@@ -193,6 +193,7 @@ impl AddressSpace {
             allocation_protection: Protection::READ_ONLY,
             kind: VadKind::SharedUserData,
             write_watch: None,
+            uniform: None,
         });
         Ok(space)
     }
@@ -228,14 +229,19 @@ impl AddressSpace {
     }
 
     /// Writes a leaf PTE: keeps the working set (its count and its trimmable private pages)
-    /// and flushes the TLB.
+    /// and flushes the TLB. A write that changes the page's state (reserved or committed, and
+    /// with which protection) makes its VAD forget that its pages share one (`Vad::uniform`).
     pub(crate) fn set_pte(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, new: Pte) {
         let old = Pte::decode(phys.read_u64(at));
+        if PageState::of(old) != PageState::of(new) {
+            self.vads.forget_uniform(vpn);
+        }
         self.replace_pte(phys, at, vpn, old, new);
     }
 
-    /// [`Self::set_pte`] where the caller has already read the PTE there: `old`. The TLB can
-    /// hold a page only while its PTE is valid, so only a valid PTE's change is flushed.
+    /// [`Self::set_pte`] where the caller has already read the PTE there (`old`) and made the
+    /// VAD forget its pages' one state if this write changes it. The TLB can hold a page only
+    /// while its PTE is valid, so only a valid PTE's change is flushed.
     fn replace_pte(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, old: Pte, new: Pte) {
         match (old, new) {
             (Pte::Valid(_), Pte::Valid(_)) => {}
@@ -262,11 +268,13 @@ impl AddressSpace {
     /// Drops a committed page: its frame (in use or parked on a list) and its page-file slot
     /// go back, its PTE becomes zero. Returns 1 when a committed page was dropped.
     pub(crate) fn drop_page(&mut self, m: &mut Machine, at: PhysAddr, vpn: Vpn) -> u64 {
+        self.vads.forget_uniform(vpn);
         let raw = m.phys.read_u64(at);
         self.drop_page_raw(m, at, vpn, raw)
     }
 
-    /// [`Self::drop_page`] where the caller has already read the PTE's value there: `raw`.
+    /// [`Self::drop_page`] where the caller has already read the PTE's value there (`raw`)
+    /// and made the page's VAD forget its pages' one state (`Vad::uniform`).
     pub(crate) fn drop_page_raw(&mut self, m: &mut Machine, at: PhysAddr, vpn: Vpn, raw: u64) -> u64 {
         let pte = Pte::decode(raw);
         if pte == Pte::Zero {

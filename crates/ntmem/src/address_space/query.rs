@@ -46,15 +46,8 @@ impl AddressSpace {
     pub fn query(&self, m: &Machine, addr: u64) -> Region {
         let phys = &m.phys;
         let vpn = Vpn(addr >> PAGE_SHIFT);
-        // The page's PTE is read first, before the VAD is looked up: the two look-ups do not
-        // depend on each other, so their cache misses overlap (a query of private memory
-        // always reads the PTE). The index answers for the VAD (`vad/tree/chunk.rs`): a query
-        // of private memory reads no VAD.
-        let leaf = self.tables.leaf(phys, vpn);
-        let first_pte = match leaf {
-            Leaf::Pte(at) => phys.read_u64(at),
-            _ => 0,
-        };
+        // The index answers for the VAD (`vad/tree/chunk.rs`): a query of private memory reads
+        // no VAD, and no PTE either when the VAD's pages share one state (`Vad::uniform`).
         let Some(vad) = self.vads.locate(vpn) else {
             let end = self.vads.next_start_from(vpn).map_or(USER_END, |v| v.as_u64() << PAGE_SHIFT);
             return Region {
@@ -68,10 +61,13 @@ impl AddressSpace {
             };
         };
         let end = vad.range.end.as_u64();
-        let kind = vad.kind();
+        let kind = vad.kind;
         let (first, run_end) = match kind {
             VadKind::Physical => (PageState::Reserved, end),
-            VadKind::Private => self.run(phys, vpn, end, leaf, first_pte),
+            VadKind::Private => match vad.uniform {
+                Some(state) => (state, end),
+                None => self.run(phys, vpn, end),
+            },
             VadKind::Mapped(_) => self.view_run(m, vpn, end),
             _ => (PageState::of(self.tables.pte(phys, vpn)), end),
         };
@@ -91,14 +87,14 @@ impl AddressSpace {
     }
 
     /// The state of `vpn` and the first page after it (below `end`) whose state differs: one
-    /// walk found the PTE of `vpn` (`leaf`, from the paging-structure cache when it knows the
-    /// table; `raw` is its value when it is a PTE), and the run is read on from there in the
-    /// same table; a further table costs a further walk. Missing tables are skipped whole
-    /// when the run is of reserved pages.
-    fn run(&self, phys: &PhysicalMemory, vpn: Vpn, end: u64, leaf: Leaf, raw: u64) -> (PageState, u64) {
+    /// walk finds the PTE of `vpn` (from the paging-structure cache when it knows the table),
+    /// and the run is read on from there in the same table; a further table costs a further
+    /// walk. Missing tables are skipped whole when the run is of reserved pages.
+    fn run(&self, phys: &PhysicalMemory, vpn: Vpn, end: u64) -> (PageState, u64) {
+        let leaf = self.tables.leaf(phys, vpn);
         let (first, mut v) = match leaf {
             Leaf::Pte(at) => {
-                let first = PageState::of(Pte::decode(raw));
+                let first = PageState::of(Pte::decode(phys.read_u64(at)));
                 let next = vpn.as_u64() + 1;
                 if next.is_multiple_of(512) {
                     // The table ends here: the run goes on in the next one.

@@ -4,7 +4,7 @@
 //! conflicts are decided on the rounded range (F15, F16) by overlap, not granule ownership
 //! (F17). A system-chosen base is 64 KiB aligned and the size rounds to pages (F9, F10).
 
-use super::{AddressSpace, Placement, Vad, VadKind, VmError};
+use super::{AddressSpace, PageState, Placement, Vad, VadKind, VmError};
 use crate::machine::Machine;
 use crate::paging::{Leaf, Protection, Pte, ValidPte};
 use crate::phys::PhysicalMemory;
@@ -130,7 +130,14 @@ impl AddressSpace {
             self.add_committed(range.len());
         }
         let write_watch = opts.write_watch.then(std::collections::BTreeSet::new);
-        self.vads.insert(Vad { range, allocation_protection: opts.protection, kind, write_watch });
+        // Every page was just committed with the allocation protection, or none: no VAD held
+        // them, and releasing one leaves its pages' PTEs zero.
+        let uniform = (kind == VadKind::Private).then_some(if opts.commit {
+            PageState::Committed(opts.protection)
+        } else {
+            PageState::Reserved
+        });
+        self.vads.insert(Vad { range, allocation_protection: opts.protection, kind, write_watch, uniform });
         Ok(range)
     }
 

@@ -7,10 +7,10 @@
 //! holds the first page of every [`STRIDE`]-th chunk. A look-up binary-searches the summary
 //! (a few KiB even at 100 000 VADs: it stays in the L1 cache), counts in one block of
 //! `STRIDE` chunks' first pages (two cache lines), counts in one chunk's first pages (two
-//! more), and checks the found VAD's end in the chunk's ends. Counting reads every entry with
-//! no early exit, so the reads of a block, then of a chunk, go to memory together: a look-up
-//! waits for about three cache misses of a line or two each, where scanning a chunk's VADs
-//! themselves (96 bytes each) read 24 lines. [`VadTree::locate`] answers `VirtualQuery` from
+//! more), and checks the found VAD's end in the chunk's tails (two more, read together with
+//! the first pages). Counting reads every entry with no early exit, so the reads of a block,
+//! then of a chunk, go to memory together: a look-up waits for about two cache misses of a
+//! few lines each, where scanning a chunk's VADs themselves (96 bytes each) read 24 lines. [`VadTree::locate`] answers `VirtualQuery` from
 //! the chunk's arrays (`tree/chunk.rs`) without reading the VAD, but for a view's details.
 //!
 //! VADs added at either end of a full chunk (allocations placed bottom-up or top-down) open a
@@ -31,41 +31,25 @@ mod gaps;
 
 use super::rooms::Rooms;
 use super::{Vad, VadKind};
+use crate::address_space::PageState;
 use crate::paging::Protection;
 use crate::units::{PageRange, Vpn};
-use chunk::{Chunk, CHUNK};
+use chunk::{Chunk, Tail, CHUNK};
 
 /// Chunks per summary entry.
 const STRIDE: usize = 16;
 
 /// The VAD holding a page, as [`VadTree::locate`] finds it in the index.
 #[derive(Clone, Copy, Debug)]
-pub struct Located<'a> {
+pub struct Located {
     /// Its pages.
     pub range: PageRange,
     /// The protection given at allocation.
     pub allocation_protection: Protection,
-    /// Its kind, unless a view (whose details are in the VAD).
-    kind: Option<VadKind>,
-    vad: &'a Vad,
-}
-
-impl<'a> Located<'a> {
-    /// Its kind: read from the VAD only for a view.
-    #[must_use]
-    #[inline]
-    pub fn kind(&self) -> VadKind {
-        match self.kind {
-            Some(kind) => kind,
-            None => self.vad.kind,
-        }
-    }
-
-    /// The VAD itself.
-    #[must_use]
-    pub fn vad(&self) -> &'a Vad {
-        self.vad
-    }
+    /// Its kind (for a view, read from the VAD).
+    pub kind: VadKind,
+    /// The state all its pages share, if they do (`Vad::uniform`).
+    pub(crate) uniform: Option<PageState>,
 }
 
 /// The VADs of an address space, by first page.
@@ -117,42 +101,58 @@ impl VadTree {
         Some((c, self.chunks[c].count_below(vpn) - 1))
     }
 
-    /// The chunk and position of the VAD holding `vpn`, from the chunk's arrays alone.
+    /// The chunk and position of the VAD holding `vpn`, with its tail, from the chunk's arrays
+    /// alone.
     #[inline]
-    fn holder(&self, vpn: u64) -> Option<(usize, usize)> {
-        let (c, i) = self.last_at_or_below(vpn)?;
-        (self.chunks[c].ends.0[i] > vpn).then_some((c, i))
+    fn holder(&self, vpn: u64) -> Option<(usize, usize, Tail)> {
+        let c = self.last_chunk_where(|p| p <= vpn)?;
+        // The chunk's first page is at or below `vpn`.
+        let chunk = &self.chunks[c];
+        let (i, holds) = chunk.holder_of(vpn);
+        // Read after the count, which brought the tails' lines in.
+        holds.then(|| chunk.tails.0.get(i).map(|&tail| (c, i, tail))).flatten()
     }
 
     /// The VAD holding `vpn`.
     #[must_use]
     #[inline]
     pub fn find(&self, vpn: Vpn) -> Option<&Vad> {
-        let (c, i) = self.holder(vpn.as_u64())?;
+        let (c, i, _) = self.holder(vpn.as_u64())?;
         self.chunks[c].vads.get(i)
     }
 
     /// The VAD holding `vpn` as the index describes it ([`Located`]), for `VirtualQuery`: the
-    /// VAD itself is read only for a view's details.
+    /// VAD itself (and the chunk's list of them) is read only for a view's details.
     #[must_use]
     #[inline]
-    pub fn locate(&self, vpn: Vpn) -> Option<Located<'_>> {
-        let (c, i) = self.holder(vpn.as_u64())?;
+    pub fn locate(&self, vpn: Vpn) -> Option<Located> {
+        let (c, i, tail) = self.holder(vpn.as_u64())?;
         let chunk = &self.chunks[c];
-        let vad = chunk.vads.get(i)?;
-        let head = chunk.heads[i];
+        let head = tail.head();
+        let kind = match head.bare_kind() {
+            Some(kind) => kind,
+            None => chunk.vads.get(i)?.kind,
+        };
         Some(Located {
-            range: PageRange { start: Vpn(chunk.starts.0[i]), end: Vpn(chunk.ends.0[i]) },
+            range: PageRange { start: Vpn(chunk.starts.0[i]), end: Vpn(tail.end()) },
             allocation_protection: head.allocation_protection,
-            kind: head.bare_kind(),
-            vad,
+            kind,
+            uniform: head.uniform,
         })
+    }
+
+    /// Forgets that the pages of the VAD holding `vpn` share one state (`Vad::uniform`): one
+    /// of them is changing state.
+    pub(crate) fn forget_uniform(&mut self, vpn: Vpn) {
+        if let Some((c, i, _)) = self.holder(vpn.as_u64()) {
+            self.chunks[c].forget_uniform(i);
+        }
     }
 
     /// The VAD holding `vpn`, to change what is not its range, allocation protection or kind's
     /// variant (the index files it by range and copies those: `tree/chunk.rs`).
     pub(crate) fn find_mut(&mut self, vpn: Vpn) -> Option<&mut Vad> {
-        let (c, i) = self.holder(vpn.as_u64())?;
+        let (c, i, _) = self.holder(vpn.as_u64())?;
         self.chunks[c].vads.get_mut(i)
     }
 
@@ -346,8 +346,8 @@ impl VadTree {
             }
             if !chunk.described() {
                 return Err(format!(
-                    "chunk {c} lists first pages {:x?}, ends {:x?} for its VADs",
-                    chunk.starts.0, chunk.ends.0
+                    "chunk {c} lists first pages {:x?}, tails {:x?} for its VADs",
+                    chunk.starts.0, chunk.tails.0
                 ));
             }
             if self.firsts[c] != chunk.first() {
@@ -408,7 +408,7 @@ mod tests {
             let located = tree.locate(Vpn(probe));
             assert_eq!(located.map(|l| l.range.start.as_u64()), holder, "located from the chunk's arrays");
             assert_eq!(located.map(|l| l.range.len()), holder.map(|_| 8));
-            assert_eq!(located.map(|l| l.kind()), holder.map(|_| VadKind::Private));
+            assert_eq!(located.map(|l| l.kind), holder.map(|_| VadKind::Private));
             assert_eq!(tree.next_start_from(Vpn(probe)).map(Vpn::as_u64), model.range(probe..).next().map(|(&s, _)| s));
             assert_eq!(
                 tree.next_from(Vpn(probe)).map(|v| v.range.start.as_u64()),
@@ -458,6 +458,58 @@ mod tests {
                 assert_eq!(chunk.count_at_or_below(probe), scanned, "{held} VADs, page {probe}");
                 let below = chunk.vads.iter().filter(|v| v.range.start.as_u64() < probe).count();
                 assert_eq!(chunk.count_below(probe), below, "{held} VADs, page {probe}");
+            }
+        }
+    }
+
+    /// A summary of many blocks: VADs inserted in a scrambled order, then removed, every VAD
+    /// found while present and the index checked on the way.
+    #[test]
+    fn many_vads_in_a_scrambled_order() {
+        let mut tree = VadTree::default();
+        let n = 20_000u64;
+        // 7919 is prime to n: the scrambled order visits every slot once.
+        let order: Vec<u64> = (0..n).map(|k| (k * 7919) % n).collect();
+        for (step, &k) in order.iter().enumerate() {
+            tree.insert(vad(k * 16, 8));
+            if step % 997 == 0 {
+                tree.check().expect("index invariants");
+            }
+        }
+        tree.check().expect("index invariants");
+        assert!(tree.summary.len() > STRIDE, "{} summary entries", tree.summary.len());
+        for k in 0..n {
+            assert_eq!(tree.find(Vpn(k * 16 + 7)).map(|v| v.range.start), Some(Vpn(k * 16)));
+            assert!(tree.find(Vpn(k * 16 + 8)).is_none());
+        }
+        for (step, &k) in order.iter().rev().enumerate() {
+            assert_eq!(tree.remove(Vpn(k * 16)).map(|v| v.range.start), Some(Vpn(k * 16)));
+            if step % 997 == 0 {
+                tree.check().expect("index invariants");
+                assert_eq!(tree.locate(Vpn(order[0] * 16)).map(|l| l.range.start), Some(Vpn(order[0] * 16)));
+            }
+        }
+        tree.check().expect("index invariants");
+        assert!(tree.is_empty() && tree.summary.is_empty());
+    }
+
+    /// A tail gives back the end and the head it packs, up to the top of the user range, for
+    /// every shape without a view's details, allocation protection and shared state.
+    #[test]
+    fn tails_give_back_what_they_pack() {
+        let top = crate::units::USER_END >> crate::units::PAGE_SHIFT;
+        let kinds = [VadKind::Private, VadKind::LargePages, VadKind::Physical, VadKind::SharedUserData];
+        for (mask, kind) in (0..32u8).zip(kinds.into_iter().cycle()) {
+            let p = Protection::from_mask(mask).expect("5 bits");
+            let q = Protection::from_mask(31 - mask).expect("5 bits");
+            for uniform in [None, Some(PageState::Reserved), Some(PageState::Committed(q))] {
+                let mut v = vad(top - 16, 16);
+                v.allocation_protection = p;
+                v.kind = kind;
+                v.uniform = uniform;
+                let tail = Tail::of(&v);
+                assert_eq!(tail.end(), top);
+                assert_eq!(tail.head(), chunk::Head::of(&v), "{v:?}");
             }
         }
     }

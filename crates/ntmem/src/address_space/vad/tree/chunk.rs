@@ -1,17 +1,24 @@
 //! [`Chunk`]: a run of at most [`CHUNK`] consecutive VADs of the [`VadTree`](super::VadTree),
 //! with what a look-up and `VirtualQuery` need of them copied into arrays of their own: their
-//! first pages, their ends, and their *heads* (allocation protection and kind, less a view's
-//! details). A look-up counts in the first pages; a query of private memory then reads one end
-//! and one head from the chunk and never the VAD itself (96 bytes in a heap block of its own:
-//! with 100 000 VADs, a cache miss and a host TLB miss per query). The free gaps placement
-//! looks at are read from the same arrays.
+//! first pages, and their *tails*: each VAD's end with its *head* (allocation protection,
+//! kind less a view's details, and the state all its pages share if they do: `Vad::uniform`)
+//! packed in one word. A look-up counts in the first pages and picks the found VAD's tail
+//! reading every tail, with no address that depends on what the count found, so that the
+//! chunk's four lines (two of first pages, two of tails) are fetched together: one cache miss
+//! to wait for, not two in a row. A query of private memory reads no more of the chunk, and
+//! never the VAD itself (96 bytes in a heap block of its own: with 100 000 VADs, a cache miss
+//! and a host TLB miss per query). The free gaps placement looks at are read from the same
+//! arrays.
 //!
 //! Contract: the arrays describe `vads` exactly ([`Chunk::restart`] after every change of
 //! `vads`; a VAD changed in place through `VadTree::find_mut` keeps its range, its allocation
-//! protection and its kind's variant). `VadTree::check` compares them.
+//! protection, its kind's variant and its `uniform`, which only [`Chunk::forget_uniform`]
+//! changes in place). `VadTree::check` compares them.
 
 use super::super::{Vad, VadKind};
+use crate::address_space::PageState;
 use crate::paging::Protection;
+use crate::units::{PAGE_SHIFT, USER_END};
 
 /// VADs a chunk holds at most.
 pub(super) const CHUNK: usize = 16;
@@ -21,10 +28,15 @@ pub(super) const CHUNK: usize = 16;
 /// as [`Pages::count_below`] needs.
 pub(super) const NO_START: u64 = 1 << 62;
 
-/// Page numbers of a chunk's VADs (first pages, or ends), in two whole cache lines.
+/// First pages of a chunk's VADs, in two whole cache lines.
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
 pub(super) struct Pages(pub(super) [u64; CHUNK]);
+
+/// Tails of a chunk's VADs, in two whole cache lines.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+pub(super) struct Tails(pub(super) [Tail; CHUNK]);
 
 /// A VAD's kind without a view's details: all of the kind but for a view.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -37,16 +49,19 @@ pub(super) enum Shape {
     Mapped,
 }
 
-/// What `VirtualQuery` reports of a VAD besides its range, as far as two bytes hold it.
+impl Shape {
+    const ALL: [Shape; 5] = [Shape::Private, Shape::LargePages, Shape::Physical, Shape::SharedUserData, Shape::Mapped];
+}
+
+/// What `VirtualQuery` reports of a VAD besides its range.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) struct Head {
     pub(super) allocation_protection: Protection,
     pub(super) shape: Shape,
+    pub(super) uniform: Option<PageState>,
 }
 
 impl Head {
-    const EMPTY: Head = Head { allocation_protection: Protection::NONE, shape: Shape::Private };
-
     pub(super) fn of(vad: &Vad) -> Head {
         let shape = match vad.kind {
             VadKind::Private => Shape::Private,
@@ -55,7 +70,7 @@ impl Head {
             VadKind::SharedUserData => Shape::SharedUserData,
             VadKind::Mapped(_) => Shape::Mapped,
         };
-        Head { allocation_protection: vad.allocation_protection, shape }
+        Head { allocation_protection: vad.allocation_protection, shape, uniform: vad.uniform }
     }
 
     /// The kind, when it has no details beyond its variant (not a view).
@@ -70,6 +85,67 @@ impl Head {
     }
 }
 
+/// Bits of a [`Tail`] that hold the end: every page number of the user range fits.
+const END_BITS: u32 = 40;
+const END_MASK: u64 = (1 << END_BITS) - 1;
+const _: () = assert!(USER_END >> PAGE_SHIFT < END_MASK);
+/// Where a [`Tail`]'s head fields lie: the allocation protection (5 bits), the shape (3),
+/// the shared state's presence (1), whether it is committed (1), and its protection (5).
+const PROTECTION_AT: u32 = END_BITS;
+const SHAPE_AT: u32 = PROTECTION_AT + 5;
+const UNIFORM_AT: u32 = SHAPE_AT + 3;
+const COMMITTED_AT: u32 = UNIFORM_AT + 1;
+const UNIFORM_PROTECTION_AT: u32 = COMMITTED_AT + 1;
+
+/// A VAD's end (first page after it) and its [`Head`], in one word.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct Tail(u64);
+
+impl Tail {
+    /// An empty place: its end is above every page, so it never counts as ended.
+    const EMPTY: Tail = Tail(END_MASK);
+
+    pub(super) fn of(vad: &Vad) -> Tail {
+        let head = Head::of(vad);
+        let uniform = match head.uniform {
+            None => 0,
+            Some(PageState::Reserved) => 1 << UNIFORM_AT,
+            Some(PageState::Committed(p)) => {
+                1 << UNIFORM_AT | 1 << COMMITTED_AT | u64::from(p.mask()) << UNIFORM_PROTECTION_AT
+            }
+        };
+        Tail(
+            vad.range.end.as_u64()
+                | u64::from(head.allocation_protection.mask()) << PROTECTION_AT
+                | (head.shape as u64) << SHAPE_AT
+                | uniform,
+        )
+    }
+
+    pub(super) fn end(self) -> u64 {
+        self.0 & END_MASK
+    }
+
+    /// The five bits at `at`, as a protection.
+    fn protection_at(self, at: u32) -> Protection {
+        // Masked to 5 bits: `from_mask` takes them all.
+        #[allow(clippy::cast_possible_truncation)]
+        let mask = ((self.0 >> at) & 0x1f) as u8;
+        Protection::from_mask(mask).unwrap_or(Protection::NONE)
+    }
+
+    pub(super) fn head(self) -> Head {
+        let shape_bits = (self.0 >> SHAPE_AT) & 0x7;
+        let shape = Shape::ALL.into_iter().find(|s| *s as u64 == shape_bits).unwrap_or(Shape::Mapped);
+        let uniform = match (self.0 >> UNIFORM_AT & 1 != 0, self.0 >> COMMITTED_AT & 1 != 0) {
+            (false, _) => None,
+            (true, false) => Some(PageState::Reserved),
+            (true, true) => Some(PageState::Committed(self.protection_at(UNIFORM_PROTECTION_AT))),
+        };
+        Head { allocation_protection: self.protection_at(PROTECTION_AT), shape, uniform }
+    }
+}
+
 /// A run of consecutive VADs.
 #[derive(Debug)]
 #[repr(C)]
@@ -77,21 +153,14 @@ pub(super) struct Chunk {
     /// The first pages of `vads`, then [`NO_START`]: a search counts in these and reads one
     /// VAD, not all of them.
     pub(super) starts: Pages,
-    /// The ends (first page after) of `vads`, then [`NO_START`].
-    pub(super) ends: Pages,
-    /// The heads of `vads`, then [`Head::EMPTY`].
-    pub(super) heads: [Head; CHUNK],
+    /// The tails of `vads`, then empty ones.
+    pub(super) tails: Tails,
     pub(super) vads: Vec<Vad>,
 }
 
 impl Chunk {
     pub(super) fn of(vads: Vec<Vad>) -> Chunk {
-        let mut chunk = Chunk {
-            starts: Pages([NO_START; CHUNK]),
-            ends: Pages([NO_START; CHUNK]),
-            heads: [Head::EMPTY; CHUNK],
-            vads,
-        };
+        let mut chunk = Chunk { starts: Pages([NO_START; CHUNK]), tails: Tails([Tail::EMPTY; CHUNK]), vads };
         chunk.restart();
         chunk
     }
@@ -107,7 +176,7 @@ impl Chunk {
 
     /// The end of its last VAD.
     pub(super) fn last_end(&self) -> Option<u64> {
-        self.len().checked_sub(1).map(|i| self.ends.0[i])
+        self.len().checked_sub(1).map(|i| self.tails.0[i].end())
     }
 
     /// Rewrites the arrays after `vads` changed.
@@ -115,8 +184,7 @@ impl Chunk {
         for k in 0..CHUNK {
             let vad = self.vads.get(k);
             self.starts.0[k] = vad.map_or(NO_START, |v| v.range.start.as_u64());
-            self.ends.0[k] = vad.map_or(NO_START, |v| v.range.end.as_u64());
-            self.heads[k] = vad.map_or(Head::EMPTY, Head::of);
+            self.tails.0[k] = vad.map_or(Tail::EMPTY, Tail::of);
         }
     }
 
@@ -125,8 +193,10 @@ impl Chunk {
         (0..CHUNK).all(|k| {
             let vad = self.vads.get(k);
             self.starts.0[k] == vad.map_or(NO_START, |v| v.range.start.as_u64())
-                && self.ends.0[k] == vad.map_or(NO_START, |v| v.range.end.as_u64())
-                && self.heads[k] == vad.map_or(Head::EMPTY, Head::of)
+                && self.tails.0[k] == vad.map_or(Tail::EMPTY, Tail::of)
+                && vad.is_none_or(|v| {
+                    self.tails.0[k].head() == Head::of(v) && self.tails.0[k].end() == v.range.end.as_u64()
+                })
         })
     }
 
@@ -134,6 +204,17 @@ impl Chunk {
     pub(super) fn replace(&mut self, i: usize, vad: Vad) {
         self.vads[i] = vad;
         self.restart();
+    }
+
+    /// Forgets that the pages of the VAD at position `i` share one state, in the VAD and its
+    /// tail; reads the VAD only when the tail says they do.
+    pub(super) fn forget_uniform(&mut self, i: usize) {
+        if self.tails.0.get(i).is_some_and(|t| t.head().uniform.is_some()) {
+            if let Some(vad) = self.vads.get_mut(i) {
+                vad.uniform = None;
+                self.tails.0[i] = Tail::of(vad);
+            }
+        }
     }
 
     /// Inserts `vad` at position `i` (the chunk is not full).
@@ -169,9 +250,36 @@ impl Chunk {
         self.starts.count_below(vpn + 1)
     }
 
+    /// The position of the last of its VADs starting at or below `vpn` (the first starts at
+    /// or below it), and whether that VAD holds `vpn`. VADs are ordered and do not overlap, so
+    /// every VAD before that one has ended at or below `vpn` and every one after it starts
+    /// above: it holds `vpn` exactly when the VADs ended by `vpn` are fewer than those started.
+    /// Both counts read every first page and every tail with no early exit and no branch, so
+    /// the chunk's four lines are fetched together, and the found VAD's tail is then in the
+    /// cache.
+    #[inline]
+    pub(super) fn holder_of(&self, vpn: u64) -> (usize, bool) {
+        let started = self.count_at_or_below(vpn);
+        let ended = self.tails.count_ended_by(vpn);
+        (started.wrapping_sub(1), ended < started)
+    }
+
     /// How many of its VADs start below `vpn`.
     pub(super) fn count_below(&self, vpn: u64) -> usize {
         self.starts.count_below(vpn)
+    }
+}
+
+impl Tails {
+    /// How many of the tails end at or below `vpn` (a page): as [`Pages::count_below`] does,
+    /// every end read, with no early exit and no branch.
+    #[inline(always)]
+    fn count_ended_by(&self, vpn: u64) -> usize {
+        let ended: u64 = self.0.iter().map(|t| t.end().wrapping_sub(vpn + 1) >> 63).sum();
+        // At most CHUNK.
+        #[allow(clippy::cast_possible_truncation)]
+        let ended = ended as usize;
+        ended
     }
 }
 

@@ -47,7 +47,7 @@ impl VadTree {
     fn gap_before(&self, c: usize, i: usize) -> PageRange {
         let end = self.chunks[c].starts.0[i];
         let previous = match i.checked_sub(1) {
-            Some(p) => Some(self.chunks[c].ends.0[p]),
+            Some(p) => Some(self.chunks[c].tails.0[p].end()),
             None => c.checked_sub(1).and_then(|p| self.chunks[p].last_end()),
         };
         let start = previous.unwrap_or(FLOOR).max(FLOOR).min(end);
