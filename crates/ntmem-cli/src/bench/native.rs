@@ -322,17 +322,19 @@ impl HostFile {
         })
     }
 
-    /// Reads the whole file front to back, `chunk` bytes per `pread`, and loads the first
-    /// 8 bytes of every page read (checking each holds its page's index).
+    /// Reads the whole file front to back, `chunk` bytes per `pread`, each into its place in
+    /// a touched buffer as large as the file (as a page-in or a view's fault reads each page
+    /// into a frame of its own, kept: never into one buffer the cache keeps hot), and loads
+    /// the first 8 bytes of every page read (checking each holds its page's index).
     pub(super) fn read_sequential(&self, chunk: usize) -> anyhow::Result<f64> {
         anyhow::ensure!(chunk.is_multiple_of(PAGE), "reads are whole pages");
-        let mut buf = vec![0u8; chunk];
+        let mut buf = vec![1u8; self.len];
         let mut sum = 0u64;
         let ns = per_op(self.len / PAGE, || {
             for offset in (0..self.len).step_by(chunk) {
                 let n = chunk.min(self.len - offset);
-                self.file.read_exact_at(&mut buf[..n], offset as u64).context("pread")?;
-                for page in (0..n).step_by(PAGE) {
+                self.file.read_exact_at(&mut buf[offset..offset + n], offset as u64).context("pread")?;
+                for page in (offset..offset + n).step_by(PAGE) {
                     sum = sum.wrapping_add(load_u64(black_box(&buf), page));
                 }
             }
