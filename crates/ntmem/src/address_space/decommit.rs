@@ -44,6 +44,7 @@ impl AddressSpace {
     /// not its size (docs/design.md: a reservation of any size costs a VAD): the tables under
     /// it are found skipping missing ones whole at every level, and each page table's entries
     /// are read in place until as many in use as it holds have been met.
+    ///
     /// The range lies in one VAD (a decommit's or a release's), which forgets its pages' one
     /// state here, once, rather than page by page.
     pub(crate) fn drop_range(&mut self, m: &mut Machine, range: PageRange) -> u64 {

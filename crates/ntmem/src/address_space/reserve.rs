@@ -114,17 +114,11 @@ impl AddressSpace {
             }
             // One walk per page table, whose run of entries (zero: the range was free) is
             // written in one go.
-            let pte = Pte::DemandZero(opts.protection);
             let mut vpn = range.start;
             while vpn < range.end {
                 let at = self.tables.ensure(&mut m.phys, vpn, false).ok_or(VmError::OutOfFrames(tables))?;
                 let end = vpn.next_table_start().min(range.end);
-                if !self.tables.fill_empty(&mut m.phys, at, end.as_u64() - vpn.as_u64(), pte) {
-                    for (k, page) in (vpn.as_u64()..end.as_u64()).enumerate() {
-                        let slot = PhysAddr(at.as_u64() + k as u64 * crate::arch::x86_64::ENTRY_BYTES);
-                        self.set_pte(&mut m.phys, slot, Vpn(page), pte);
-                    }
-                }
+                self.tables.fill_empty(&mut m.phys, at, end.as_u64() - vpn.as_u64(), Pte::DemandZero(opts.protection));
                 vpn = end;
             }
             self.add_committed(range.len());

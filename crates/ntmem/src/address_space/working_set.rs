@@ -14,9 +14,9 @@
 //! O(k log n), never a sort of the whole working set. A page entering or leaving costs one
 //! look-up among the spans (a working set's page tables, not its pages) and a few bit
 //! operations; the span sets change only when a span gains its first page of an age or loses
-//! its last. Another [`EvictionPolicy`]
-//! (`eviction.rs`) keeps its own order beside the ages and replaces only that choice; with
-//! NT's, that order does not exist and costs one branch on insert and remove.
+//! its last. Another [`EvictionPolicy`] (`eviction.rs`) keeps its own order beside the ages
+//! and replaces only that choice; with NT's, that order does not exist and costs one branch on
+//! insert and remove.
 
 mod span;
 

@@ -253,18 +253,16 @@ impl PageTables {
     }
 
     /// Writes `pte`, which no TLB can hold (not valid), into the `count` consecutive leaf
-    /// entries from `at` (one table's), each zero before: a fresh commit of free pages, with
-    /// one update of the table's count of entries in use. Returns false, writing nothing, when
-    /// one of them is not zero, for the caller to take the general path.
-    pub(crate) fn fill_empty(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, count: u64, pte: Pte) -> bool {
+    /// entries from `at` (one table's): a fresh commit of free pages, with one update of the
+    /// table's count of entries in use. The entries must be zero, as every PTE of a page no
+    /// VAD holds is (the invariant checker's "PTE outside every allocation").
+    pub(crate) fn fill_empty(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, count: u64, pte: Pte) {
         debug_assert!(!matches!(pte, Pte::Valid(_)) && count <= hw::ENTRIES_PER_TABLE as u64);
-        let slot = |k: u64| PhysAddr(at.as_u64() + k * hw::ENTRY_BYTES);
-        if (0..count).any(|k| phys.read_u64(slot(k)) != 0) {
-            return false;
-        }
         let raw = pte.encode();
         for k in 0..count {
-            phys.write_u64(slot(k), raw);
+            let slot = PhysAddr(at.as_u64() + k * hw::ENTRY_BYTES);
+            debug_assert_eq!(phys.read_u64(slot), 0, "a PTE of a free page");
+            phys.write_u64(slot, raw);
         }
         // At most a table's worth of entries.
         #[allow(clippy::cast_possible_truncation)]
@@ -272,7 +270,6 @@ impl PageTables {
         if raw != 0 {
             phys.pfn_mut(at.pfn()).share_count += added;
         }
-        true
     }
 
     pub(super) fn set_entry(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, raw: u64) {
