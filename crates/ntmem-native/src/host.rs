@@ -60,10 +60,10 @@ impl Ram {
         if at == libc::MAP_FAILED {
             return None;
         }
+        // The program's own mappings of the same file at its pages alias these bytes: the core
+        // reads and writes them only inside calls, never across a point where the program runs.
         // SAFETY: the mapping is `len` readable and writable bytes, never unmapped (the
-        // program's life), and this is the only Rust reference made to it. The program's own
-        // mappings of the same file at its pages alias these bytes: the core reads and writes
-        // them only inside calls, never across a point where the program runs.
+        // program's life), and this is the only Rust reference made to it (aliasing: above).
         let bytes = unsafe { std::slice::from_raw_parts_mut(at.cast::<u8>(), len) };
         Some((Ram { fd }, bytes))
     }

@@ -46,7 +46,6 @@ pub const AT_ROUND_TO_PAGE: u32 = 0x4000_0000;
 
 /// The `Flags` of a `QueryWorkingSetEx` result (the union's one integer view).
 #[must_use]
-// SAFETY: one read of a union field, justified where it is read.
 #[allow(unsafe_code)]
 pub fn working_set_ex_flags(info: &PSAPI_WORKING_SET_EX_INFORMATION) -> usize {
     // SAFETY: PSAPI_WORKING_SET_EX_BLOCK is a #[repr(C)] union of `Flags: usize` and a struct
