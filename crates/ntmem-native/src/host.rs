@@ -2,8 +2,8 @@
 //! machine's second TLB.
 //!
 //! - RAM is one `memfd` of the machine's size, mapped once shared for the core (its
-//!   [`ntmem::System::with_ram`] backing, kept for the life of the program), so frame *f* is
-//!   bytes *f*·4096 of the file.
+//!   [`ntmem::System::with_ram`] backing, which the machine owns and the runtime keeps for the
+//!   life of the program), so frame *f* is bytes *f*·4096 of the file.
 //! - The arena: the host ranges this engine owns at Windows' user addresses, each reserved
 //!   `PROT_NONE | MAP_NORESERVE` with `MAP_FIXED_NOREPLACE` (so never over anything the host
 //!   placed there). Ranges are only ever added: a released allocation stays reserved on the
@@ -14,7 +14,8 @@
 //!   ranges, so a host range the simulated process merely reserves (the program, its
 //!   libraries, heap and stack) is never touched.
 //!
-//! Every host call here is a system call (`mmap`, `memfd_create`, `ftruncate`): no stdio, no
+//! Every host call here is a system call (`mmap`, `memfd_create`, `ftruncate`; the core's
+//! mapping through `memmap2`): no stdio, no
 //! allocation but the owned-range map's, which is changed only by the C ABI's calls.
 
 use ntmem::paging::HostTlb;
@@ -33,8 +34,8 @@ pub(crate) struct Ram {
 
 impl Ram {
     /// A zero-filled memfd of `bytes` bytes, and a shared mapping of all of it for the core,
-    /// which lives until the program ends.
-    pub(crate) fn create(bytes: u64) -> Option<(Ram, &'static mut [u8])> {
+    /// which the machine owns (and the runtime keeps for the program's life).
+    pub(crate) fn create(bytes: u64) -> Option<(Ram, memmap2::MmapMut)> {
         let len = usize::try_from(bytes).ok()?;
         // SAFETY: the name is a NUL-terminated string; memfd_create has no other input.
         let fd = unsafe { libc::memfd_create(c"ntmem-ram".as_ptr(), libc::MFD_CLOEXEC) };
@@ -45,27 +46,13 @@ impl Ram {
         if unsafe { libc::ftruncate(fd, i64::try_from(bytes).ok()?) } != 0 {
             return None;
         }
-        // SAFETY: a new shared mapping where the kernel chooses, of a file of exactly `len`
-        // bytes; nothing else is at the address it returns.
-        let at = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_NORESERVE,
-                fd,
-                0,
-            )
-        };
-        if at == libc::MAP_FAILED {
-            return None;
-        }
         // The program's own mappings of the same file at its pages alias these bytes: the core
         // reads and writes them only inside calls, never across a point where the program runs.
-        // SAFETY: the mapping is `len` readable and writable bytes, never unmapped (the
-        // program's life), and this is the only Rust reference made to it (aliasing: above).
-        let bytes = unsafe { std::slice::from_raw_parts_mut(at.cast::<u8>(), len) };
-        Some((Ram { fd }, bytes))
+        // SAFETY: a new shared mapping where the kernel chooses, of a file of exactly `len`
+        // bytes that nothing truncates; the only other mappings of it are the program's pages
+        // (aliasing: above).
+        let map = unsafe { memmap2::MmapOptions::new().len(len).map_mut(fd) }.ok()?;
+        Some((Ram { fd }, map))
     }
 }
 

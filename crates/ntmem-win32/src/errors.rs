@@ -41,6 +41,7 @@ pub(crate) fn status_of_system(e: SystemError) -> NTSTATUS {
         SystemError::ProcessTerminated => STATUS_PROCESS_IS_TERMINATING,
         SystemError::CommitLimit => STATUS_COMMITMENT_LIMIT,
         SystemError::Config(_) | SystemError::PageFileCreation { .. } => STATUS_INVALID_PARAMETER,
+        SystemError::RamMapping { .. } => STATUS_NO_MEMORY,
     }
 }
 

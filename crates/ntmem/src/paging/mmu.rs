@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_cached_walk_sets_the_bits_a_full_walk_does() {
-        let mut phys = PhysicalMemory::new(64);
+        let mut phys = PhysicalMemory::new(64).expect("a host mapping of 64 frames");
         let vpn = Vpn(0x12_3456);
         let (mut tables, frame) = one_page(&mut phys, vpn);
         let full = tables.translate(&mut phys, vpn, AccessKind::Read);
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn freeing_a_page_table_forgets_it() {
-        let mut phys = PhysicalMemory::new(64);
+        let mut phys = PhysicalMemory::new(64).expect("a host mapping of 64 frames");
         let vpn = Vpn(0x12_3456);
         let (mut tables, frame) = one_page(&mut phys, vpn);
         let _ = tables.translate(&mut phys, vpn, AccessKind::Read);

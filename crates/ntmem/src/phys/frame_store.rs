@@ -1,14 +1,20 @@
 //! The bytes of the simulated RAM.
 //!
-//! One host allocation of 4 KiB arrays, zero-filled by the host allocator (`alloc_zeroed`): on Linux a large
-//! zeroed allocation is an anonymous mapping whose pages cost host memory only when first
-//! written, so a 1 GiB machine that touched ten frames costs about ten pages of host memory.
-//! Frames are addressed by [`Pfn`]; nothing outside this type indexes the bytes.
+//! One host mapping ([`memmap2::MmapMut`]), viewed as 4 KiB frames. The store's own RAM
+//! ([`FrameStore::new`]) is an anonymous mapping: its pages read as zero and cost host memory
+//! only when first written, so a machine that touched ten frames costs little host memory
+//! whatever its size. On Linux it asks the host for transparent huge pages (`MADV_HUGEPAGE`),
+//! as an emulator's guest RAM does: a program's random accesses over gigabytes of simulated
+//! RAM would otherwise miss the host's TLB twice each (the page table's frame, then the data's),
+//! and a host TLB miss costs more than the whole simulated translation. The simulated machine
+//! still has 4 KiB pages; only the host's mapping of its RAM is coarser. The cost is host
+//! memory in 2 MiB steps: a machine's RAM is touched 2 MiB at a time where the host grants
+//! huge pages.
 //!
 //! Or RAM the caller supplies ([`FrameStore::supplied`]): the native engine hands over a
-//! shared mapping of its `memfd`, which it keeps for the life of the program, so that frame
-//! *f* is also bytes *f*·4096 of a file it can map at any address. Both are a slice of
-//! frames; which one is decided once, and the access path reads the slice the same way.
+//! shared mapping of its `memfd`, so that frame *f* is also bytes *f*·4096 of a file it can map
+//! at any address. Either way the store owns one mapping, and the access path reads it the
+//! same way. Frames are addressed by [`Pfn`]; nothing outside this type indexes the bytes.
 
 use crate::units::{Pfn, PhysAddr, PAGE_BYTES};
 
@@ -16,62 +22,44 @@ const FRAME: usize = PAGE_BYTES;
 
 /// RAM: `frames` frames of 4 KiB.
 pub struct FrameStore {
-    /// One array a frame, so that an offset already checked to lie inside a frame needs no
-    /// second bounds check: indexing by frame is the only one left on the access path.
-    frames: Frames,
+    /// The bytes, a whole number of frames. Viewed as one array a frame, so that an offset
+    /// already checked to lie inside a frame needs no second bounds check: indexing by frame
+    /// is the only one left on the access path.
+    map: memmap2::MmapMut,
     count: u32,
 }
 
-/// Where the bytes of RAM live. Both variants are a pointer and a length at the same place,
-/// so that the compiler folds the `match` of every access into the same two loads.
-enum Frames {
-    /// An allocation of the store's own.
-    Owned(Box<[[u8; FRAME]]>),
-    /// Memory the caller supplied and keeps for the life of the program.
-    Supplied(&'static mut [[u8; FRAME]]),
-}
-
-impl std::ops::Deref for Frames {
-    type Target = [[u8; FRAME]];
-    #[inline(always)]
-    fn deref(&self) -> &[[u8; FRAME]] {
-        match self {
-            Frames::Owned(v) => v,
-            Frames::Supplied(s) => s,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Frames {
-    #[inline(always)]
-    fn deref_mut(&mut self) -> &mut [[u8; FRAME]] {
-        match self {
-            Frames::Owned(v) => v,
-            Frames::Supplied(s) => s,
-        }
-    }
-}
-
 impl FrameStore {
-    pub(crate) fn new(frames: u32) -> FrameStore {
-        // `vec![0u8; n]` is always `alloc_zeroed` (lazy host pages); `vec![[0u8; FRAME]; n]` is
-        // only when optimised, and a 1 GiB memset otherwise. So allocate bytes and view them as
-        // frames: same alignment (1), and the length is a whole number of frames.
-        let bytes = vec![0u8; frames as usize * FRAME];
-        let frames_vec: Vec<[u8; FRAME]> = bytemuck::allocation::cast_vec(bytes);
-        FrameStore { frames: Frames::Owned(frames_vec.into_boxed_slice()), count: frames }
+    /// RAM of `frames` frames, all zero: an anonymous host mapping, with host huge pages asked
+    /// for on Linux (see the module's text).
+    pub(crate) fn new(frames: u32) -> std::io::Result<FrameStore> {
+        let map = memmap2::MmapOptions::new().len(frames as usize * FRAME).map_anon()?;
+        // Advice only: where the host has no huge pages to give, RAM keeps 4 KiB host pages.
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(memmap2::Advice::HugePage);
+        Ok(FrameStore { map, count: frames })
     }
 
-    /// RAM over `bytes`, which the caller supplies zeroed and never touches as RAM itself
-    /// (another mapping of the same file may): its length in whole frames; `None` when it is
-    /// not a whole number of frames or has more than `u32::MAX` of them.
-    pub(crate) fn supplied(bytes: &'static mut [u8]) -> Option<FrameStore> {
-        if !bytes.len().is_multiple_of(FRAME) {
+    /// RAM over `map`, which the caller supplies reading as zero and never touches as RAM
+    /// itself (another mapping of the same file may): its length in whole frames; `None` when
+    /// it is not a whole number of frames or has more than `u32::MAX` of them.
+    pub(crate) fn supplied(map: memmap2::MmapMut) -> Option<FrameStore> {
+        if !map.len().is_multiple_of(FRAME) {
             return None;
         }
-        let count = u32::try_from(bytes.len() / FRAME).ok()?;
-        let frames: &'static mut [[u8; FRAME]] = bytemuck::cast_slice_mut(bytes);
-        Some(FrameStore { frames: Frames::Supplied(frames), count })
+        let count = u32::try_from(map.len() / FRAME).ok()?;
+        Some(FrameStore { map, count })
+    }
+
+    /// The frames, as arrays.
+    #[inline(always)]
+    fn all(&self) -> &[[u8; FRAME]] {
+        self.map.as_chunks::<FRAME>().0
+    }
+
+    #[inline(always)]
+    fn all_mut(&mut self) -> &mut [[u8; FRAME]] {
+        self.map.as_chunks_mut::<FRAME>().0
     }
 
     /// Frames of RAM.
@@ -83,11 +71,11 @@ impl FrameStore {
     /// The bytes of one frame.
     #[must_use]
     pub fn frame(&self, pfn: Pfn) -> &[u8] {
-        &self.frames[pfn.index()]
+        &self.all()[pfn.index()]
     }
 
     pub(crate) fn frame_mut(&mut self, pfn: Pfn) -> &mut [u8] {
-        &mut self.frames[pfn.index()]
+        &mut self.all_mut()[pfn.index()]
     }
 
     /// The bytes of each of `pfns`, in the order named, as slices of their own: one vectored
@@ -98,7 +86,7 @@ impl FrameStore {
         by_frame.sort_unstable();
         let mut out: Vec<Option<&mut [u8]>> = pfns.iter().map(|_| None).collect();
         // The frames not handed out yet, from frame `next` on.
-        let mut rest: &mut [[u8; FRAME]] = &mut self.frames;
+        let mut rest: &mut [[u8; FRAME]] = self.all_mut();
         let mut next = 0;
         for (index, at) in by_frame {
             let skip = index.checked_sub(next)?;
@@ -113,23 +101,23 @@ impl FrameStore {
     /// The bytes of the `count` physically contiguous frames from `first` on, as one slice:
     /// one host read fills them all.
     pub(crate) fn run_mut(&mut self, first: Pfn, count: usize) -> &mut [u8] {
-        self.frames[first.index()..first.index() + count].as_flattened_mut()
+        self.all_mut()[first.index()..first.index() + count].as_flattened_mut()
     }
 
     /// Copies frame `from` into frame `to`, with no copy in between.
     pub(crate) fn copy_frame(&mut self, from: Pfn, to: Pfn) {
-        self.frames.copy_within(from.index()..=from.index(), to.index());
+        self.all_mut().copy_within(from.index()..=from.index(), to.index());
     }
 
     /// `len` bytes at byte `offset` of frame `frame`; the caller keeps them inside the frame.
     #[inline(always)]
     pub(crate) fn slice(&self, frame: usize, offset: usize, len: usize) -> &[u8] {
-        &self.frames[frame][offset..offset + len]
+        &self.all()[frame][offset..offset + len]
     }
 
     #[inline(always)]
     pub(crate) fn slice_mut(&mut self, frame: usize, offset: usize, len: usize) -> &mut [u8] {
-        &mut self.frames[frame][offset..offset + len]
+        &mut self.all_mut()[frame][offset..offset + len]
     }
 
     /// Copies the bytes at byte `offset` of frame `frame` into `buf`; the caller keeps them
@@ -151,7 +139,7 @@ impl FrameStore {
     pub(crate) fn read_u64(&self, pa: PhysAddr) -> u64 {
         let (frame, offset) = split(pa);
         let mut raw = [0u8; 8];
-        raw.copy_from_slice(&self.frames[frame][offset..offset + 8]);
+        raw.copy_from_slice(&self.all()[frame][offset..offset + 8]);
         u64::from_le_bytes(raw)
     }
 
@@ -159,7 +147,7 @@ impl FrameStore {
     #[inline]
     pub(crate) fn write_u64(&mut self, pa: PhysAddr, value: u64) {
         let (frame, offset) = split(pa);
-        self.frames[frame][offset..offset + 8].copy_from_slice(&value.to_le_bytes());
+        self.all_mut()[frame][offset..offset + 8].copy_from_slice(&value.to_le_bytes());
     }
 }
 
@@ -192,7 +180,7 @@ mod tests {
 
     #[test]
     fn frames_mut_hands_out_each_frame_named_in_the_order_named() {
-        let mut store = FrameStore::new(8);
+        let mut store = FrameStore::new(8).expect("a host mapping of 8 frames");
         {
             let mut pages = store.frames_mut(&[Pfn(5), Pfn(1), Pfn(7)]).expect("distinct frames inside RAM");
             for (value, page) in (1u8..).zip(pages.iter_mut()) {
@@ -207,7 +195,7 @@ mod tests {
 
     #[test]
     fn frames_mut_refuses_a_frame_named_twice_or_outside_ram() {
-        let mut store = FrameStore::new(8);
+        let mut store = FrameStore::new(8).expect("a host mapping of 8 frames");
         assert!(store.frames_mut(&[Pfn(2), Pfn(3), Pfn(2)]).is_none());
         assert!(store.frames_mut(&[Pfn(8)]).is_none());
         assert!(store.frames_mut(&[]).is_some_and(|pages| pages.is_empty()));

@@ -47,8 +47,8 @@ pub struct PhysicalMemory {
 impl PhysicalMemory {
     /// A machine with `frames` frames, all zeroed. Frame 0 is kept back, as firmware keeps it on
     /// a PC, so physical address 0 never maps a page.
-    pub(crate) fn new(frames: u32) -> PhysicalMemory {
-        PhysicalMemory::over(FrameStore::new(frames))
+    pub(crate) fn new(frames: u32) -> std::io::Result<PhysicalMemory> {
+        FrameStore::new(frames).map(PhysicalMemory::over)
     }
 
     /// A machine whose RAM is `store`, every frame of which reads as zero.

@@ -46,6 +46,14 @@ pub enum SystemError {
         /// What the host said.
         kind: std::io::ErrorKind,
     },
+    /// The host could not map the machine's RAM.
+    #[error("the host could not map {bytes} bytes of RAM: {kind}")]
+    RamMapping {
+        /// The RAM's size.
+        bytes: u64,
+        /// What the host said.
+        kind: std::io::ErrorKind,
+    },
     /// No process has that id.
     #[error("no such process")]
     NoSuchProcess,
@@ -141,13 +149,15 @@ impl System {
     /// the shared user data page (F6). The commit limit is the RAM plus the page files.
     pub fn new(config: Config) -> Result<System, SystemError> {
         let frames = config.validate()?;
-        System::boot(config, PhysicalMemory::new(frames))
+        let phys = PhysicalMemory::new(frames)
+            .map_err(|e| SystemError::RamMapping { bytes: config.ram_bytes(), kind: e.kind() })?;
+        System::boot(config, phys)
     }
 
     /// Boots a machine as [`System::new`] does, its RAM the zeroed bytes `ram` supplies (the
-    /// native engine's `memfd` mapping, kept for the life of the program), which must be
-    /// exactly the configuration's RAM.
-    pub fn with_ram(config: Config, ram: &'static mut [u8]) -> Result<System, SystemError> {
+    /// native engine's shared mapping of its `memfd`), which must be exactly the
+    /// configuration's RAM. The machine owns the mapping from now on.
+    pub fn with_ram(config: Config, ram: memmap2::MmapMut) -> Result<System, SystemError> {
         let frames = config.validate()?;
         let store = crate::phys::FrameStore::supplied(ram)
             .filter(|s| s.frames() == frames)
