@@ -1,5 +1,6 @@
-//! One page file: a host file, its current and maximum size, and the bitmap of its slots.
+//! One page file: a host file, its current and maximum size, and the map of its slots.
 
+use super::slots::SlotMap;
 use super::PageFileSpec;
 use crate::units::{PAGE_BYTES, PAGE_SIZE};
 use std::fs::{File, OpenOptions};
@@ -16,7 +17,8 @@ pub struct PageFile {
     file: File,
     size: u64,
     maximum: u64,
-    bits: Vec<u64>,
+    /// Its slots in use, sized for the maximum.
+    slots: SlotMap,
     used: u64,
     hint: u32,
 }
@@ -27,10 +29,9 @@ impl PageFile {
         let size = (spec.initial_bytes / PAGE_SIZE).max(1);
         let maximum = (spec.maximum_bytes / PAGE_SIZE).max(size);
         file.set_len(size * PAGE_SIZE)?;
-        let mut f = PageFile { path: spec.path.clone(), file, size, maximum, bits: Vec::new(), used: 0, hint: 1 };
-        f.bits.resize(words(maximum), 0);
-        f.bits[0] |= 1; // slot 0 is never used
-        Ok(f)
+        let mut slots = SlotMap::new(maximum);
+        slots.set(0, true); // slot 0 is never used
+        Ok(PageFile { path: spec.path.clone(), file, size, maximum, slots, used: 0, hint: 1 })
     }
 
     /// Its path on the host.
@@ -70,16 +71,11 @@ impl PageFile {
     }
 
     fn bit(&self, slot: u32) -> bool {
-        self.bits[(slot / 64) as usize] & (1 << (slot % 64)) != 0
+        self.slots.get(slot)
     }
 
     fn set(&mut self, slot: u32, on: bool) {
-        let w = &mut self.bits[(slot / 64) as usize];
-        if on {
-            *w |= 1 << (slot % 64);
-        } else {
-            *w &= !(1 << (slot % 64));
-        }
+        self.slots.set(slot, on);
     }
 
     pub(super) fn grow(&mut self, pages: u64) -> u64 {
@@ -93,24 +89,22 @@ impl PageFile {
     }
 
     /// The first run of free slots from the hint on (wrapping once), up to `count` long.
+    /// O(log n + count) for a file of n slots, however full (`slots.rs`).
     pub(super) fn allocate_run(&mut self, count: u32) -> Option<(u32, u32)> {
         let size = u32::try_from(self.size).unwrap_or(u32::MAX);
-        for start in (self.hint..size).chain(1..self.hint.min(size)) {
-            if self.bit(start) {
-                continue;
-            }
-            let mut n = 1;
-            while n < count && start + n < size && !self.bit(start + n) {
-                n += 1;
-            }
-            for s in start..start + n {
-                self.set(s, true);
-            }
-            self.used += u64::from(n);
-            self.hint = start + n;
-            return Some((start, n));
+        let below = |limit: u32| move |slot: &u32| *slot < limit;
+        let start = (self.slots.next_free(self.hint).filter(below(size)))
+            .or_else(|| self.slots.next_free(1).filter(below(self.hint.min(size))))?;
+        let mut n = 1;
+        while n < count && start + n < size && !self.bit(start + n) {
+            n += 1;
         }
-        None
+        for s in start..start + n {
+            self.set(s, true);
+        }
+        self.used += u64::from(n);
+        self.hint = start + n;
+        Some((start, n))
     }
 
     pub(super) fn free(&mut self, slot: u32) {
@@ -155,10 +149,6 @@ impl Drop for PageFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-fn words(slots: u64) -> usize {
-    usize::try_from(slots.div_ceil(64)).unwrap_or(usize::MAX)
 }
 
 const _: () = assert!(PAGE_BYTES as u64 == PAGE_SIZE);
