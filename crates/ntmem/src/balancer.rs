@@ -26,7 +26,6 @@
 use crate::address_space::AddressSpace;
 use crate::machine::{low_water, Machine};
 use crate::phys::{ListKind, PfnFlags};
-use crate::units::PAGE_BYTES;
 
 /// Pages the modified page writer writes with one I/O at most.
 pub const WRITE_CLUSTER: usize = 64;
@@ -184,11 +183,8 @@ pub(crate) fn write_modified(m: &mut Machine, limit: u64) -> u64 {
             }
         };
         let pages = &head[..run.count as usize];
-        let mut buf = Vec::with_capacity(pages.len() * PAGE_BYTES);
-        for pfn in pages {
-            buf.extend_from_slice(m.phys.frame(*pfn));
-        }
-        if m.files.write(run, &buf).is_err() {
+        let data: Vec<&[u8]> = pages.iter().map(|pfn| m.phys.frame(*pfn)).collect();
+        if m.files.write(run, &data).is_err() {
             for i in 0..run.count {
                 m.files.free(run.file, run.first + i);
             }

@@ -162,16 +162,19 @@ impl PageFiles {
         self.files.get(usize::from(file)).is_some_and(|f| f.is_allocated(slot))
     }
 
-    /// Writes `data` (whole pages) to the run with one I/O.
-    pub(crate) fn write(&mut self, run: SlotRun, data: &[u8]) -> io::Result<()> {
-        debug_assert_eq!(data.len(), run.count as usize * PAGE_BYTES);
+    /// Writes `pages` (one page each, in slot order) to the run with one vectored I/O: a
+    /// cluster goes straight from its frames, wherever they lie.
+    pub(crate) fn write(&mut self, run: SlotRun, pages: &[&[u8]]) -> io::Result<()> {
+        debug_assert_eq!(pages.len(), run.count as usize);
+        debug_assert!(pages.iter().all(|p| p.len() == PAGE_BYTES));
         if self.faults.fail_writes > 0 {
             self.faults.fail_writes -= 1;
             self.counters.failed_ios += 1;
             return Err(io::Error::other("injected page-file write failure"));
         }
         let f = self.files.get_mut(usize::from(run.file)).ok_or_else(|| io::Error::other("no such page file"))?;
-        f.write_at(run.first, data).inspect_err(|_| self.counters.failed_ios += 1)?;
+        let mut bufs: Vec<io::IoSlice<'_>> = pages.iter().map(|p| io::IoSlice::new(p)).collect();
+        f.write_vectored_at(run.first, &mut bufs).inspect_err(|_| self.counters.failed_ios += 1)?;
         self.counters.write_ios += 1;
         self.counters.pages_written += u64::from(run.count);
         Ok(())
