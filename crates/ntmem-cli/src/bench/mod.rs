@@ -8,7 +8,8 @@
 //!
 //! The row API: a row is a [`Figure`], made by a `fn() -> anyhow::Result<Figure>` in its own
 //! module, and registered by one line in [`FIGURES`]: `("name", Kind::Cost, module::function),`
-//! (or `Kind::Throughput`), the name the figure's own. The functions run in the table's order,
+//! (or `Kind::Throughput`, or `Kind::Context` for a row shown beside a second baseline with
+//! no goal: its `goal` is "-" and its `met` null), the name the figure's own. The functions run in the table's order,
 //! one at a time, each building and dropping its own machines, so a row's memory is freed
 //! before the next row runs. `ntmem bench --only a,b` measures only the rows named (and skips
 //! the cluster sweeps).
@@ -37,6 +38,9 @@ enum Kind {
     /// Bytes per second, both sides timed per 4 KiB page: ratio = ntmem's throughput over the
     /// baseline's (baseline_ns / ntmem_ns), met at or over the goal.
     Throughput,
+    /// Time per operation beside a second baseline, shown for context: ratio = ntmem /
+    /// baseline, with no goal (`goal` is ignored; the JSON's `met` is null).
+    Context,
 }
 
 /// One figure: ntmem's cost of an operation beside its baseline's.
@@ -57,7 +61,7 @@ impl Figure {
     /// ntmem / baseline for a cost; ntmem's throughput / the baseline's for a throughput.
     fn ratio(&self, kind: Kind) -> f64 {
         match kind {
-            Kind::Cost => self.ntmem_ns / self.baseline_ns,
+            Kind::Cost | Kind::Context => self.ntmem_ns / self.baseline_ns,
             Kind::Throughput => self.baseline_ns / self.ntmem_ns,
         }
     }
@@ -66,13 +70,16 @@ impl Figure {
         match kind {
             Kind::Cost => format!("<= {}", self.goal),
             Kind::Throughput => format!(">= {}", self.goal),
+            Kind::Context => "-".to_owned(),
         }
     }
 
-    fn met(&self, kind: Kind) -> bool {
+    /// Whether the ratio is within its goal; `None` for a row with no goal.
+    fn met(&self, kind: Kind) -> Option<bool> {
         match kind {
-            Kind::Cost => self.ratio(kind) <= self.goal,
-            Kind::Throughput => self.ratio(kind) >= self.goal,
+            Kind::Cost => Some(self.ratio(kind) <= self.goal),
+            Kind::Throughput => Some(self.ratio(kind) >= self.goal),
+            Kind::Context => None,
         }
     }
 }
@@ -85,6 +92,7 @@ const FIGURES: &[(&str, Kind, Measure)] = &[
     ("tlb_hit_read", Kind::Cost, figures::tlb_hit_read),
     ("tlb_miss_read", Kind::Cost, figures::tlb_miss_read),
     ("tlb_miss_read_dependent", Kind::Cost, figures::tlb_miss_read_dependent),
+    ("tlb_miss_read_vs_huge_pages", Kind::Context, figures::tlb_miss_read_vs_huge_pages),
     ("demand_zero_fault", Kind::Cost, figures::demand_zero_fault),
     ("alloc_free_pair", Kind::Cost, figures::alloc_free_pair),
     ("protect_page", Kind::Cost, figures::protect_page),
@@ -168,7 +176,11 @@ fn print_table(out: &mut impl Write, results: &[(Kind, Figure)]) -> anyhow::Resu
             shown(*kind, f.baseline_ns),
             f.ratio(*kind),
             f.goal_text(*kind),
-            if f.met(*kind) { "yes" } else { "no" },
+            match f.met(*kind) {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "-",
+            },
         )?;
     }
     writeln!(out)?;
@@ -186,7 +198,7 @@ fn print_table(out: &mut impl Write, results: &[(Kind, Figure)]) -> anyhow::Resu
 /// per 4 KiB page) MiB/s.
 fn shown(kind: Kind, ns: f64) -> String {
     match kind {
-        Kind::Cost => duration(ns),
+        Kind::Cost | Kind::Context => duration(ns),
         Kind::Throughput => format!("{:.0} MiB/s", 4096.0 * 1e9 / ns / f64::from(1u32 << 20)),
     }
 }
@@ -220,8 +232,8 @@ mod tests {
     fn ratio_is_ntmem_over_baseline_and_met_at_the_goal() {
         let f = figure(5.0, 2.0, 2.5);
         assert_eq!(f.ratio(Kind::Cost), 2.5);
-        assert!(f.met(Kind::Cost));
-        assert!(!figure(5.1, 2.0, 2.5).met(Kind::Cost));
+        assert_eq!(f.met(Kind::Cost), Some(true));
+        assert_eq!(figure(5.1, 2.0, 2.5).met(Kind::Cost), Some(false));
         assert_eq!(f.goal_text(Kind::Cost), "<= 2.5");
         assert_eq!(figure(1.0, 1.0, 3.0).goal_text(Kind::Cost), "<= 3");
     }
@@ -231,8 +243,8 @@ mod tests {
         // ntmem takes 4 ns a page where the baseline takes 2: half the throughput.
         let f = figure(4.0, 2.0, 0.5);
         assert_eq!(f.ratio(Kind::Throughput), 0.5);
-        assert!(f.met(Kind::Throughput));
-        assert!(!figure(4.1, 2.0, 0.5).met(Kind::Throughput));
+        assert_eq!(f.met(Kind::Throughput), Some(true));
+        assert_eq!(figure(4.1, 2.0, 0.5).met(Kind::Throughput), Some(false));
         assert_eq!(f.goal_text(Kind::Throughput), ">= 0.5");
         assert_eq!(shown(Kind::Throughput, 4096.0), "954 MiB/s");
     }
@@ -240,13 +252,21 @@ mod tests {
     #[test]
     fn json_has_the_documented_shape() {
         let mut out = Vec::new();
-        print_json(&mut out, &[(Kind::Cost, figure(5.0, 2.0, 2.5)), (Kind::Throughput, figure(4.0, 2.0, 0.5))])
-            .expect("writing to a Vec cannot fail");
+        print_json(
+            &mut out,
+            &[
+                (Kind::Cost, figure(5.0, 2.0, 2.5)),
+                (Kind::Throughput, figure(4.0, 2.0, 0.5)),
+                (Kind::Context, figure(6.0, 1.0, 0.0)),
+            ],
+        )
+        .expect("writing to a Vec cannot fail");
         assert_eq!(
             String::from_utf8(out).expect("serde_json writes UTF-8"),
             "{\"results\":[{\"name\":\"f\",\"ntmem_ns\":5.0,\"baseline_ns\":2.0,\"baseline\":\"b\",\
              \"ratio\":2.5,\"goal\":\"<= 2.5\",\"met\":true},{\"name\":\"f\",\"ntmem_ns\":4.0,\"baseline_ns\":2.0,\
-             \"baseline\":\"b\",\"ratio\":0.5,\"goal\":\">= 0.5\",\"met\":true}]}\n"
+             \"baseline\":\"b\",\"ratio\":0.5,\"goal\":\">= 0.5\",\"met\":true},{\"name\":\"f\",\"ntmem_ns\":6.0,\
+             \"baseline_ns\":1.0,\"baseline\":\"b\",\"ratio\":6.0,\"goal\":\"-\",\"met\":null}]}\n"
         );
     }
 
