@@ -219,17 +219,19 @@ impl AddressSpace {
         }
     }
 
-    /// [`Self::walk_one`] when the paging-structure cache knows the page table: `None` also
-    /// when it does not, having read nothing.
+    /// [`Self::walk_one`] when the paging-structure cache knows the page table and no host
+    /// TLB is told of fills (the simulated machine's case; the native engine's program reaches
+    /// its pages through the host's MMU, not this path): `None` also when either fails, having
+    /// read nothing.
     #[inline(always)]
     fn walk_cached(&mut self, phys: &mut PhysicalMemory, addr: u64, access: AccessKind) -> Option<u32> {
-        if addr > MAX_USER_ADDRESS {
+        if addr > MAX_USER_ADDRESS || self.tlb.has_host() {
             return None;
         }
         let vpn = Vpn(addr >> PAGE_SHIFT);
         match self.tables.translate_cached(phys, vpn, access)? {
             Translation::Mapped { pfn, write_ready, executable } => {
-                self.tlb.fill(vpn, pfn, perms(write_ready, executable));
+                self.tlb.fill_unhosted(vpn, pfn, perms(write_ready, executable));
                 Some(pfn.0)
             }
             Translation::Fault(_) => None,

@@ -117,15 +117,30 @@ impl Tlb {
         self.lookup_page(addr & !OFFSET_MASK, need).map(|frame| (frame, off))
     }
 
-    /// Caches `vpn` → `pfn` with the permission bits `perms`.
+    /// Caches `vpn` → `pfn` with the permission bits `perms`, and tells the host TLB if any.
     pub(crate) fn fill(&mut self, vpn: Vpn, pfn: Pfn, perms: u8) {
+        self.fill_unhosted(vpn, pfn, perms);
+        if let Some(host) = &mut self.host {
+            host.fill(vpn, pfn, perms & WRITE != 0, perms & EXEC != 0);
+        }
+    }
+
+    /// True when a host TLB is told of fills (the native engine's).
+    #[inline(always)]
+    pub(crate) fn has_host(&self) -> bool {
+        self.host.is_some()
+    }
+
+    /// [`Self::fill`] for a caller that found no host TLB ([`Self::has_host`]): no call, so
+    /// that the shortest walk of a TLB miss is a leaf. Every instruction that walk saves lets
+    /// the processor overlap more misses' memory waits: a run of misses is bound by how many
+    /// of them fit in its out-of-order window.
+    #[inline(always)]
+    pub(crate) fn fill_unhosted(&mut self, vpn: Vpn, pfn: Pfn, perms: u8) {
         let page = vpn.as_u64() << PAGE_SHIFT;
         let when = |bit: u8| if perms & bit != 0 { page } else { NO_PAGE };
         self.entries[slot_of(vpn.as_u64())] =
             TlbEntry { read: when(READ), write: when(WRITE), exec: when(EXEC), frame: pfn.0 };
-        if let Some(host) = &mut self.host {
-            host.fill(vpn, pfn, perms & WRITE != 0, perms & EXEC != 0);
-        }
     }
 
     /// Installs the host TLB (replacing any), dropping every software entry so that each
