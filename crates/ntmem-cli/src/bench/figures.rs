@@ -136,34 +136,35 @@ fn miss_reads_ns() -> Result<f64> {
 /// pages: a simulated TLB miss beside a real one. ntmem's samples are all taken first, then
 /// the host's: together the two would hold 8 GiB of host memory.
 pub(super) fn tlb_miss_read() -> Result<Figure> {
-    let ntmem_ns = miss_reads_ns()?;
-    let host = miss_host(false)?;
-    let baseline_ns = median_of(SAMPLES, || native::random_loads(&host, XorShift::new(), MISS_READS))?;
-    Ok(Figure {
-        name: "tlb_miss_read",
-        ntmem_ns,
-        baseline_ns,
-        baseline: "host independent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages, same random \
-                   offsets (ntmem's own RAM asks the host for 2 MiB pages: phys/frame_store.rs)",
-        goal: 3.0,
-    })
+    miss_figure(
+        "tlb_miss_read",
+        false,
+        "host independent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages, same random offsets \
+         (ntmem's own RAM asks the host for 2 MiB pages: phys/frame_store.rs)",
+        3.0,
+    )
 }
 
 /// The same reads as [`tlb_miss_read`] beside the host's loads over 2 MiB host pages, whose
 /// 4 GiB the host's TLB almost covers: what simulating the translation costs against a host
 /// that hardly translates. For context: no goal.
 pub(super) fn tlb_miss_read_vs_huge_pages() -> Result<Figure> {
+    miss_figure(
+        "tlb_miss_read_vs_huge_pages",
+        true,
+        "tlb_miss_read's ntmem figure beside host independent 8-byte loads over a touched 4 GiB mapping on 2 MiB \
+         host pages (MADV_HUGEPAGE), same offsets: for context, no goal",
+        0.0,
+    )
+}
+
+/// ntmem's random reads ([`miss_reads_ns`]) beside the host's independent loads at the same
+/// offsets over [`miss_host`]`(huge)`.
+fn miss_figure(name: &'static str, huge: bool, baseline: &'static str, goal: f64) -> Result<Figure> {
     let ntmem_ns = miss_reads_ns()?;
-    let host = miss_host(true)?;
+    let host = miss_host(huge)?;
     let baseline_ns = median_of(SAMPLES, || native::random_loads(&host, XorShift::new(), MISS_READS))?;
-    Ok(Figure {
-        name: "tlb_miss_read_vs_huge_pages",
-        ntmem_ns,
-        baseline_ns,
-        baseline: "tlb_miss_read's ntmem figure beside host independent 8-byte loads over a touched 4 GiB mapping \
-                   on 2 MiB host pages (MADV_HUGEPAGE), same offsets: for context, no goal",
-        goal: 0.0,
-    })
+    Ok(Figure { name, ntmem_ns, baseline_ns, baseline, goal })
 }
 
 /// As [`tlb_miss_read`], but each read's offset depends on the value the one before read, on

@@ -116,22 +116,14 @@ impl PageFile {
     }
 
     /// Writes `bufs` in turn from slot `first` on, with one vectored host write (more only
-    /// when the host takes less). The page file's own offset is not used by anything else.
+    /// when the host takes less).
     pub(super) fn write_vectored_at(&self, first: u32, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
-        let mut at = u64::from(first) * PAGE_SIZE;
-        while !bufs.is_empty() {
-            (&self.file).seek(SeekFrom::Start(at))?;
-            match (&self.file).write_vectored(bufs) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    IoSlice::advance_slices(&mut bufs, n);
-                    at += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.vectored_at(first, len, io::ErrorKind::WriteZero, |mut file| {
+            let n = file.write_vectored(bufs)?;
+            IoSlice::advance_slices(&mut bufs, n);
+            Ok(n)
+        })
     }
 
     pub(super) fn read_at(&self, first: u32, data: &mut [u8]) -> io::Result<()> {
@@ -139,16 +131,35 @@ impl PageFile {
     }
 
     /// Fills `bufs` in turn from slot `first` on, with one vectored host read (more only when
-    /// the host returns less). The page file's own offset is not used by anything else.
+    /// the host returns less).
     pub(super) fn read_vectored_at(&self, first: u32, mut bufs: &mut [IoSliceMut<'_>]) -> io::Result<()> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.vectored_at(first, len, io::ErrorKind::UnexpectedEof, |mut file| {
+            let n = file.read_vectored(bufs)?;
+            IoSliceMut::advance_slices(&mut bufs, n);
+            Ok(n)
+        })
+    }
+
+    /// Moves `len` bytes from slot `first` on by calls of `transfer` (one vectored read or
+    /// write at the file's offset, which it advances past: the bytes it moved), each from
+    /// where the last stopped; `short` when the host moves nothing. The page file's own
+    /// offset is not used by anything else.
+    fn vectored_at(
+        &self,
+        first: u32,
+        mut len: usize,
+        short: io::ErrorKind,
+        mut transfer: impl FnMut(&File) -> io::Result<usize>,
+    ) -> io::Result<()> {
         let mut at = u64::from(first) * PAGE_SIZE;
-        while !bufs.is_empty() {
+        while len > 0 {
             (&self.file).seek(SeekFrom::Start(at))?;
-            match (&self.file).read_vectored(bufs) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            match transfer(&self.file) {
+                Ok(0) => return Err(short.into()),
                 Ok(n) => {
-                    IoSliceMut::advance_slices(&mut bufs, n);
                     at += n as u64;
+                    len = len.saturating_sub(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
