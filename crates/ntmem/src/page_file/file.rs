@@ -67,15 +67,7 @@ impl PageFile {
     /// True when `slot` is allocated.
     #[must_use]
     pub fn is_allocated(&self, slot: u32) -> bool {
-        slot != 0 && u64::from(slot) < self.size && self.bit(slot)
-    }
-
-    fn bit(&self, slot: u32) -> bool {
-        self.slots.get(slot)
-    }
-
-    fn set(&mut self, slot: u32, on: bool) {
-        self.slots.set(slot, on);
+        slot != 0 && u64::from(slot) < self.size && self.slots.get(slot)
     }
 
     pub(super) fn grow(&mut self, pages: u64) -> u64 {
@@ -96,11 +88,11 @@ impl PageFile {
         let start = (self.slots.next_free(self.hint).filter(below(size)))
             .or_else(|| self.slots.next_free(1).filter(below(self.hint.min(size))))?;
         let mut n = 1;
-        while n < count && start + n < size && !self.bit(start + n) {
+        while n < count && start + n < size && !self.slots.get(start + n) {
             n += 1;
         }
         for s in start..start + n {
-            self.set(s, true);
+            self.slots.set(s, true);
         }
         self.used += u64::from(n);
         self.hint = start + n;
@@ -109,7 +101,7 @@ impl PageFile {
 
     pub(super) fn free(&mut self, slot: u32) {
         if self.is_allocated(slot) {
-            self.set(slot, false);
+            self.slots.set(slot, false);
             self.used -= 1;
             self.hint = self.hint.min(slot);
         }

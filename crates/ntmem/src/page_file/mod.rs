@@ -3,8 +3,8 @@
 //!
 //! Key types: [`PageFiles`] (all of them, the I/O counters and the injected faults),
 //! [`PageFile`] (one file and the map of its slots, `slots.rs`), [`SlotRun`] (contiguous
-//! slots of one file), [`FaultPlan`]. Slot 0 of every file is never handed out, so an all-zero page-file PTE can
-//! never be mistaken for a demand-zero one (NT reserves it too).
+//! slots of one file), [`FaultPlan`]. Slot 0 of every file is never handed out, so an
+//! all-zero page-file PTE can never be mistaken for a demand-zero one (NT reserves it too).
 //!
 //! Clustering: a run of contiguous slots is written or read with one I/O. Files grow toward
 //! their maximum when commit needs it; the commit limit grows with them.
