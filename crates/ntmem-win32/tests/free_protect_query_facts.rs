@@ -1109,6 +1109,34 @@ fn virtualquery_above_highest_user_address_is_invalid_parameter_F5() {
     }
 }
 
+/// The last 64 KiB of user space (its 2 MiB page-table region runs past the end of user space,
+/// so its pages are walked from the root, never through the paging-structure cache) reads and
+/// writes like any other memory, TLB miss after TLB miss; the byte above it faults.
+#[test]
+fn the_highest_user_pages_read_and_write_and_the_byte_above_faults_F5() {
+    const HIGHEST: u64 = 0x7FFF_FFFE_FFFF;
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let top = k.VirtualAlloc(0, G, MEM_COMMIT | MEM_RESERVE | MEM_TOP_DOWN, PAGE_READWRITE);
+    assert_eq!(top, HIGHEST + 1 - G, "the highest 64 KiB of user space");
+    // A page 4 MiB below: the same slot of the 1 024-entry TLB, so alternating evicts.
+    let below = top - (4 << 20);
+    assert_eq!(k.VirtualAlloc(below, P, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE), below);
+    for round in 0..3u8 {
+        for page in 0..G / P {
+            must_write(&mut k, top + page * P + 8, &[round, 0xA5]);
+            must_write(&mut k, below + 8, &[round]);
+        }
+        for page in 0..G / P {
+            assert_eq!(must_read(&mut k, top + page * P + 8, 2), [round, 0xA5], "page {page}, round {round}");
+            assert_eq!(must_read(&mut k, below + 8, 1), [round]);
+        }
+    }
+    assert_eq!(must_read(&mut k, HIGHEST - 7, 8), [0; 8], "the last 8 bytes of user space");
+    assert_av(k.read(HIGHEST + 1, &mut [0u8; 1]), HIGHEST + 1, READ);
+    assert_av(k.write(HIGHEST + 1, &[1]), HIGHEST + 1, WRITE);
+}
+
 const KUSER_SHARED_DATA: u64 = 0x7FFE_0000;
 
 #[test]

@@ -14,7 +14,7 @@ use crate::machine::Machine;
 use crate::paging::tlb::{EXEC, READ, WRITE};
 use crate::paging::{AccessKind, Translation};
 use crate::phys::PhysicalMemory;
-use crate::units::{Vpn, MAX_USER_ADDRESS, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
+use crate::units::{Pfn, Vpn, MAX_USER_ADDRESS, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
 
 /// Why an access did not complete.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -134,8 +134,11 @@ impl AddressSpace {
             return false;
         }
         match self.walk_cached(phys, addr, AccessKind::Read) {
-            Some(frame) => {
-                phys.store().read_into(frame, off, buf);
+            Some((vpn, pfn, perms)) => {
+                // The bytes before the fill: the fill's stores cannot alias RAM, but the
+                // compiler, not knowing that, would load the frame store's address again.
+                phys.store().read_into(pfn.0, off, buf);
+                self.tlb.fill_unhosted(vpn, pfn, perms);
                 true
             }
             None => false,
@@ -186,8 +189,9 @@ impl AddressSpace {
             return false;
         }
         match self.walk_cached(phys, addr, AccessKind::Write) {
-            Some(frame) => {
-                phys.store_mut().write_from(frame, off, data);
+            Some((vpn, pfn, perms)) => {
+                phys.store_mut().write_from(pfn.0, off, data);
+                self.tlb.fill_unhosted(vpn, pfn, perms);
                 true
             }
             None => false,
@@ -221,19 +225,18 @@ impl AddressSpace {
 
     /// [`Self::walk_one`] when the paging-structure cache knows the page table and no host
     /// TLB is told of fills (the simulated machine's case; the native engine's program reaches
-    /// its pages through the host's MMU, not this path): `None` also when either fails, having
-    /// read nothing.
+    /// its pages through the host's MMU, not this path), leaving the TLB fill to the caller:
+    /// the page, its frame and the fill's permission bits; `None` also when either fails,
+    /// having read nothing. No range check: the cache knows no table of a page beyond user
+    /// space (`paging::table_cache`).
     #[inline(always)]
-    fn walk_cached(&mut self, phys: &mut PhysicalMemory, addr: u64, access: AccessKind) -> Option<u32> {
-        if addr > MAX_USER_ADDRESS || self.tlb.has_host() {
+    fn walk_cached(&mut self, phys: &mut PhysicalMemory, addr: u64, access: AccessKind) -> Option<(Vpn, Pfn, u8)> {
+        if self.tlb.has_host() {
             return None;
         }
         let vpn = Vpn(addr >> PAGE_SHIFT);
         match self.tables.translate_cached(phys, vpn, access)? {
-            Translation::Mapped { pfn, write_ready, executable } => {
-                self.tlb.fill_unhosted(vpn, pfn, perms(write_ready, executable));
-                Some(pfn.0)
-            }
+            Translation::Mapped { pfn, write_ready, executable } => Some((vpn, pfn, perms(write_ready, executable))),
             Translation::Fault(_) => None,
         }
     }

@@ -89,17 +89,17 @@ fn use_leaf(phys: &mut PhysicalMemory, at: PhysAddr, access: AccessKind) -> Resu
     if !allowed {
         return Err(Translation::Fault(Pte::Valid(ValidPte(e))));
     }
-    let updated = e | hw::A | if access == AccessKind::Write { hw::D } else { 0 };
-    if updated != e {
-        phys.store_mut().write_u64(at, updated);
-        if (updated & !e) & hw::D != 0 {
+    let set = hw::A | if access == AccessKind::Write { hw::D } else { 0 };
+    if e & set != set {
+        phys.store_mut().write_u64(at, e | set);
+        if (set & !e) & hw::D != 0 {
             // The first write since the page was last clean marks its frame modified, as NT's
             // dirty-bit handling does (`MiSetDirtyBit`): a shared page written through one view
             // is then written back by a flush through any other (F161, F167).
             phys.pfn_mut(entry_frame(e)).flags.set(crate::phys::PfnFlags::MODIFIED, true);
         }
     }
-    Ok(updated)
+    Ok(e | set)
 }
 
 /// The translation to `pfn` through the leaf entry `e` (accessed bits already set).

@@ -12,8 +12,12 @@
 //! nothing clears them (aging clears leaf bits only), so a walk that starts from the cache
 //! changes exactly what a full walk would. `invariants::check` compares every entry with the
 //! tables.
+//!
+//! The last region of user space, whose 2 MiB run past [`MAX_USER_ADDRESS`], is never cached:
+//! so a page the cache knows the table of is a user page, and a TLB miss through the cache
+//! needs no range check of its own. Its pages walk from the root.
 
-use crate::units::{Pfn, Vpn};
+use crate::units::{Pfn, Vpn, MAX_USER_ADDRESS, PAGE_SHIFT};
 
 /// Entries at least: 512 regions of 2 MiB, 1 GiB of address space, in 4 KiB.
 const MIN_ENTRIES: usize = 512;
@@ -21,6 +25,9 @@ const MIN_ENTRIES: usize = 512;
 const MAX_ENTRIES: usize = 8192;
 /// Pages in a region (mapped by one page table).
 const REGION_SHIFT: u32 = 9;
+/// The region that holds the last user page and the 64 KiB above it, which no user page
+/// fills: never cached, nor any region above it.
+const LAST_USER_REGION: u64 = (MAX_USER_ADDRESS >> PAGE_SHIFT) >> REGION_SHIFT;
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
@@ -77,11 +84,19 @@ impl TableCache {
         (u64::from(e.tag) == tag_of(vpn)).then_some(Pfn(e.table))
     }
 
-    /// Remembers that `table` maps the region of `vpn` (a user page).
+    /// Remembers that `table` maps the region of `vpn` (a user page), unless that is the
+    /// last user region, which is never cached (see the module's text).
     pub(crate) fn insert(&mut self, vpn: Vpn, table: Pfn) {
+        if vpn.as_u64() >> REGION_SHIFT >= LAST_USER_REGION {
+            debug_assert!(
+                vpn.as_u64() << PAGE_SHIFT <= MAX_USER_ADDRESS,
+                "a page table cached for a page beyond user space"
+            );
+            return;
+        }
         match u32::try_from(tag_of(vpn)) {
             Ok(tag) => self.entries[self.slot_of(vpn)] = Entry { tag, table: table.0 },
-            Err(_) => debug_assert!(false, "a page table cached for a page beyond user space"),
+            Err(_) => debug_assert!(false, "a region below the last user region has a u32 tag"),
         }
     }
 
@@ -120,5 +135,17 @@ mod tests {
         assert_eq!(cache.lookup(vpn), Some(Pfn(77)), "forgetting another region keeps it");
         cache.forget(vpn);
         assert_eq!(cache.lookup(vpn), None);
+    }
+
+    #[test]
+    fn never_caches_the_region_that_runs_past_user_space() {
+        let mut cache = TableCache::default();
+        let last_user_page = Vpn(MAX_USER_ADDRESS >> PAGE_SHIFT);
+        cache.insert(last_user_page, Pfn(9));
+        assert_eq!(cache.lookup(last_user_page), None, "the last user page walks from the root");
+        assert_eq!(cache.lookup(Vpn(last_user_page.0 + 1)), None, "the page above user space");
+        let below = Vpn((LAST_USER_REGION << REGION_SHIFT) - 1);
+        cache.insert(below, Pfn(10));
+        assert_eq!(cache.lookup(below), Some(Pfn(10)), "the region below is cached");
     }
 }
