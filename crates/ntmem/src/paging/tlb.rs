@@ -132,9 +132,9 @@ impl Tlb {
     }
 
     /// [`Self::fill`] for a caller that found no host TLB ([`Self::has_host`]): no call, so
-    /// that the shortest walk of a TLB miss is a leaf. Every instruction that walk saves lets
-    /// the processor overlap more misses' memory waits: a run of misses is bound by how many
-    /// of them fit in its out-of-order window.
+    /// that the shortest walk of a TLB miss calls nothing. Every instruction that walk saves
+    /// lets the processor overlap more misses' memory waits: a run of misses is bound by how
+    /// many of them fit in its out-of-order window.
     #[inline(always)]
     pub(crate) fn fill_unhosted(&mut self, vpn: Vpn, pfn: Pfn, perms: u8) {
         let page = vpn.as_u64() << PAGE_SHIFT;
