@@ -9,10 +9,10 @@
 //! The row API: a row is a [`Figure`], made by a `fn() -> anyhow::Result<Figure>` in its own
 //! module, and registered by one line in [`FIGURES`]: `("name", Kind::Cost, module::function),`
 //! (or `Kind::Throughput`, or `Kind::Context` for a row shown beside a second baseline with
-//! no goal: its `goal` is "-" and its `met` null), the name the figure's own. The functions run in the table's order,
-//! one at a time, each building and dropping its own machines, so a row's memory is freed
-//! before the next row runs. `ntmem bench --only a,b` measures only the rows named (and skips
-//! the cluster sweeps).
+//! no goal: its `goal` is "-" and its `met` null), the name the figure's own. The functions
+//! run in the table's order, one at a time, each building and dropping its own machines, so a
+//! row's memory is freed before the next row runs. `ntmem bench --only a,b` measures only the
+//! rows named (and skips the cluster sweeps).
 //!
 //! `figures.rs` measures ntmem's accesses and calls, `paging.rs` its paging beside host file
 //! I/O, `sections.rs` its shared, file-backed and copy-on-write pages and views, `native.rs` the host baselines (the only unsafe code), `timing.rs` says how a sample

@@ -96,7 +96,7 @@ impl TableCache {
         }
         match u32::try_from(tag_of(vpn)) {
             Ok(tag) => self.entries[self.slot_of(vpn)] = Entry { tag, table: table.0 },
-            Err(_) => debug_assert!(false, "a region below the last user region has a u32 tag"),
+            Err(_) => debug_assert!(false, "a region below the last user region whose tag is not a u32"),
         }
     }
 
