@@ -94,3 +94,48 @@ fn an_access_violation_and_a_guard_page_are_returned_not_filled_f95_f96() {
     assert!(take(&events).iter().all(|e| !matches!(e, Event::Fill { .. })), "nothing filled");
     vm.resolve_access(base + 0x1000, AccessKind::Read).expect("the guard is gone");
 }
+
+/// A decommit or a release owes its pages' invalidations together, as NT's flush list
+/// gathers a deletion's: one host flush covering every resident page, so that the native
+/// engine unmaps a run of pages with one system call rather than one a page.
+#[test]
+fn releasing_resident_pages_owes_one_flush_covering_them() {
+    let (mut sys, pid, events, base) = machine();
+    let mut vm = sys.vm(pid).expect("running");
+    vm.commit(base, 0x10000, Protection::READ_WRITE).expect("commit all 16 pages");
+    for page in 0..16 {
+        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("demand-zero");
+    }
+    take(&events);
+    vm.decommit(base + 0x2000, 0x4000).expect("decommit 4 resident pages");
+    assert_eq!(take(&events), vec![Event::Flush { first: base + 0x2000, end: base + 0x6000 }]);
+    vm.release(base, 0).expect("release");
+    assert_eq!(
+        take(&events),
+        vec![Event::Flush { first: base, end: base + 0x10000 }],
+        "the 12 resident pages left, pages 2-5 between them already gone: one flush"
+    );
+    vm.resolve_access(base, AccessKind::Read).expect_err("released");
+}
+
+/// `VirtualProtect` over resident pages, and a commit that gives committed pages a new
+/// protection, owe one flush over the range too.
+#[test]
+fn protecting_resident_pages_owes_one_flush_covering_them() {
+    let (mut sys, pid, events, base) = machine();
+    let mut vm = sys.vm(pid).expect("running");
+    vm.commit(base, 0x10000, Protection::READ_WRITE).expect("commit all 16 pages");
+    for page in 0..16 {
+        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("demand-zero");
+    }
+    take(&events);
+    vm.protect(base, 0x10000, Protection::READ_ONLY).expect("protect");
+    assert_eq!(take(&events), vec![Event::Flush { first: base, end: base + 0x10000 }]);
+    vm.resolve_access(base + 0x3000, AccessKind::Write).expect_err("read-only now");
+    vm.resolve_access(base + 0x3000, AccessKind::Read).expect("refilled read-only");
+    take(&events);
+    vm.commit(base + 0x1000, 0x8000, Protection::READ_WRITE).expect("commit again, read-write");
+    assert_eq!(take(&events), vec![Event::Flush { first: base + 0x1000, end: base + 0x9000 }]);
+    let w = vm.resolve_access(base + 0x3000, AccessKind::Write).expect("writable again");
+    assert!(w.writable);
+}

@@ -7,7 +7,7 @@
 
 use super::{AddressSpace, VadKind, VmError};
 use crate::machine::Machine;
-use crate::paging::{Protection, Pte};
+use crate::paging::{Protection, Pte, TlbFlush};
 use crate::units::PageRange;
 
 impl AddressSpace {
@@ -39,13 +39,23 @@ impl AddressSpace {
         }
         // One walk per page table: the run's next PTE is the next slot.
         let mut previous = None;
+        // The invalidations owed by committed pages given the new protection, applied once.
+        let mut owed: Option<TlbFlush> = None;
         for vpn in range.iter() {
-            let at = self.tables.ensure_next(&mut m.phys, vpn, previous).ok_or(VmError::OutOfFrames(tables))?;
+            let Some(at) = self.tables.ensure_next(&mut m.phys, vpn, previous) else {
+                if let Some(flush) = owed {
+                    flush.apply(&mut self.tlb);
+                }
+                return Err(VmError::OutOfFrames(tables));
+            };
             previous = Some(at);
             match Pte::decode(m.phys.read_u64(at)) {
                 Pte::Zero => self.set_pte(&mut m.phys, at, vpn, Pte::DemandZero(protection)),
-                old => self.reprotect(&mut m.phys, at, vpn, old, protection),
+                old => owed = TlbFlush::join(owed, self.reprotect_owing(&mut m.phys, at, vpn, old, protection)),
             }
+        }
+        if let Some(flush) = owed {
+            flush.apply(&mut self.tlb);
         }
         self.add_committed(new_pages);
         Ok(range)

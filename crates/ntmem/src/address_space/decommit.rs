@@ -8,7 +8,7 @@
 
 use super::{AddressSpace, VadKind, VmError};
 use crate::machine::Machine;
-use crate::paging::Leaf;
+use crate::paging::{Leaf, TlbFlush};
 use crate::units::{PageRange, PhysAddr, Vpn, PAGE_SHIFT};
 
 impl AddressSpace {
@@ -53,6 +53,8 @@ impl AddressSpace {
         let mut tables = Vec::with_capacity(1);
         self.tables.for_each_table(&m.phys, range, |first, leaf, pages| tables.push((first, leaf, pages)));
         let mut dropped = 0;
+        // The invalidations owed, applied once: one host call a run of mapped pages.
+        let mut owed: Option<TlbFlush> = None;
         for (first, leaf, pages) in tables {
             match leaf {
                 Leaf::Pte(at) => {
@@ -63,7 +65,9 @@ impl AddressSpace {
                         let raw = m.phys.read_u64(slot);
                         if raw != 0 {
                             in_use -= 1;
-                            dropped += self.drop_page_raw(m, slot, page, raw);
+                            let (count, flush) = self.drop_page_owing(m, slot, page, raw);
+                            dropped += count;
+                            owed = TlbFlush::join(owed, flush);
                         }
                         page = page.add(1);
                         slot = PhysAddr(slot.as_u64() + crate::arch::x86_64::ENTRY_BYTES);
@@ -72,6 +76,9 @@ impl AddressSpace {
                 Leaf::Large { pde, .. } => dropped += self.drop_large_page(&mut m.phys, first, pde),
                 Leaf::Missing(_) => {}
             }
+        }
+        if let Some(flush) = owed {
+            flush.apply(&mut self.tlb);
         }
         self.counters.committed_pages -= dropped;
         dropped + self.tables.prune(&mut m.phys, range)

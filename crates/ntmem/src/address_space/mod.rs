@@ -47,7 +47,7 @@ pub use working_set::{
 };
 
 use crate::machine::Machine;
-use crate::paging::{PageTables, Protection, Pte, Tlb};
+use crate::paging::{PageTables, Protection, Pte, Tlb, TlbFlush};
 use crate::phys::{FrameUse, PfnFlags, PhysicalMemory};
 use crate::units::{Pfn, PhysAddr, Vpn, PAGE_SHIFT};
 
@@ -232,17 +232,39 @@ impl AddressSpace {
     /// and flushes the TLB. A write that changes the page's state (reserved or committed, and
     /// with which protection) makes its VAD forget that its pages share one (`Vad::uniform`).
     pub(crate) fn set_pte(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, new: Pte) {
+        if let Some(flush) = self.set_pte_owing(phys, at, vpn, new) {
+            flush.apply(&mut self.tlb);
+        }
+    }
+
+    /// [`Self::set_pte`], returning the TLB invalidation it owes (when the old PTE was valid)
+    /// rather than applying it: for a caller that rewrites a range and applies one
+    /// invalidation over it before it returns (see [`TlbFlush::and`]).
+    pub(crate) fn set_pte_owing(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        at: PhysAddr,
+        vpn: Vpn,
+        new: Pte,
+    ) -> Option<TlbFlush> {
         let old = Pte::decode(phys.read_u64(at));
         if PageState::of(old) != PageState::of(new) {
             self.vads.forget_uniform(vpn);
         }
-        self.replace_pte(phys, at, vpn, old, new);
+        self.replace_pte_owing(phys, at, vpn, old, new)
     }
 
-    /// [`Self::set_pte`] where the caller has already read the PTE there (`old`) and made the
-    /// VAD forget its pages' one state if this write changes it. The TLB can hold a page only
-    /// while its PTE is valid, so only a valid PTE's change is flushed.
-    fn replace_pte(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, old: Pte, new: Pte) {
+    /// [`Self::set_pte_owing`] where the caller has already read the PTE there (`old`) and
+    /// made the VAD forget its pages' one state if this write changes it. The TLB can hold a
+    /// page only while its PTE is valid, so only a valid PTE's change owes an invalidation.
+    fn replace_pte_owing(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        at: PhysAddr,
+        vpn: Vpn,
+        old: Pte,
+        new: Pte,
+    ) -> Option<TlbFlush> {
         match (old, new) {
             (Pte::Valid(_), Pte::Valid(_)) => {}
             (_, Pte::Valid(v)) => {
@@ -260,9 +282,7 @@ impl AddressSpace {
             _ => {}
         }
         let flush = self.tables.write(phys, at, vpn, new);
-        if matches!(old, Pte::Valid(_)) {
-            flush.apply(&mut self.tlb);
-        }
+        matches!(old, Pte::Valid(_)).then_some(flush)
     }
 
     /// Drops a committed page: its frame (in use or parked on a list) and its page-file slot
@@ -270,17 +290,31 @@ impl AddressSpace {
     pub(crate) fn drop_page(&mut self, m: &mut Machine, at: PhysAddr, vpn: Vpn) -> u64 {
         self.vads.forget_uniform(vpn);
         let raw = m.phys.read_u64(at);
-        self.drop_page_raw(m, at, vpn, raw)
+        let (dropped, flush) = self.drop_page_owing(m, at, vpn, raw);
+        if let Some(flush) = flush {
+            flush.apply(&mut self.tlb);
+        }
+        dropped
     }
 
     /// [`Self::drop_page`] where the caller has already read the PTE's value there (`raw`)
-    /// and made the page's VAD forget its pages' one state (`Vad::uniform`).
-    pub(crate) fn drop_page_raw(&mut self, m: &mut Machine, at: PhysAddr, vpn: Vpn, raw: u64) -> u64 {
+    /// and made the page's VAD forget its pages' one state (`Vad::uniform`). Returns the
+    /// TLB invalidation owed beside the count, for the caller to apply once for a whole range
+    /// (a native-engine host flush is a system call; one call unmaps a run of pages). Until it
+    /// is applied the frame may still be reachable through a TLB entry: it is on the free
+    /// list, zeroed before any reuse, and nothing reuses it within the caller's call.
+    pub(crate) fn drop_page_owing(
+        &mut self,
+        m: &mut Machine,
+        at: PhysAddr,
+        vpn: Vpn,
+        raw: u64,
+    ) -> (u64, Option<TlbFlush>) {
         let pte = Pte::decode(raw);
         if pte == Pte::Zero {
-            return 0;
+            return (0, None);
         }
-        self.replace_pte(&mut m.phys, at, vpn, pte, Pte::Zero);
+        let flush = self.replace_pte_owing(&mut m.phys, at, vpn, pte, Pte::Zero);
         if let Pte::PageFile { file, slot, .. } = pte {
             m.files.free(file, slot);
         }
@@ -288,7 +322,7 @@ impl AddressSpace {
             let e = *m.phys.pfn(pfn);
             if e.usage() == FrameUse::SharedUserData {
                 m.phys.pfn_mut(pfn).share_count -= 1;
-                return 0;
+                return (0, flush);
             }
             if e.flags().has(PfnFlags::LOCKED) {
                 self.counters.locked_pages -= 1;
@@ -298,7 +332,7 @@ impl AddressSpace {
             }
             m.phys.release(pfn);
         }
-        1
+        (1, flush)
     }
 
     pub(crate) fn add_committed(&mut self, pages: u64) {

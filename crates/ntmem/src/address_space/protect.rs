@@ -8,7 +8,7 @@
 
 use super::{AddressSpace, PageState, VadKind, VmError};
 use crate::machine::Machine;
-use crate::paging::{Access, Protection, Pte, ValidPte};
+use crate::paging::{Access, Protection, Pte, TlbFlush, ValidPte};
 use crate::phys::{PfnFlags, PhysicalMemory};
 use crate::units::{PageRange, PhysAddr, Vpn};
 
@@ -56,16 +56,34 @@ impl AddressSpace {
         };
         let mut leaves = Vec::with_capacity(usize::try_from(range.len()).unwrap_or(0));
         self.tables.for_each_leaf(phys, range, |vpn, at, raw| leaves.push((vpn, at, raw)));
+        let mut owed: Option<TlbFlush> = None;
         for (vpn, at, raw) in leaves {
-            self.reprotect(phys, at, vpn, Pte::decode(raw), effective);
+            owed = TlbFlush::join(owed, self.reprotect_owing(phys, at, vpn, Pte::decode(raw), effective));
+        }
+        if let Some(flush) = owed {
+            flush.apply(&mut self.tlb);
         }
         Ok((range, old))
     }
 
     /// Gives one committed page a new protection, keeping its frame and bytes.
     pub(crate) fn reprotect(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, old: Pte, new: Protection) {
+        if let Some(flush) = self.reprotect_owing(phys, at, vpn, old, new) {
+            flush.apply(&mut self.tlb);
+        }
+    }
+
+    /// [`Self::reprotect`], returning the TLB invalidation it owes rather than applying it.
+    pub(crate) fn reprotect_owing(
+        &mut self,
+        phys: &mut PhysicalMemory,
+        at: PhysAddr,
+        vpn: Vpn,
+        old: Pte,
+        new: Protection,
+    ) -> Option<TlbFlush> {
         let next = match old {
-            Pte::Zero => return,
+            Pte::Zero => return None,
             Pte::DemandZero(_) => Pte::DemandZero(new),
             Pte::Valid(v) => {
                 self.capture_dirty(phys, vpn, v);
@@ -84,7 +102,7 @@ impl AddressSpace {
             Pte::PageFile { file, slot, .. } => Pte::PageFile { file, slot, protection: new },
             Pte::Prototype { at, .. } => Pte::Prototype { at, protection: new },
         };
-        self.set_pte(phys, at, vpn, next);
+        self.set_pte_owing(phys, at, vpn, next)
     }
 
     /// Captures a valid PTE's dirty bit before the PTE is rewritten without it, as NT does

@@ -202,6 +202,23 @@ impl TlbFlush {
         TlbFlush(range)
     }
 
+    /// One invalidation covering this one and `other`, and the pages between: for a caller
+    /// that changes many PTEs under one call and owes their invalidations at once, as NT's
+    /// flush list gathers a deletion's. Invalidating a page no TLB holds changes nothing, so
+    /// the pages between cost only the look.
+    pub(crate) fn and(self, other: TlbFlush) -> TlbFlush {
+        TlbFlush(PageRange { start: self.0.start.min(other.0.start), end: self.0.end.max(other.0.end) })
+    }
+
+    /// What is owed after `owed` and then `next`: [`TlbFlush::and`] of the two, or whichever
+    /// one there is.
+    pub(crate) fn join(owed: Option<TlbFlush>, next: Option<TlbFlush>) -> Option<TlbFlush> {
+        match (owed, next) {
+            (Some(a), Some(b)) => Some(a.and(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Performs the invalidation, in the host TLB too.
     pub fn apply(self, tlb: &mut Tlb) {
         if let Some(host) = &mut tlb.host {
