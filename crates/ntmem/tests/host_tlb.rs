@@ -118,10 +118,11 @@ fn releasing_resident_pages_owes_one_flush_covering_them() {
     vm.resolve_access(base, AccessKind::Read).expect_err("released");
 }
 
-/// `VirtualProtect` over resident pages, and a commit that gives committed pages a new
-/// protection, owe one flush over the range too.
+/// `VirtualProtect` over resident pages, a commit that gives committed pages a new
+/// protection, and `MEM_RESET`, which cleans every resident page, owe one flush over the
+/// range too.
 #[test]
-fn protecting_resident_pages_owes_one_flush_covering_them() {
+fn protect_recommit_and_reset_owe_one_flush_covering_the_range() {
     let (mut sys, pid, events, base) = machine();
     let mut vm = sys.vm(pid).expect("running");
     vm.commit(base, 0x10000, Protection::READ_WRITE).expect("commit all 16 pages");
@@ -137,5 +138,14 @@ fn protecting_resident_pages_owes_one_flush_covering_them() {
     vm.commit(base + 0x1000, 0x8000, Protection::READ_WRITE).expect("commit again, read-write");
     assert_eq!(take(&events), vec![Event::Flush { first: base + 0x1000, end: base + 0x9000 }]);
     let w = vm.resolve_access(base + 0x3000, AccessKind::Write).expect("writable again");
+    assert!(w.writable);
+    vm.protect(base, 0x10000, Protection::READ_WRITE).expect("all read-write");
+    for page in 0..16 {
+        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("resident, dirty");
+    }
+    take(&events);
+    vm.reset(base, 0x10000).expect("MEM_RESET");
+    assert_eq!(take(&events), vec![Event::Flush { first: base, end: base + 0x10000 }]);
+    let w = vm.resolve_access(base + 0x5000, AccessKind::Write).expect("clean now: the next write refills");
     assert!(w.writable);
 }

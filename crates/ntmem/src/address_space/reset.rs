@@ -14,7 +14,7 @@
 
 use super::{AddressSpace, VadKind, VmError};
 use crate::machine::Machine;
-use crate::paging::{Leaf, Pte};
+use crate::paging::{Leaf, Pte, TlbFlush};
 use crate::phys::{ListKind, PfnFlags, PfnState, PhysicalMemory};
 use crate::units::{PageRange, PhysAddr, Vpn};
 
@@ -46,6 +46,8 @@ impl AddressSpace {
             }
         }
         let range = self.reset_range(addr, size)?;
+        // Every resident page is cleaned: one invalidation over them all, applied once.
+        let mut owed: Option<TlbFlush> = None;
         for (vpn, at, pte) in self.mapped_ptes(&m.phys, range) {
             match pte {
                 Pte::Valid(v) => {
@@ -57,7 +59,7 @@ impl AddressSpace {
                         e.set_backing(None);
                         m.files.free(file, slot);
                     }
-                    self.set_pte(&mut m.phys, at, vpn, Pte::Valid(v.clean()));
+                    owed = TlbFlush::join(owed, self.set_pte_owing(&mut m.phys, at, vpn, Pte::Valid(v.clean())));
                 }
                 Pte::Transition { pfn, .. } if m.phys.pfn(pfn).state() != PfnState::Active => {
                     let e = m.phys.pfn_mut(pfn);
@@ -77,6 +79,9 @@ impl AddressSpace {
                 }
                 _ => {}
             }
+        }
+        if let Some(flush) = owed {
+            flush.apply(&mut self.tlb);
         }
         Ok(range)
     }
