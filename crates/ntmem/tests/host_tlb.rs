@@ -149,3 +149,71 @@ fn protect_recommit_and_reset_owe_one_flush_covering_the_range() {
     let w = vm.resolve_access(base + 0x5000, AccessKind::Write).expect("clean now: the next write refills");
     assert!(w.writable);
 }
+
+/// Resetting write watch cleans the written pages; the invalidations of each run of
+/// consecutive cleaned pages reach the host as one flush, and a page that was not cleaned
+/// (never written) ends a run rather than being flushed with it.
+#[test]
+fn a_write_watch_reset_owes_one_flush_a_run_of_cleaned_pages() {
+    let (mut sys, pid, events, _) = machine();
+    let mut vm = sys.vm(pid).expect("running");
+    let options = ReserveOptions { commit: true, write_watch: true, ..ReserveOptions::new(Protection::READ_WRITE) };
+    let base = vm.reserve(None, 0x10000, &options).expect("MEM_WRITE_WATCH").start_addr();
+    for page in [0, 1, 2, 3, 5, 6] {
+        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("written");
+    }
+    vm.resolve_access(base + 0x4000, AccessKind::Read).expect("read only: resident, clean");
+    take(&events);
+    let mut out = [0u64; 16];
+    assert_eq!(vm.get_write_watch(base, 0x10000, &mut out, true), Ok(6));
+    assert_eq!(
+        take(&events),
+        vec![
+            Event::Flush { first: base, end: base + 0x4000 },
+            Event::Flush { first: base + 0x5000, end: base + 0x7000 }
+        ],
+        "pages 0-3 and 5-6; page 4, read but never written, keeps its host mapping"
+    );
+    for page in [1, 6] {
+        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("written again");
+    }
+    take(&events);
+    vm.reset_write_watch(base, 0x10000).expect("ResetWriteWatch");
+    assert_eq!(
+        take(&events),
+        vec![
+            Event::Flush { first: base + 0x1000, end: base + 0x2000 },
+            Event::Flush { first: base + 0x6000, end: base + 0x7000 }
+        ]
+    );
+    assert_eq!(vm.get_write_watch(base, 0x10000, &mut out, false), Ok(0));
+}
+
+/// Aging clears the accessed bits of the pages under its hand, in address order, and drops
+/// their TLB entries so that the next access sets the bit again: one flush a run of
+/// consecutive accessed pages. (A hard working-set maximum below the working set ages every
+/// page, then trims the oldest, one flush each.)
+#[test]
+fn aging_owes_one_flush_a_run_of_accessed_pages() {
+    let (mut sys, pid, events, base) = machine();
+    let mut vm = sys.vm(pid).expect("running");
+    vm.commit(base, 0x10000, Protection::READ_WRITE).expect("commit all 16 pages");
+    for page in 0..16 {
+        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("demand-zero");
+    }
+    take(&events);
+    let resident = vm.counters().working_set;
+    vm.set_working_set_limits(ntmem::address_space::WorkingSetLimits {
+        minimum: 1,
+        maximum: resident - 4,
+        hard_minimum: false,
+        hard_maximum: true,
+    });
+    let flushes = take(&events);
+    assert!(
+        flushes.contains(&Event::Flush { first: base, end: base + 0x10000 }),
+        "the 16 accessed pages aged with one flush: {flushes:?}"
+    );
+    let single = flushes.iter().filter(|e| matches!(e, Event::Flush { first, end } if end - first == 0x1000)).count();
+    assert_eq!(single, 4, "then the 4 oldest pages trimmed, one flush each: {flushes:?}");
+}

@@ -10,7 +10,7 @@
 //! reads a handful of entries (issue 6, item 9).
 
 use super::{AddressSpace, VmError};
-use crate::paging::{Leaf, Pte};
+use crate::paging::{Leaf, Pte, TlbFlush};
 use crate::phys::{PfnFlags, PhysicalMemory};
 use crate::units::{PageRange, Vpn, PAGES_PER_LARGE_PAGE};
 use std::ops::ControlFlow;
@@ -47,20 +47,41 @@ impl AddressSpace {
         dirty
     }
 
-    /// Forgets that `vpn` was written: its mark, and its PTE's dirty bit.
-    fn clear_written(&mut self, phys: &mut PhysicalMemory, vpn: Vpn) {
+    /// Forgets that each of `pages` (ascending, no repeats) was written: its mark, and its PTE's
+    /// dirty bit. The invalidations of a run of consecutive cleaned pages are applied at once:
+    /// the native engine unmaps the run with one system call.
+    fn clear_written(&mut self, phys: &mut PhysicalMemory, pages: &[Vpn]) {
+        let mut owed: Option<TlbFlush> = None;
+        let mut run_end = None;
+        for &vpn in pages {
+            let flush = self.clear_written_owing(phys, vpn);
+            if flush.is_none() || run_end != Some(vpn) {
+                // The run is over: a page that owes nothing, or one not next to the run.
+                if let Some(run) = owed.take() {
+                    run.apply(&mut self.tlb);
+                }
+            }
+            owed = TlbFlush::join(owed, flush);
+            run_end = Some(vpn.add(1));
+        }
+        if let Some(run) = owed {
+            run.apply(&mut self.tlb);
+        }
+    }
+
+    /// Forgets that `vpn` was written; returns the invalidation owed when its PTE was cleaned.
+    fn clear_written_owing(&mut self, phys: &mut PhysicalMemory, vpn: Vpn) -> Option<TlbFlush> {
         if let Some(vad) = self.vads.find_mut(vpn) {
             vad.set_watch_bit(vpn, false);
         }
-        if let Leaf::Pte(at) = self.tables.leaf(phys, vpn) {
-            if let Pte::Valid(v) = Pte::decode(phys.read_u64(at)) {
-                if v.dirty() {
-                    // The write still has to reach the page file: keep it in the frame.
-                    phys.pfn_mut(v.pfn()).flags.set(PfnFlags::MODIFIED, true);
-                    self.set_pte(phys, at, vpn, Pte::Valid(v.clean()));
-                }
-            }
+        let Leaf::Pte(at) = self.tables.leaf(phys, vpn) else { return None };
+        let Pte::Valid(v) = Pte::decode(phys.read_u64(at)) else { return None };
+        if !v.dirty() {
+            return None;
         }
+        // The write still has to reach the page file: keep it in the frame.
+        phys.pfn_mut(v.pfn()).flags.set(PfnFlags::MODIFIED, true);
+        self.set_pte_owing(phys, at, vpn, Pte::Valid(v.clean()))
     }
 
     /// Fills `out` with the written pages of `[addr, addr + size)`, lowest first, and returns
@@ -86,9 +107,7 @@ impl AddressSpace {
             *slot = vpn.addr().as_u64();
         }
         if reset {
-            for &vpn in &written {
-                self.clear_written(phys, vpn);
-            }
+            self.clear_written(phys, &written);
         }
         Ok(written.len())
     }
@@ -99,9 +118,9 @@ impl AddressSpace {
         let mut written: Vec<Vpn> =
             self.vads.find(range.start).map_or_else(Vec::new, |vad| vad.watched_in(range).collect());
         written.extend(self.dirty_pages(phys, range, usize::MAX));
-        for vpn in written {
-            self.clear_written(phys, vpn);
-        }
+        written.sort_unstable();
+        written.dedup();
+        self.clear_written(phys, &written);
         Ok(())
     }
 }
