@@ -45,6 +45,19 @@ fn take(events: &Arc<Mutex<Vec<Event>>>) -> Vec<Event> {
     std::mem::take(&mut *events.lock().expect("lock"))
 }
 
+/// [`machine`] with all 16 pages of its allocation committed and written, and no event
+/// recorded yet.
+fn sixteen_resident_pages() -> (System, ntmem::ProcessId, Arc<Mutex<Vec<Event>>>, u64) {
+    let (mut sys, pid, events, base) = machine();
+    let mut vm = sys.vm(pid).expect("running");
+    vm.commit(base, 0x10000, Protection::READ_WRITE).expect("commit all 16 pages");
+    for page in 0..16 {
+        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("demand-zero");
+    }
+    take(&events);
+    (sys, pid, events, base)
+}
+
 #[test]
 fn a_read_fills_read_only_and_the_first_write_fills_writable() {
     let (mut sys, pid, events, base) = machine();
@@ -100,13 +113,8 @@ fn an_access_violation_and_a_guard_page_are_returned_not_filled_f95_f96() {
 /// engine unmaps a run of pages with one system call rather than one a page.
 #[test]
 fn releasing_resident_pages_owes_one_flush_covering_them() {
-    let (mut sys, pid, events, base) = machine();
+    let (mut sys, pid, events, base) = sixteen_resident_pages();
     let mut vm = sys.vm(pid).expect("running");
-    vm.commit(base, 0x10000, Protection::READ_WRITE).expect("commit all 16 pages");
-    for page in 0..16 {
-        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("demand-zero");
-    }
-    take(&events);
     vm.decommit(base + 0x2000, 0x4000).expect("decommit 4 resident pages");
     assert_eq!(take(&events), vec![Event::Flush { first: base + 0x2000, end: base + 0x6000 }]);
     vm.release(base, 0).expect("release");
@@ -123,13 +131,8 @@ fn releasing_resident_pages_owes_one_flush_covering_them() {
 /// range too.
 #[test]
 fn protect_recommit_and_reset_owe_one_flush_covering_the_range() {
-    let (mut sys, pid, events, base) = machine();
+    let (mut sys, pid, events, base) = sixteen_resident_pages();
     let mut vm = sys.vm(pid).expect("running");
-    vm.commit(base, 0x10000, Protection::READ_WRITE).expect("commit all 16 pages");
-    for page in 0..16 {
-        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("demand-zero");
-    }
-    take(&events);
     vm.protect(base, 0x10000, Protection::READ_ONLY).expect("protect");
     assert_eq!(take(&events), vec![Event::Flush { first: base, end: base + 0x10000 }]);
     vm.resolve_access(base + 0x3000, AccessKind::Write).expect_err("read-only now");
@@ -195,13 +198,8 @@ fn a_write_watch_reset_owes_one_flush_a_run_of_cleaned_pages() {
 /// page, then trims the oldest, one flush each.)
 #[test]
 fn aging_owes_one_flush_a_run_of_accessed_pages() {
-    let (mut sys, pid, events, base) = machine();
+    let (mut sys, pid, events, base) = sixteen_resident_pages();
     let mut vm = sys.vm(pid).expect("running");
-    vm.commit(base, 0x10000, Protection::READ_WRITE).expect("commit all 16 pages");
-    for page in 0..16 {
-        vm.resolve_access(base + page * 0x1000, AccessKind::Write).expect("demand-zero");
-    }
-    take(&events);
     let resident = vm.counters().working_set;
     vm.set_working_set_limits(ntmem::address_space::WorkingSetLimits {
         minimum: 1,
