@@ -8,7 +8,7 @@
 use super::AddressSpace;
 use crate::arch::x86_64 as hw;
 use crate::machine::Machine;
-use crate::paging::{Leaf, Pte, TlbFlush};
+use crate::paging::{FlushRuns, Leaf, Pte, TlbFlush};
 use crate::phys::{FrameUse, ListKind, PfnFlags};
 use crate::units::Vpn;
 
@@ -23,38 +23,23 @@ impl AddressSpace {
     /// entries are dropped at once (the native engine unmaps a run with one system call).
     pub(crate) fn age_some(&mut self, m: &mut Machine, budget: u64) -> u64 {
         let pages = self.ws.advance_hand(budget);
-        // The run of consecutive accessed pages whose invalidation is owed.
-        let mut owed: Option<TlbFlush> = None;
-        let mut run_end = None;
+        let mut runs = FlushRuns::default();
         for &vpn in &pages {
-            let accessed = match self.tables.leaf(&m.phys, vpn) {
-                Leaf::Pte(at) => {
-                    let raw = m.phys.read_u64(at);
-                    let accessed = raw & hw::P != 0 && raw & hw::A != 0;
-                    if accessed {
-                        m.phys.write_u64(at, raw & !hw::A);
-                        self.ws.set_age(vpn, 0);
-                    } else if raw & hw::P != 0 {
-                        let age = self.ws.age(vpn);
-                        self.ws.set_age(vpn, age.saturating_add(1).min(MAX_AGE));
-                    }
-                    accessed
-                }
-                _ => false,
-            };
-            if !accessed || run_end != Some(vpn) {
-                if let Some(run) = owed.take() {
-                    run.apply(&mut self.tlb);
+            let mut owed = None;
+            if let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) {
+                let raw = m.phys.read_u64(at);
+                if raw & hw::P != 0 && raw & hw::A != 0 {
+                    m.phys.write_u64(at, raw & !hw::A);
+                    self.ws.set_age(vpn, 0);
+                    owed = Some(TlbFlush::page(vpn));
+                } else if raw & hw::P != 0 {
+                    let age = self.ws.age(vpn);
+                    self.ws.set_age(vpn, age.saturating_add(1).min(MAX_AGE));
                 }
             }
-            if accessed {
-                owed = TlbFlush::join(owed, Some(TlbFlush::page(vpn)));
-                run_end = Some(vpn.add(1));
-            }
+            runs.note(&mut self.tlb, vpn, owed);
         }
-        if let Some(run) = owed {
-            run.apply(&mut self.tlb);
-        }
+        runs.finish(&mut self.tlb);
         pages.len() as u64
     }
 

@@ -10,7 +10,7 @@
 //! reads a handful of entries (issue 6, item 9).
 
 use super::{AddressSpace, VmError};
-use crate::paging::{Leaf, Pte, TlbFlush};
+use crate::paging::{FlushRuns, Leaf, Pte, TlbFlush};
 use crate::phys::{PfnFlags, PhysicalMemory};
 use crate::units::{PageRange, Vpn, PAGES_PER_LARGE_PAGE};
 use std::ops::ControlFlow;
@@ -51,22 +51,12 @@ impl AddressSpace {
     /// dirty bit. The invalidations of a run of consecutive cleaned pages are applied at once:
     /// the native engine unmaps the run with one system call.
     fn clear_written(&mut self, phys: &mut PhysicalMemory, pages: &[Vpn]) {
-        let mut owed: Option<TlbFlush> = None;
-        let mut run_end = None;
+        let mut runs = FlushRuns::default();
         for &vpn in pages {
-            let flush = self.clear_written_owing(phys, vpn);
-            if flush.is_none() || run_end != Some(vpn) {
-                // The run is over: a page that owes nothing, or one not next to the run.
-                if let Some(run) = owed.take() {
-                    run.apply(&mut self.tlb);
-                }
-            }
-            owed = TlbFlush::join(owed, flush);
-            run_end = Some(vpn.add(1));
+            let owed = self.clear_written_owing(phys, vpn);
+            runs.note(&mut self.tlb, vpn, owed);
         }
-        if let Some(run) = owed {
-            run.apply(&mut self.tlb);
-        }
+        runs.finish(&mut self.tlb);
     }
 
     /// Forgets that `vpn` was written; returns the invalidation owed when its PTE was cleaned.

@@ -17,6 +17,7 @@ pub(crate) mod tlb;
 pub use page_table::{Leaf, PageTables, Translation, WalkStep};
 pub use protection::{Access, Modifier, Protection};
 pub use pte::{PrototypePointer, PrototypePte, Pte, ValidPte};
+pub(crate) use tlb::FlushRuns;
 pub use tlb::{HostTlb, Tlb, TlbFlush, TLB_ENTRIES};
 
 /// The kind of a memory access.

@@ -234,6 +234,40 @@ impl TlbFlush {
     }
 }
 
+/// The invalidations owed by a walk that rewrites some of the pages it visits in address
+/// order: gathered while the rewritten pages are consecutive, applied when their run ends, so
+/// a run costs one flush (one host call in the native engine) and no page outside the runs is
+/// flushed. The last run is owed until [`FlushRuns::finish`].
+#[derive(Debug, Default)]
+pub(crate) struct FlushRuns {
+    run: Option<TlbFlush>,
+    /// One past the run's last page.
+    end: Option<Vpn>,
+}
+
+impl FlushRuns {
+    /// Notes `vpn`, the walk's next page, and what rewriting it owed (`None`: left alone,
+    /// which ends the run).
+    pub(crate) fn note(&mut self, tlb: &mut Tlb, vpn: Vpn, owed: Option<TlbFlush>) {
+        if owed.is_none() || self.end != Some(vpn) {
+            if let Some(run) = self.run.take() {
+                run.apply(tlb);
+            }
+        }
+        if owed.is_some() {
+            self.run = TlbFlush::join(self.run, owed);
+            self.end = Some(vpn.add(1));
+        }
+    }
+
+    /// Applies the last run.
+    pub(crate) fn finish(self, tlb: &mut Tlb) {
+        if let Some(run) = self.run {
+            run.apply(tlb);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
