@@ -194,10 +194,11 @@ fn a_write_watch_reset_owes_one_flush_a_run_of_cleaned_pages() {
 
 /// Aging clears the accessed bits of the pages under its hand, in address order, and drops
 /// their TLB entries so that the next access sets the bit again: one flush a run of
-/// consecutive accessed pages. (A hard working-set maximum below the working set ages every
-/// page, then trims the oldest, one flush each.)
+/// consecutive accessed pages. Trimming takes the oldest pages, the lowest address first
+/// among equals: one flush a run too. (A hard working-set maximum below the working set ages
+/// every page, then trims the oldest; `EmptyWorkingSet` trims them all.)
 #[test]
-fn aging_owes_one_flush_a_run_of_accessed_pages() {
+fn aging_and_trimming_owe_one_flush_a_run_of_pages() {
     let (mut sys, pid, events, base) = sixteen_resident_pages();
     let mut vm = sys.vm(pid).expect("running");
     let resident = vm.counters().working_set;
@@ -212,6 +213,19 @@ fn aging_owes_one_flush_a_run_of_accessed_pages() {
         flushes.contains(&Event::Flush { first: base, end: base + 0x10000 }),
         "the 16 accessed pages aged with one flush: {flushes:?}"
     );
-    let single = flushes.iter().filter(|e| matches!(e, Event::Flush { first, end } if end - first == 0x1000)).count();
-    assert_eq!(single, 4, "then the 4 oldest pages trimmed, one flush each: {flushes:?}");
+    assert_eq!(
+        flushes.iter().filter(|e| **e == Event::Flush { first: base, end: base + 0x4000 }).count(),
+        1,
+        "then the 4 oldest pages, all young now, the lowest first, trimmed with one flush: {flushes:?}"
+    );
+    vm.resolve_access(base + 0x8000, AccessKind::Write).expect("resident");
+    take(&events);
+    let before = vm.counters().working_set;
+    let trimmed = vm.empty_working_set();
+    assert!(trimmed >= 12, "EmptyWorkingSet trims at least the 12 pages left: {trimmed}");
+    assert_eq!(vm.counters().working_set, before - trimmed);
+    assert!(
+        take(&events).contains(&Event::Flush { first: base + 0x4000, end: base + 0x10000 }),
+        "the 12 pages left trimmed with one flush"
+    );
 }

@@ -48,22 +48,39 @@ impl AddressSpace {
     pub(crate) fn trim(&mut self, m: &mut Machine, n: u64, floor: u64) -> u64 {
         let mut trimmed = 0;
         let mut victims = self.ws.victims();
+        // Victims of one age come in address order: a run of them is flushed at once.
+        let mut runs = FlushRuns::default();
         while trimmed < n && self.ws.len() > floor {
             let Some(vpn) = victims.next(&mut self.ws) else { break };
-            trimmed += self.trim_page(m, vpn);
+            let (count, owed) = self.trim_page_owing(m, vpn);
+            runs.note(&mut self.tlb, vpn, owed);
+            trimmed += count;
         }
+        runs.finish(&mut self.tlb);
         trimmed
     }
 
     /// Trims one resident page; returns 1 when it was trimmed (0 when locked or not resident).
     pub(crate) fn trim_page(&mut self, m: &mut Machine, vpn: Vpn) -> u64 {
-        let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) else { return 0 };
-        let Pte::Valid(v) = Pte::decode(m.phys.read_u64(at)) else { return 0 };
+        let (count, owed) = self.trim_page_owing(m, vpn);
+        if let Some(flush) = owed {
+            flush.apply(&mut self.tlb);
+        }
+        count
+    }
+
+    /// [`Self::trim_page`], returning the TLB invalidation owed beside the count. Until it is
+    /// applied a writable TLB entry may still reach the frame, on the standby or modified
+    /// list now: such an entry exists only for a dirty PTE, whose frame is marked modified
+    /// here, so a write through it is kept; the caller applies it before any frame is reused.
+    fn trim_page_owing(&mut self, m: &mut Machine, vpn: Vpn) -> (u64, Option<TlbFlush>) {
+        let Leaf::Pte(at) = self.tables.leaf(&m.phys, vpn) else { return (0, None) };
+        let Pte::Valid(v) = Pte::decode(m.phys.read_u64(at)) else { return (0, None) };
         let pfn = v.pfn();
         let e = *m.phys.pfn(pfn);
         // Private and section pages leave a working set; locked ones never do.
         if self.page_locked(&m.phys, vpn, pfn) {
-            return 0;
+            return (0, None);
         }
         match e.usage() {
             FrameUse::Private => {}
@@ -71,18 +88,23 @@ impl AddressSpace {
                 // The process PTE points back at the prototype, keeping this view's protection;
                 // the frame leaves use when no other PTE maps it.
                 self.capture_dirty(&mut m.phys, vpn, v);
-                let Some((segment, page)) = e.prototype() else { return 0 };
+                let Some((segment, page)) = e.prototype() else { return (0, None) };
                 let at_proto =
                     crate::paging::PrototypePointer { segment, page: u32::try_from(page).unwrap_or(u32::MAX) };
-                self.set_pte(&mut m.phys, at, vpn, Pte::Prototype { at: at_proto, protection: v.protection() });
+                let owed = self.set_pte_owing(
+                    &mut m.phys,
+                    at,
+                    vpn,
+                    Pte::Prototype { at: at_proto, protection: v.protection() },
+                );
                 m.unshare(pfn);
-                return 1;
+                return (1, owed);
             }
-            _ => return 0,
+            _ => return (0, None),
         }
         self.capture_dirty(&mut m.phys, vpn, v);
         let protection = e.protection();
-        self.set_pte(&mut m.phys, at, vpn, Pte::Transition { pfn, protection });
+        let owed = self.set_pte_owing(&mut m.phys, at, vpn, Pte::Transition { pfn, protection });
         let entry = m.phys.pfn_mut(pfn);
         if v.dirty() {
             // Written since it was last clean (or since MEM_RESET): its contents matter.
@@ -101,7 +123,7 @@ impl AddressSpace {
         // from memory without I/O.
         let list = if modified { ListKind::Modified } else { ListKind::Standby };
         m.phys.park(pfn, list);
-        1
+        (1, owed)
     }
 
     /// Keeps a hard working-set maximum: trims the oldest pages but `keep` (the page just
@@ -136,12 +158,15 @@ impl AddressSpace {
     /// the maximum).
     pub(crate) fn trim_working_set_to(&mut self, m: &mut Machine, keep: Option<Vpn>, target: u64) {
         let mut victims = self.ws.victims();
+        let mut runs = FlushRuns::default();
         while self.counters.working_set > target {
             let Some(vpn) = victims.next(&mut self.ws) else { break };
             if Some(vpn) != keep {
-                self.trim_page(m, vpn);
+                let (_, owed) = self.trim_page_owing(m, vpn);
+                runs.note(&mut self.tlb, vpn, owed);
             }
         }
+        runs.finish(&mut self.tlb);
     }
 
     /// Trims every page it can (EmptyWorkingSet); returns how many.

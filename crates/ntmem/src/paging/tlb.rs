@@ -234,10 +234,11 @@ impl TlbFlush {
     }
 }
 
-/// The invalidations owed by a walk that rewrites some of the pages it visits in address
-/// order: gathered while the rewritten pages are consecutive, applied when their run ends, so
-/// a run costs one flush (one host call in the native engine) and no page outside the runs is
-/// flushed. The last run is owed until [`FlushRuns::finish`].
+/// The invalidations owed by a walk that rewrites some of the pages it visits: gathered while
+/// each rewritten page is the one after the last, applied when that run ends, so a run costs
+/// one flush (one host call in the native engine) and no page outside the runs is flushed. A
+/// walk in address order makes the longest runs. The last run is owed until
+/// [`FlushRuns::finish`].
 #[derive(Debug, Default)]
 pub(crate) struct FlushRuns {
     run: Option<TlbFlush>,
