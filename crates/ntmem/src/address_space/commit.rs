@@ -43,9 +43,7 @@ impl AddressSpace {
         let mut owed: Option<TlbFlush> = None;
         for vpn in range.iter() {
             let Some(at) = self.tables.ensure_next(&mut m.phys, vpn, previous) else {
-                if let Some(flush) = owed {
-                    flush.apply(&mut self.tlb);
-                }
+                TlbFlush::apply_owed(owed, &mut self.tlb);
                 return Err(VmError::OutOfFrames(tables));
             };
             previous = Some(at);
@@ -54,9 +52,7 @@ impl AddressSpace {
                 old => owed = TlbFlush::join(owed, self.reprotect_owing(&mut m.phys, at, vpn, old, protection)),
             }
         }
-        if let Some(flush) = owed {
-            flush.apply(&mut self.tlb);
-        }
+        TlbFlush::apply_owed(owed, &mut self.tlb);
         self.add_committed(new_pages);
         Ok(range)
     }

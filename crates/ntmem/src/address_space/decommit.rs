@@ -77,9 +77,7 @@ impl AddressSpace {
                 Leaf::Missing(_) => {}
             }
         }
-        if let Some(flush) = owed {
-            flush.apply(&mut self.tlb);
-        }
+        TlbFlush::apply_owed(owed, &mut self.tlb);
         self.counters.committed_pages -= dropped;
         dropped + self.tables.prune(&mut m.phys, range)
     }

@@ -232,14 +232,12 @@ impl AddressSpace {
     /// and flushes the TLB. A write that changes the page's state (reserved or committed, and
     /// with which protection) makes its VAD forget that its pages share one (`Vad::uniform`).
     pub(crate) fn set_pte(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, new: Pte) {
-        if let Some(flush) = self.set_pte_owing(phys, at, vpn, new) {
-            flush.apply(&mut self.tlb);
-        }
+        TlbFlush::apply_owed(self.set_pte_owing(phys, at, vpn, new), &mut self.tlb);
     }
 
     /// [`Self::set_pte`], returning the TLB invalidation it owes (when the old PTE was valid)
     /// rather than applying it: for a caller that rewrites a range and applies one
-    /// invalidation over it before it returns (see [`TlbFlush::and`]).
+    /// invalidation over it before it returns (see [`TlbFlush::join`]).
     pub(crate) fn set_pte_owing(
         &mut self,
         phys: &mut PhysicalMemory,
@@ -291,9 +289,7 @@ impl AddressSpace {
         self.vads.forget_uniform(vpn);
         let raw = m.phys.read_u64(at);
         let (dropped, flush) = self.drop_page_owing(m, at, vpn, raw);
-        if let Some(flush) = flush {
-            flush.apply(&mut self.tlb);
-        }
+        TlbFlush::apply_owed(flush, &mut self.tlb);
         dropped
     }
 

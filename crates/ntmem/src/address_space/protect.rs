@@ -60,17 +60,13 @@ impl AddressSpace {
         for (vpn, at, raw) in leaves {
             owed = TlbFlush::join(owed, self.reprotect_owing(phys, at, vpn, Pte::decode(raw), effective));
         }
-        if let Some(flush) = owed {
-            flush.apply(&mut self.tlb);
-        }
+        TlbFlush::apply_owed(owed, &mut self.tlb);
         Ok((range, old))
     }
 
     /// Gives one committed page a new protection, keeping its frame and bytes.
     pub(crate) fn reprotect(&mut self, phys: &mut PhysicalMemory, at: PhysAddr, vpn: Vpn, old: Pte, new: Protection) {
-        if let Some(flush) = self.reprotect_owing(phys, at, vpn, old, new) {
-            flush.apply(&mut self.tlb);
-        }
+        TlbFlush::apply_owed(self.reprotect_owing(phys, at, vpn, old, new), &mut self.tlb);
     }
 
     /// [`Self::reprotect`], returning the TLB invalidation it owes rather than applying it.

@@ -80,9 +80,7 @@ impl AddressSpace {
                 _ => {}
             }
         }
-        if let Some(flush) = owed {
-            flush.apply(&mut self.tlb);
-        }
+        TlbFlush::apply_owed(owed, &mut self.tlb);
         Ok(range)
     }
 

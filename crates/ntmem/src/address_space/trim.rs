@@ -63,9 +63,7 @@ impl AddressSpace {
     /// Trims one resident page; returns 1 when it was trimmed (0 when locked or not resident).
     pub(crate) fn trim_page(&mut self, m: &mut Machine, vpn: Vpn) -> u64 {
         let (count, owed) = self.trim_page_owing(m, vpn);
-        if let Some(flush) = owed {
-            flush.apply(&mut self.tlb);
-        }
+        TlbFlush::apply_owed(owed, &mut self.tlb);
         count
     }
 

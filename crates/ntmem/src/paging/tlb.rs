@@ -202,20 +202,23 @@ impl TlbFlush {
         TlbFlush(range)
     }
 
-    /// One invalidation covering this one and `other`, and the pages between: for a caller
-    /// that changes many PTEs under one call and owes their invalidations at once, as NT's
-    /// flush list gathers a deletion's. Invalidating a page no TLB holds changes nothing, so
-    /// the pages between cost only the look.
-    pub(crate) fn and(self, other: TlbFlush) -> TlbFlush {
-        TlbFlush(PageRange { start: self.0.start.min(other.0.start), end: self.0.end.max(other.0.end) })
-    }
-
-    /// What is owed after `owed` and then `next`: [`TlbFlush::and`] of the two, or whichever
-    /// one there is.
+    /// What is owed after `owed` and then `next`: one invalidation covering both and the pages
+    /// between, for a caller that changes many PTEs under one call and owes their
+    /// invalidations at once, as NT's flush list gathers a deletion's. Invalidating a page no
+    /// TLB holds changes nothing, so the pages between cost only the look.
     pub(crate) fn join(owed: Option<TlbFlush>, next: Option<TlbFlush>) -> Option<TlbFlush> {
         match (owed, next) {
-            (Some(a), Some(b)) => Some(a.and(b)),
+            (Some(a), Some(b)) => {
+                Some(TlbFlush(PageRange { start: a.0.start.min(b.0.start), end: a.0.end.max(b.0.end) }))
+            }
             (a, b) => a.or(b),
+        }
+    }
+
+    /// Performs the invalidation owed, if any.
+    pub(crate) fn apply_owed(owed: Option<TlbFlush>, tlb: &mut Tlb) {
+        if let Some(flush) = owed {
+            flush.apply(tlb);
         }
     }
 
@@ -251,9 +254,7 @@ impl FlushRuns {
     /// which ends the run).
     pub(crate) fn note(&mut self, tlb: &mut Tlb, vpn: Vpn, owed: Option<TlbFlush>) {
         if owed.is_none() || self.end != Some(vpn) {
-            if let Some(run) = self.run.take() {
-                run.apply(tlb);
-            }
+            TlbFlush::apply_owed(self.run.take(), tlb);
         }
         if owed.is_some() {
             self.run = TlbFlush::join(self.run, owed);
@@ -263,9 +264,7 @@ impl FlushRuns {
 
     /// Applies the last run.
     pub(crate) fn finish(self, tlb: &mut Tlb) {
-        if let Some(run) = self.run {
-            run.apply(tlb);
-        }
+        TlbFlush::apply_owed(self.run, tlb);
     }
 }
 
