@@ -1286,6 +1286,46 @@ fn mem_reset_over_a_pagefile_view_returns_its_base_f44() {
 }
 
 #[test]
+fn mem_reset_over_a_copied_page_leaves_the_sections_page_to_the_other_views_f44() {
+    // Found by the soak (seed 135, 6 processes): a MEM_RESET over a FILE_MAP_COPY view reset the
+    // section's page under a page the process had copied, so that once squeezed out of memory
+    // the page read zero through every other view, where nothing had reset it. The reset acts
+    // on what the process's own PTEs map: its copy, which it may keep or drop (V17).
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ntmem::Config::default().with_invariant_checks().with_ram_bytes(4 * MIB).with_page_file(
+        dir.path().join("pagefile.sys"),
+        4 * MIB,
+        16 * MIB,
+    );
+    let mut sys = System::new(cfg).unwrap();
+    let pid = sys.create_process("test").unwrap();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let h = pagefile(&mut k, PAGE_READWRITE | SEC_COMMIT, G, None);
+    let shared = map(&mut k, h, FILE_MAP_WRITE, 0);
+    let copy = map(&mut k, h, FILE_MAP_COPY, 0);
+    k.write(shared, b"kept").unwrap();
+    // The section's page clean, with its copy in the page file, and mapped again.
+    assert_eq!(k.EmptyWorkingSet(k.GetCurrentProcess()), TRUE);
+    assert!(sys.write_modified_pages() >= 1, "the modified page writer wrote the page");
+    let mut k = Kernel32::new(&mut sys, pid);
+    assert_eq!(read_vec(&mut k, shared, 4), b"kept");
+    // The copy view's page becomes the process's own, then is reset.
+    k.write(copy, b"mine").unwrap();
+    assert_eq!(k.VirtualAlloc(copy, G, MEM_RESET, PAGE_NOACCESS), copy);
+    // Squeezed: every standby frame is reused.
+    assert_eq!(k.EmptyWorkingSet(k.GetCurrentProcess()), TRUE);
+    let squeeze = k.VirtualAlloc(0, 8 * MIB, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    assert_ne!(squeeze, 0, "{}", k.GetLastError());
+    for page in 0..8 * MIB / P {
+        k.write(squeeze + page * P, &[1]).unwrap();
+    }
+    assert_eq!(k.VirtualFree(squeeze, 0, MEM_RELEASE), TRUE);
+    assert_eq!(read_vec(&mut k, shared, 4), b"kept", "the section's page, which nothing reset");
+    let mine = read_vec(&mut k, copy, 4);
+    assert!(mine == b"mine" || mine == [0; 4], "the reset copy reads its bytes or zero: {mine:?}");
+}
+
+#[test]
 fn virtual_free_cannot_decommit_or_release_a_view_f68() {
     let (mut sys, pid) = setup();
     for sec in [SEC_COMMIT, SEC_RESERVE] {

@@ -547,6 +547,12 @@ impl AddressSpace {
     /// page-file copies given back, so a frame trimmed later is reused without being written
     /// and the page then reads zero. Only page-file-backed shared memory may be reset: a view
     /// of a data file or an image is refused (as committing is, F156).
+    ///
+    /// A page this process holds as its own copy (copy-on-write: a private frame, in memory,
+    /// in transition or in the page file) no longer maps the section's page, so the reset
+    /// leaves the section's page alone, as NT's reset acts on the pages the process's PTEs
+    /// map: other views still read it. The copy itself is kept as it is, which a reset allows
+    /// (V17).
     pub(crate) fn reset_view(&mut self, m: &mut Machine, range: PageRange) -> Result<PageRange, VmError> {
         let (view, whole, _) = self.view_at(range.start).ok_or(VmError::ConflictingAddresses)?;
         if !whole.contains_range(&range) {
@@ -556,17 +562,22 @@ impl AddressSpace {
             return Err(VmError::AccessDenied);
         }
         let mut dirty = Vec::new();
-        self.tables.for_each_leaf(&m.phys, range, |vpn, at, raw| {
-            if let Pte::Valid(v) = Pte::decode(raw) {
-                dirty.push((vpn, at, v));
+        let mut copies = std::collections::BTreeSet::new();
+        self.tables.for_each_leaf(&m.phys, range, |vpn, at, raw| match Pte::decode(raw) {
+            Pte::Valid(v) if m.phys.pfn(v.pfn()).usage() == FrameUse::Section => dirty.push((vpn, at, v)),
+            Pte::Transition { pfn, .. } if m.phys.pfn(pfn).usage() == FrameUse::Section => {}
+            Pte::Valid(_) | Pte::Transition { .. } | Pte::PageFile { .. } => {
+                copies.insert(vpn);
             }
+            _ => {}
         });
         for (vpn, at, v) in dirty {
-            if m.phys.pfn(v.pfn()).usage() == FrameUse::Section && v.dirty() {
+            if v.dirty() {
                 self.set_pte(&mut m.phys, at, vpn, Pte::Valid(v.clean()));
             }
         }
-        for page in view.page_of(whole.start, range.start)..view.page_of(whole.start, range.end) {
+        for vpn in range.iter().filter(|vpn| !copies.contains(vpn)) {
+            let page = view.page_of(whole.start, vpn);
             match m.segments.get(view.segment).and_then(|s| s.prototype(page)) {
                 Some(PrototypePte::PageFile { file, slot, protection }) => {
                     m.files.free(file, slot);
