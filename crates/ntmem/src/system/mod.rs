@@ -204,7 +204,7 @@ impl System {
         self.processes.push(Process {
             id,
             name: name.to_owned(),
-            space: Some(space),
+            space: Some(Box::new(space)),
             exit_code: None,
             handles: HandleTable::default(),
             final_counters: Default::default(),
@@ -282,7 +282,8 @@ impl System {
 
     /// Trims and writes until `needed` frames are available, or nothing more can be done.
     pub fn balance(&mut self, needed: u64) -> bool {
-        let mut spaces: Vec<&mut AddressSpace> = self.processes.iter_mut().filter_map(|p| p.space.as_mut()).collect();
+        let mut spaces: Vec<&mut AddressSpace> =
+            self.processes.iter_mut().filter_map(|p| p.space.as_deref_mut()).collect();
         balancer::balance(&mut self.machine, &mut spaces, needed)
     }
 

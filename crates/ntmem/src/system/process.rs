@@ -26,7 +26,10 @@ pub struct Process {
     pub(crate) id: ProcessId,
     pub(crate) name: String,
     /// `None` once terminated: its memory is gone, the object lives on for handles to it.
-    pub(crate) space: Option<AddressSpace>,
+    /// Boxed, so that a terminated process's entry in the process table keeps a few hundred
+    /// bytes, not the address space's (its TLB alone is 32 KiB): the table holds every process
+    /// ever created.
+    pub(crate) space: Option<Box<AddressSpace>>,
     pub(crate) exit_code: Option<u32>,
     pub(crate) handles: HandleTable,
     /// The counters frozen at termination.
@@ -49,7 +52,7 @@ impl Process {
     /// Its address space, while it runs.
     #[must_use]
     pub fn space(&self) -> Option<&AddressSpace> {
-        self.space.as_ref()
+        self.space.as_deref()
     }
 
     /// The exit code, once terminated.
@@ -72,6 +75,6 @@ impl Process {
     /// Its figures (frozen at termination).
     #[must_use]
     pub fn counters(&self) -> SpaceCounters {
-        self.space.as_ref().map_or(self.final_counters, AddressSpace::counters)
+        self.space.as_deref().map_or(self.final_counters, AddressSpace::counters)
     }
 }

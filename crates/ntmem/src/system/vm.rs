@@ -93,9 +93,9 @@ impl<'a> Vm<'a> {
         let mut spaces: Vec<&mut AddressSpace> = self
             .before
             .iter_mut()
-            .filter_map(|p| p.space.as_mut())
+            .filter_map(|p| p.space.as_deref_mut())
             .chain(std::iter::once(&mut *self.space))
-            .chain(self.after.iter_mut().filter_map(|p| p.space.as_mut()))
+            .chain(self.after.iter_mut().filter_map(|p| p.space.as_deref_mut()))
             .collect();
         balancer::balance(self.machine, &mut spaces, needed)
     }
