@@ -774,3 +774,89 @@ fn get_write_watch_reset_keeps_writes_made_since_page_was_clean() {
         assert_eq!(count as u64, size / PAGE, "every page was written");
     });
 }
+
+// ------------------------------------------------------------------------------------------------
+// 7. Processes that came and went
+
+/// The process table keeps every process ever created (its id names its slot), but the
+/// balancer, the figures and handle look-ups work over the running ones: memory is balanced
+/// across running processes created before and after the one that faults, among hundreds of
+/// ended ones; `GetPerformanceInfo` counts the running processes and their handles; the ended
+/// processes' faults stay counted; an ended process held open by a running one can be opened
+/// again, one nobody holds cannot.
+#[test]
+fn ended_processes_leave_balancing_and_figures_to_the_running_ones() {
+    let mut m = machine(16 * MIB, 16 * MIB, 128 * MIB, None, false);
+    let sys = &mut m.sys;
+    let mut running = Vec::new();
+    let mut ended = Vec::new();
+    for n in 0..300u32 {
+        let pid = sys.create_process(&format!("p{n}")).unwrap();
+        if n % 100 == 50 {
+            running.push(pid);
+            continue;
+        }
+        {
+            // Each ended process took one demand-zero fault.
+            let mut k = Kernel32::new(sys, pid);
+            let p = k.VirtualAlloc(0, PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+            assert_ne!(p, 0, "error {}", k.GetLastError());
+            k.write(p, &[1]).unwrap();
+        }
+        if n == 60 {
+            // The first running process holds this one open across its end.
+            let mut k = Kernel32::new(sys, running[0]);
+            assert!(!k.OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, u32::from(pid)).is_null());
+        }
+        sys.terminate_process(pid, n).unwrap();
+        ended.push(pid);
+    }
+    assert_eq!(running.len(), 3);
+    sys.check_invariants().unwrap();
+    let s0 = sys.stats();
+    assert_eq!(s0.processes, 3);
+    assert!(s0.demand_zero_faults >= 297, "the ended processes' faults stay counted: {}", s0.demand_zero_faults);
+
+    let held = ProcessId::from_raw(u32::from(running[0]) + 10 * 4);
+    assert!(ended.contains(&held));
+
+    // 3 × 8 MiB through 16 MiB of RAM, each process in turn: the later writers take frames
+    // from the earlier ones (created before and after them in the table).
+    let order = [running[1], running[0], running[2]];
+    let working_set = |sys: &mut System, pid: ProcessId| {
+        let mut k = Kernel32::new(sys, pid);
+        let h = k.GetCurrentProcess();
+        let mut c = PROCESS_MEMORY_COUNTERS_EX::default();
+        assert_eq!(k.GetProcessMemoryInfo(h, &mut c), TRUE);
+        c.WorkingSetSize as u64 / PAGE
+    };
+    let mut bases = Vec::new();
+    let mut sets = Vec::new();
+    for (&pid, tag) in order.iter().zip(1u64..) {
+        bases.push(commit_and_fill(sys, pid, tag, 2048));
+        sets.push(order.iter().map(|&p| working_set(sys, p)).collect::<Vec<u64>>());
+    }
+    // The second writer, created before the first, trimmed it; the third, created after
+    // both, trimmed both.
+    assert!(sets[0][0] > 2048 && sets[1][0] < sets[0][0], "working sets after each writer: {sets:?}");
+    assert!(sets[2][0] < sets[1][0] && sets[2][1] < sets[1][1], "working sets after each writer: {sets:?}");
+    for ((&pid, tag), &base) in order.iter().zip(1u64..).zip(&bases) {
+        verify_pages(sys, pid, base, tag, 0..2048, 1);
+    }
+    sys.check_invariants().unwrap();
+    let s1 = sys.stats();
+    assert!(s1.hard_faults + s1.soft_faults > s0.hard_faults + s0.soft_faults, "the balancer trimmed and paged");
+
+    let mut k = Kernel32::new(sys, running[1]);
+    let mut pi = PERFORMANCE_INFORMATION::default();
+    assert_eq!(k.GetPerformanceInfo(&mut pi, std::mem::size_of::<PERFORMANCE_INFORMATION>() as u32), TRUE);
+    assert_eq!(pi.ProcessCount, 3, "running processes only");
+    assert_eq!(pi.HandleCount, 1, "the one handle, held by the first running process");
+    // Held open: it can be opened again. Nobody holds the second: it cannot.
+    let again = k.OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, u32::from(held));
+    assert!(!again.is_null(), "error {}", k.GetLastError());
+    assert_eq!(k.CloseHandle(again), TRUE);
+    k.SetLastError(0);
+    assert!(k.OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, u32::from(ended[1])).is_null());
+    assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
+}

@@ -62,6 +62,14 @@ pub fn check(sys: &System) -> Result<(), InvariantViolation> {
     // The shared user data page, and the segments' pages.
     let mut expected_commit = 1 + sys.segments().iter().map(|(_, s)| s.commit()).sum::<u64>();
     sections::check(sys)?;
+    // The running list is the processes with an address space, in creation order; a
+    // terminated process holds no handles.
+    let running: Vec<_> = sys.running_processes().map(crate::system::Process::id).collect();
+    let with_space: Vec<_> = sys.processes().filter(|p| p.space().is_some()).map(crate::system::Process::id).collect();
+    ensure!(running == with_space, "running list {running:x?}, processes with an address space {with_space:x?}");
+    if let Some(p) = sys.processes().find(|p| p.space().is_none() && p.handles().iter().next().is_some()) {
+        return Err(InvariantViolation(format!("terminated process {:#x} holds handles", u32::from(p.id()))));
+    }
     let mut live = 0;
     for process in sys.processes() {
         let Some(space) = process.space() else { continue };

@@ -196,9 +196,10 @@ impl Kernel32<'_> {
         }
         let s = self.sys.stats();
         let frames = u64::from(self.sys.phys().frame_count());
-        let tables: u64 = self.sys.processes().filter_map(|p| p.space()).map(|sp| sp.page_tables().table_count()).sum();
+        let tables: u64 =
+            self.sys.running_processes().filter_map(|p| p.space()).map(|sp| sp.page_tables().table_count()).sum();
         let pfn_db_pages = (frames * core::mem::size_of::<ntmem::phys::PfnEntry>() as u64).div_ceil(PAGE_SIZE);
-        let handles: usize = self.sys.processes().map(|p| p.handles().iter().count()).sum();
+        let handles: usize = self.sys.running_processes().map(|p| p.handles().iter().count()).sum();
         let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         *pPerformanceInformation = PERFORMANCE_INFORMATION {
             cb: u32::try_from(size).expect("a small structure"),

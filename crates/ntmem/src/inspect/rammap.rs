@@ -255,23 +255,25 @@ impl RamMap {
     pub fn capture(sys: &System) -> RamMap {
         let phys = sys.phys();
         let frames = phys.frame_count() as usize;
-        // Who maps each private frame, and where; whose page table each table frame is.
-        let mut owner: Vec<Option<(ProcessId, Option<u64>)>> = vec![None; frames];
+        // Who maps each private frame (the index of its process's row), and where; whose page
+        // table each table frame is.
+        let mut owner: Vec<Option<(usize, Option<u64>)>> = vec![None; frames];
         let mut processes = Vec::new();
-        for p in sys.processes() {
+        for p in sys.running_processes() {
             let Some(space) = p.space() else { continue };
+            let row = processes.len();
             for vad in space.vads().iter() {
                 for_each_pte(space, phys, vad.range.start, vad.range.end, |vpn, pte, _| {
                     if let Some(pfn) = pte.frame() {
                         if matches!(phys.pfn(pfn).usage(), FrameUse::Private | FrameUse::LargePage) {
-                            owner[pfn.index()] = Some((p.id(), Some(vpn.as_u64() << PAGE_SHIFT)));
+                            owner[pfn.index()] = Some((row, Some(vpn.as_u64() << PAGE_SHIFT)));
                         }
                     }
                 });
             }
             let tables = table_frames(space, phys);
             for t in &tables {
-                owner[t.index()] = Some((p.id(), None));
+                owner[t.index()] = Some((row, None));
             }
             processes.push(ProcessRow {
                 pid: p.id(),
@@ -324,23 +326,22 @@ impl RamMap {
                     }
                 }
             };
-            let (process, virtual_address) = match owner[pfn.index()] {
-                Some((pid, va))
+            let (owner_row, virtual_address) = match owner[pfn.index()] {
+                Some((row, va))
                     if matches!(usage, PageUse::ProcessPrivate | PageUse::LargePage | PageUse::PageTable) =>
                 {
-                    (Some(pid), va)
+                    (Some(row), va)
                 }
                 _ => (None, None),
             };
-            if let Some(pid) = process {
-                if let Some(row) = processes.iter_mut().find(|r| r.pid == pid) {
-                    match (usage, list) {
-                        (PageUse::PageTable, _) => {}
-                        (_, ListColumn::Active) => row.private += 1,
-                        (_, ListColumn::Standby) => row.standby += 1,
-                        (_, ListColumn::Modified | ListColumn::ModifiedNoWrite) => row.modified += 1,
-                        _ => {}
-                    }
+            let process = owner_row.and_then(|r| processes.get(r)).map(|row: &ProcessRow| row.pid);
+            if let Some(row) = owner_row.and_then(|r| processes.get_mut(r)) {
+                match (usage, list) {
+                    (PageUse::PageTable, _) => {}
+                    (_, ListColumn::Active) => row.private += 1,
+                    (_, ListColumn::Standby) => row.standby += 1,
+                    (_, ListColumn::Modified | ListColumn::ModifiedNoWrite) => row.modified += 1,
+                    _ => {}
                 }
             }
             if let Some(path) = &file {

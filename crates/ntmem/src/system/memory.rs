@@ -43,7 +43,7 @@ impl System {
         if self.machine.wants_balance && self.processes[slot].space.is_some() {
             self.settle_pending_balance();
         }
-        Vm::new(&mut self.machine, &mut self.processes, slot, self.config.lock_memory_privilege)
+        Vm::new(&mut self.machine, &mut self.processes, &self.running, slot, self.config.lock_memory_privilege)
             .map(|vm| Memory { vm })
             .ok_or(SystemError::ProcessTerminated)
     }

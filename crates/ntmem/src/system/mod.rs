@@ -138,6 +138,10 @@ pub struct System {
     config: Config,
     machine: Machine,
     processes: Vec<Process>,
+    /// The slots of the running processes, in creation order: what the balancer, the figures
+    /// and handle look-ups walk, so that their cost follows the processes running, not every
+    /// process ever created (the table keeps terminated ones for their ids).
+    running: Vec<u32>,
     shared_user_data: Pfn,
     gone_faults: FaultCounts,
     /// Files, sections and segments, and the object namespace (system/objects.rs).
@@ -179,6 +183,7 @@ impl System {
             config,
             machine,
             processes: Vec::new(),
+            running: Vec::new(),
             shared_user_data: shared,
             gone_faults: FaultCounts::default(),
             sections: Sections::default(),
@@ -201,6 +206,8 @@ impl System {
             .and_then(|n| n.checked_add(FIRST_PID))
             .ok_or(SystemError::CommitLimit)?;
         let id = ProcessId(raw);
+        let slot = u32::try_from(self.processes.len()).map_err(|_| SystemError::CommitLimit)?;
+        self.running.push(slot);
         self.processes.push(Process {
             id,
             name: name.to_owned(),
@@ -222,6 +229,9 @@ impl System {
         }
         // Views first: each gives its section back (and its file's pages, F168).
         self.unmap_all_views(pid);
+        if let Ok(at) = self.running.binary_search_by(|&s| (s as usize).cmp(&slot)) {
+            self.running.remove(at);
+        }
         let process = &mut self.processes[slot];
         let space = process.space.take().ok_or(SystemError::ProcessTerminated)?;
         process.final_counters = space.counters();
@@ -256,10 +266,7 @@ impl System {
     /// lives as long as a handle to it does.
     #[must_use]
     pub fn is_referenced(&self, pid: ProcessId) -> bool {
-        self.processes
-            .iter()
-            .filter(|p| p.space.is_some())
-            .any(|p| p.handles.iter().any(|h| h.object == Object::Process(pid)))
+        self.running_processes().any(|p| p.handles.iter().any(|h| h.object == Object::Process(pid)))
     }
 
     /// A process, mutable (its handle table).
@@ -267,23 +274,27 @@ impl System {
         self.slot(pid).map(|s| &mut self.processes[s])
     }
 
-    /// Every process, in creation order.
+    /// Every process, living or terminated, in creation order.
     pub fn processes(&self) -> impl Iterator<Item = &Process> {
         self.processes.iter()
+    }
+
+    /// The running processes, in creation order: as many steps as there are running.
+    pub fn running_processes(&self) -> impl Iterator<Item = &Process> {
+        self.running.iter().map(|&slot| &self.processes[slot as usize])
     }
 
     /// The memory manager as process `pid` sees it.
     #[inline]
     pub fn vm(&mut self, pid: ProcessId) -> Result<Vm<'_>, SystemError> {
         let slot = self.slot(pid).ok_or(SystemError::NoSuchProcess)?;
-        Vm::new(&mut self.machine, &mut self.processes, slot, self.config.lock_memory_privilege)
+        Vm::new(&mut self.machine, &mut self.processes, &self.running, slot, self.config.lock_memory_privilege)
             .ok_or(SystemError::ProcessTerminated)
     }
 
     /// Trims and writes until `needed` frames are available, or nothing more can be done.
     pub fn balance(&mut self, needed: u64) -> bool {
-        let mut spaces: Vec<&mut AddressSpace> =
-            self.processes.iter_mut().filter_map(|p| p.space.as_deref_mut()).collect();
+        let mut spaces = running_spaces(&mut self.processes, &self.running, 0);
         balancer::balance(&mut self.machine, &mut spaces, needed)
     }
 
@@ -365,7 +376,7 @@ impl System {
     #[must_use]
     pub fn faults(&self) -> FaultCounts {
         let mut faults = self.gone_faults;
-        for p in self.processes.iter().filter_map(|p| p.space.as_ref()) {
+        for p in self.running_processes().filter_map(|p| p.space.as_ref()) {
             faults.add(&p.counters().faults);
         }
         faults
@@ -402,7 +413,7 @@ impl System {
             commit_peak: self.machine.commit.peak(),
             page_file_used: self.machine.files.used(),
             page_file_capacity: self.machine.files.capacity(),
-            processes: self.processes.iter().filter(|p| p.space.is_some()).count() as u64,
+            processes: self.running.len() as u64,
             copy_on_write_faults: faults.copy_on_write,
             prototype_faults: faults.prototype,
             mapped_read_ios: self.machine.mapped.counters.read_ios,
@@ -416,6 +427,32 @@ impl System {
     pub fn check_invariants(&self) -> Result<(), crate::invariants::InvariantViolation> {
         crate::invariants::check(self)
     }
+}
+
+/// The address spaces of the running processes whose slots `running` lists (ascending), in
+/// that order, from `processes`, a part of the table whose first entry is slot `first`; slots
+/// outside it are skipped. One step a running process, whatever the table's length.
+pub(super) fn running_spaces<'p>(
+    processes: &'p mut [Process],
+    running: &[u32],
+    first: usize,
+) -> Vec<&'p mut AddressSpace> {
+    let mut spaces = Vec::with_capacity(running.len());
+    let mut rest = processes;
+    let mut next = first;
+    for &slot in running {
+        let Some(skip) = (slot as usize).checked_sub(next) else { continue };
+        let Some((process, after)) = std::mem::take(&mut rest).get_mut(skip..).and_then(<[Process]>::split_first_mut)
+        else {
+            break;
+        };
+        rest = after;
+        next = slot as usize + 1;
+        if let Some(space) = process.space.as_deref_mut() {
+            spaces.push(space);
+        }
+    }
+    spaces
 }
 
 /// A few fields of KUSER_SHARED_DATA, at their Windows offsets, so the page reads as the real

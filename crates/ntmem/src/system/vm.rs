@@ -18,9 +18,12 @@ use crate::units::{PageRange, PhysAddr, Vpn, MAX_USER_ADDRESS, PAGE_SHIFT, PAGE_
 pub struct Vm<'a> {
     space: &'a mut AddressSpace,
     machine: &'a mut Machine,
-    /// The processes created before this one, and after it: the balancer trims them all.
+    /// The processes created before this one, and after it, and the slots of the running
+    /// ones (this one's among them): the balancer trims every running process, and walks
+    /// only those.
     before: &'a mut [Process],
     after: &'a mut [Process],
+    running: &'a [u32],
     lock_memory_privilege: bool,
 }
 
@@ -57,6 +60,7 @@ impl<'a> Vm<'a> {
     pub(crate) fn new(
         machine: &'a mut Machine,
         processes: &'a mut [Process],
+        running: &'a [u32],
         slot: usize,
         lock_memory_privilege: bool,
     ) -> Option<Vm<'a>> {
@@ -64,7 +68,7 @@ impl<'a> Vm<'a> {
         let (Process { space: Some(space), .. }, after) = rest.split_first_mut()? else {
             return None;
         };
-        Some(Vm { space, machine, before, after, lock_memory_privilege })
+        Some(Vm { space, machine, before, after, running, lock_memory_privilege })
     }
 
     #[inline(always)]
@@ -89,14 +93,13 @@ impl<'a> Vm<'a> {
 
     /// Balances memory across every running process; true when `needed` frames are available.
     fn balance(&mut self, needed: u64) -> bool {
-        // In creation order, as [`super::System::balance`] does.
-        let mut spaces: Vec<&mut AddressSpace> = self
-            .before
-            .iter_mut()
-            .filter_map(|p| p.space.as_deref_mut())
-            .chain(std::iter::once(&mut *self.space))
-            .chain(self.after.iter_mut().filter_map(|p| p.space.as_deref_mut()))
-            .collect();
+        // In creation order, as [`super::System::balance`] does: the running processes
+        // before this one, this one, those after it.
+        let own = self.before.len();
+        let (earlier, later) = self.running.split_at(self.running.partition_point(|&s| (s as usize) < own));
+        let mut spaces = super::running_spaces(self.before, earlier, 0);
+        spaces.push(&mut *self.space);
+        spaces.extend(super::running_spaces(self.after, later, own + 1));
         balancer::balance(self.machine, &mut spaces, needed)
     }
 
