@@ -108,6 +108,7 @@ const FIGURES: &[(&str, Kind, Measure)] = &[
     ("pressure_worst_access", Kind::Cost, pressure::pressure_worst_access),
     ("pressure_write_per_page", Kind::Cost, pressure::pressure_write_per_page),
     ("processes_2048_vs_16", Kind::Cost, pressure::processes_2048_vs_16),
+    ("exited_processes_10000_vs_0", Kind::Cost, pressure::exited_processes_10000_vs_0),
     ("shared_page_fault", Kind::Cost, sections::shared_page_fault),
     ("file_view_sweep", Kind::Throughput, sections::file_view_sweep),
     ("cow_fault", Kind::Cost, sections::cow_fault),
