@@ -52,6 +52,17 @@ struct Run {
     per_page_ns: f64,
 }
 
+/// A new process `name` with `bytes` committed read-write: its id and where they start.
+fn process_with(sys: &mut System, name: &str, bytes: u64) -> Result<(ntmem::ProcessId, u64)> {
+    let pid = sys.create_process(name).map_err(|e| anyhow!("creating {name}: {e}"))?;
+    let mut k = Kernel32::new(sys, pid);
+    let base = k.VirtualAlloc(0, bytes, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    if base == 0 {
+        bail!("{name}: VirtualAlloc of {bytes:#x} failed: error {}", k.GetLastError());
+    }
+    Ok((pid, base))
+}
+
 /// `processes` processes each commit `bytes` and write every page once, one after another,
 /// on a machine of `ram` bytes; each access is timed.
 fn touch(figure: &str, ram: u64, processes: u32, bytes: u64) -> Result<Run> {
@@ -62,12 +73,8 @@ fn touch(figure: &str, ram: u64, processes: u32, bytes: u64) -> Result<Run> {
     let mut worst = 0f64;
     let start = Instant::now();
     for n in 0..processes {
-        let pid = sys.create_process(&format!("p{n}")).map_err(|e| anyhow!("process {n}: {e}"))?;
+        let (pid, base) = process_with(&mut sys, &format!("process {n}"), bytes)?;
         let mut k = Kernel32::new(&mut sys, pid);
-        let base = k.VirtualAlloc(0, bytes, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
-        if base == 0 {
-            bail!("process {n}: VirtualAlloc of {bytes:#x} failed: error {}", k.GetLastError());
-        }
         for i in 0..bytes / PAGE {
             let t = Instant::now();
             k.write(base + i * PAGE, &page).map_err(|e| anyhow!("process {n} page {i}: exception {:#x}", e.code))?;
@@ -171,12 +178,8 @@ fn monitored_touch(exited: u32) -> Result<f64> {
     let scratch = Scratch::new("exited")?;
     let mut sys = machine(&scratch, 32 * MIB, 256 * MIB)?;
     {
-        let pid = sys.create_process("warm").map_err(|e| anyhow!("the warming process: {e}"))?;
+        let (pid, base) = process_with(&mut sys, "the warming process", 40 * MIB)?;
         let mut k = Kernel32::new(&mut sys, pid);
-        let base = k.VirtualAlloc(0, 40 * MIB, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
-        if base == 0 {
-            bail!("the warming process: VirtualAlloc of 40 MiB failed: error {}", k.GetLastError());
-        }
         for i in 0..40 * MIB / PAGE {
             k.write(base + i * PAGE, &[1])
                 .map_err(|e| anyhow!("the warming process, page {i}: exception {:#x}", e.code))?;
@@ -189,16 +192,11 @@ fn monitored_touch(exited: u32) -> Result<f64> {
     }
     let page = [0x5Au8; PAGE_BYTES];
     let size = u32::try_from(std::mem::size_of::<PERFORMANCE_INFORMATION>()).context("a small structure")?;
-    // SAFETY: PERFORMANCE_INFORMATION is plain integers, for which all zeros is a value.
-    let mut info: PERFORMANCE_INFORMATION = unsafe { std::mem::zeroed() };
+    let mut info = PERFORMANCE_INFORMATION::default();
     let start = Instant::now();
     for n in 0..PROCESSES {
-        let pid = sys.create_process(&format!("p{n}")).map_err(|e| anyhow!("process {n}: {e}"))?;
+        let (pid, base) = process_with(&mut sys, &format!("process {n}"), BYTES)?;
         let mut k = Kernel32::new(&mut sys, pid);
-        let base = k.VirtualAlloc(0, BYTES, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
-        if base == 0 {
-            bail!("process {n}: VirtualAlloc of {BYTES:#x} failed: error {}", k.GetLastError());
-        }
         for i in 0..BYTES / PAGE {
             k.write(base + i * PAGE, &page).map_err(|e| anyhow!("process {n} page {i}: exception {:#x}", e.code))?;
             if i % 16 == 15 && k.GetPerformanceInfo(&mut info, size) == 0 {
