@@ -334,8 +334,9 @@ impl RamMap {
                 }
                 _ => (None, None),
             };
-            let process = owner_row.and_then(|r| processes.get(r)).map(|row: &ProcessRow| row.pid);
+            let mut process = None;
             if let Some(row) = owner_row.and_then(|r| processes.get_mut(r)) {
+                process = Some(row.pid);
                 match (usage, list) {
                     (PageUse::PageTable, _) => {}
                     (_, ListColumn::Active) => row.private += 1,

@@ -192,6 +192,9 @@ impl System {
 
     /// Creates a process with an empty address space (but for the shared user data page).
     pub fn create_process(&mut self, name: &str) -> Result<ProcessId, SystemError> {
+        // The id first: a process the table cannot number takes no memory.
+        let slot = u32::try_from(self.processes.len()).map_err(|_| SystemError::CommitLimit)?;
+        let raw = slot.checked_mul(4).and_then(|n| n.checked_add(FIRST_PID)).ok_or(SystemError::CommitLimit)?;
         let space = match AddressSpace::create(&mut self.machine, self.shared_user_data) {
             Err(VmError::OutOfFrames(n)) => {
                 self.balance(n);
@@ -200,13 +203,7 @@ impl System {
             other => other,
         }
         .map_err(|_| SystemError::CommitLimit)?;
-        let raw = u32::try_from(self.processes.len())
-            .ok()
-            .and_then(|n| n.checked_mul(4))
-            .and_then(|n| n.checked_add(FIRST_PID))
-            .ok_or(SystemError::CommitLimit)?;
         let id = ProcessId(raw);
-        let slot = u32::try_from(self.processes.len()).map_err(|_| SystemError::CommitLimit)?;
         self.running.push(slot);
         self.processes.push(Process {
             id,
