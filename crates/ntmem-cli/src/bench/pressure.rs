@@ -13,17 +13,19 @@
 //!   memory and writes every page once, one process after another.
 //! - `exited_processes_10000_vs_0`: the same kind of run (16 processes × 4 MiB through a
 //!   32 MiB machine, 2× overcommitted, `GetPerformanceInfo` after every 16 pages, as a monitor
-//!   polls) on a machine that created and ended 10 000 processes first, beside one that did not: the
-//!   process table keeps every process ever created for its id, and what the balancer and the
-//!   figures walk must be the running ones only.
+//!   polls) on a machine that created and ended 10 000 processes first, beside one that did
+//!   not: the process table keeps every process ever created for its id, and what the balancer
+//!   and the figures walk must be the running ones only.
 //!
-//! The runs are long (seconds; the 2 048-process one holds 1 GiB of simulated RAM and writes
-//! 3 GiB of page file), so a figure is the median of three runs. A worst access is wall time: on a loaded host it includes preemption
-//! (multiples of the scheduler's tick), which the median of three runs damps.
+//! The runs are long (seconds; each run of `processes_2048_vs_16` holds 1 GiB of simulated RAM
+//! and writes 3 GiB of page file), so a figure is the median of three runs (seven for the
+//! short `exited_processes_10000_vs_0`). A worst access is wall time: on a loaded host it
+//! includes preemption (multiples of the scheduler's tick), which the median of three runs
+//! damps.
 
 use super::calls::Scratch;
-use super::timing::median_of;
 use super::timing::per_op;
+use super::timing::{median_of, paired_medians_of};
 use super::Figure;
 use anyhow::{anyhow, bail, Context, Result};
 use ntmem::{Config, System};
@@ -146,7 +148,7 @@ pub(super) fn pressure_write_per_page() -> Result<Figure> {
 /// 2 048 processes × 2 MiB through 1 GiB beside 16 × 256 MiB through 1 GiB, per page.
 pub(super) fn processes_2048_vs_16() -> Result<Figure> {
     // Alternately, so that the host's drift over the seconds a run takes falls on both sides.
-    let (many, few) = super::timing::paired_medians_of(
+    let (many, few) = paired_medians_of(
         3,
         || Ok(touch("many", 1024 * MIB, 2048, 2 * MIB)?.per_page_ns),
         || Ok(touch("few", 1024 * MIB, 16, 256 * MIB)?.per_page_ns),
@@ -213,8 +215,7 @@ fn monitored_touch(exited: u32) -> Result<f64> {
 /// A monitored run after 10 000 processes came and went, beside the same run without them,
 /// per page.
 pub(super) fn exited_processes_10000_vs_0() -> Result<Figure> {
-    let (after_exits, without) =
-        super::timing::paired_medians_of(7, || monitored_touch(EXITED), || monitored_touch(0))?;
+    let (after_exits, without) = paired_medians_of(7, || monitored_touch(EXITED), || monitored_touch(0))?;
     Ok(Figure {
         name: "exited_processes_10000_vs_0",
         ntmem_ns: after_exits,
