@@ -568,6 +568,10 @@ fn desired_access_chooses_the_view_protection_f152() {
         (FILE_MAP_READ | FILE_MAP_COPY, PAGE_READONLY),
         (SECTION_MAP_EXECUTE, PAGE_NOACCESS),
         (SECTION_MAP_EXECUTE | FILE_MAP_READ, PAGE_READONLY),
+        // COPY asks for copy-on-write only alone (FILE_MAP_EXECUTE aside): with another bit,
+        // and neither READ nor WRITE, the view is no-access.
+        (SECTION_MAP_EXECUTE | FILE_MAP_COPY, PAGE_NOACCESS),
+        (EX | SECTION_MAP_EXECUTE | FILE_MAP_COPY, PAGE_NOACCESS),
         (EX, PAGE_NOACCESS),
         (EX | FILE_MAP_COPY, PAGE_EXECUTE_WRITECOPY),
         (EX | FILE_MAP_WRITE, PAGE_EXECUTE_READWRITE),
@@ -591,6 +595,50 @@ fn desired_access_chooses_the_view_protection_f152() {
             assert_eq!(view_protection(access), prot);
             assert_eq!(k.UnmapViewOfFile(v), TRUE);
         }
+    }
+}
+
+#[test]
+fn copy_with_another_bit_maps_no_access_on_any_readable_section_f152() {
+    const ODD_COPY: [u32; 2] =
+        [SECTION_MAP_EXECUTE | FILE_MAP_COPY, FILE_MAP_EXECUTE | SECTION_MAP_EXECUTE | FILE_MAP_COPY];
+    let dir = tempfile::tempdir().unwrap();
+    let path = host_file(&dir, "f152-odd-copy", 0x2000);
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let f = open(&mut k, &path, GENERIC_READ);
+    let sections = [
+        k.CreateFileMappingW(f, None, PAGE_READONLY, 0, 0, None),
+        k.CreateFileMappingW(f, None, PAGE_WRITECOPY, 0, 0, None),
+        pagefile(&mut k, PAGE_READWRITE, 0x2000, None),
+        pagefile(&mut k, PAGE_EXECUTE_READWRITE, 0x2000, None),
+    ];
+    for h in sections {
+        assert!(!h.is_null());
+        for access in ODD_COPY {
+            // A no-access view needs only read access to the section: even 0x29, with
+            // FILE_MAP_EXECUTE, maps where the section grants no execute.
+            let v = map(&mut k, h, access, 0);
+            assert_eq!(
+                q(&mut k, v),
+                (v, v, PAGE_NOACCESS, 0x2000, MEM_COMMIT, PAGE_NOACCESS, MEM_MAPPED),
+                "{access:#x}"
+            );
+            // Nothing on it can be raised above no-access (F155, F157), and no byte is readable.
+            let before = snapshot(&mut k);
+            let mut old = 0;
+            assert_eq!(k.VirtualProtect(v, P, PAGE_READONLY, Some(&mut old)), 0, "{access:#x}");
+            assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
+            assert_eq!(snapshot(&mut k), before);
+            assert!(k.read(v, &mut [0u8; 1]).is_err());
+            assert_eq!(k.UnmapViewOfFile(v), TRUE);
+        }
+    }
+    let paged = sections[2];
+    let v = map(&mut k, paged, ODD_COPY[0], 0);
+    for prot in [PAGE_READONLY, PAGE_WRITECOPY, PAGE_READWRITE] {
+        assert_eq!(k.VirtualAlloc(v, P, MEM_COMMIT, prot), 0, "{prot:#x}");
+        assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
     }
 }
 

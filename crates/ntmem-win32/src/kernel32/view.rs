@@ -9,21 +9,24 @@ use windows_sys::core::BOOL;
 use windows_sys::Win32::Foundation::*;
 use windows_sys::Win32::System::Memory::*;
 
-/// The protection of a view asked for with `access` (kernelbase; F152): write wins over read,
-/// read over copy; `FILE_MAP_EXECUTE` makes it the executable twin, but alone gives no access.
-/// `SECTION_MAP_EXECUTE` (0x08) has no effect.
+/// The protection of a view asked for with `access` (kernelbase; F152). `FILE_MAP_EXECUTE` is
+/// set aside first and makes the result its executable twin. Then FILE_MAP_COPY *alone* asks
+/// for copy-on-write; otherwise write wins over read; anything else (COPY with another bit such
+/// as `SECTION_MAP_EXECUTE`, or nothing) gives a no-access view, which has no executable twin.
 #[must_use]
 pub fn view_protection(access: u32) -> u32 {
-    let base = if access & FILE_MAP_WRITE != 0 {
+    let execute = access & FILE_MAP_EXECUTE != 0;
+    let access = access & !FILE_MAP_EXECUTE;
+    let base = if access == FILE_MAP_COPY {
+        PAGE_WRITECOPY
+    } else if access & FILE_MAP_WRITE != 0 {
         PAGE_READWRITE
     } else if access & FILE_MAP_READ != 0 {
         PAGE_READONLY
-    } else if access & FILE_MAP_COPY != 0 {
-        PAGE_WRITECOPY
     } else {
         return PAGE_NOACCESS;
     };
-    if access & FILE_MAP_EXECUTE != 0 {
+    if execute {
         base << 4
     } else {
         base
