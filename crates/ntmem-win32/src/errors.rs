@@ -19,6 +19,7 @@ pub fn status_of(e: VmError) -> NTSTATUS {
         VmError::NoFreeSpace => STATUS_NO_MEMORY,
         VmError::InsufficientResources => STATUS_INSUFFICIENT_RESOURCES,
         VmError::InvalidProtection => STATUS_INVALID_PAGE_PROTECTION,
+        VmError::SectionProtection => STATUS_SECTION_PROTECTION,
         VmError::InvalidParameter | VmError::NotWriteWatch => STATUS_INVALID_PARAMETER,
         VmError::NotLocked => STATUS_NOT_LOCKED,
         VmError::WorkingSetQuota => STATUS_WORKING_SET_QUOTA,

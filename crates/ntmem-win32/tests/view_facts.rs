@@ -719,6 +719,79 @@ fn nt_view_protection_must_fit_the_section_f154() {
     }
 }
 
+/// `NtMapViewOfSection(Base, ZeroBits)` with the zero bits the base breaks and the status.
+fn nt_map_zero_bits(sys: &mut System, pid: ProcessId, h: HANDLE, base: u64, zero_bits: u64) -> (NTSTATUS, u64, u64) {
+    let (mut b, mut s, mut off) = (base, P, 0i64);
+    let st = Ntdll::new(sys, pid).NtMapViewOfSection(
+        h,
+        NtCurrentProcess(),
+        &mut b,
+        zero_bits,
+        0,
+        Some(&mut off),
+        &mut s,
+        VIEW_SHARE,
+        0,
+        PAGE_READWRITE,
+    );
+    (st, b, s)
+}
+
+#[test]
+fn nt_map_at_a_base_above_the_zero_bits_limit_is_parameter_4_f200() {
+    let (mut sys, pid) = setup();
+    let h = nt_section(&mut sys, pid, Some(0x2_0000), PAGE_READWRITE, SEC_COMMIT, null());
+    let before = snapshot(&mut Kernel32::new(&mut sys, pid));
+    // ReactOS Test_PageFileSection: 3 zero bits leave addresses below 2^29, so 0x30000000 is
+    // out; Wine test_NtMapViewOfSection: the zero-bits check comes before the alignment one.
+    // A mask (above 31) counts its leading zeros: 0x0FFFFFFF leaves addresses below 2^28.
+    for (base, zero_bits) in [(0x3000_0000, 3), (0x3000_1000, 3), (0x3000_0000, 0x0FFF_FFFF), (0x1_0000_0000, 1)] {
+        let got = nt_map_zero_bits(&mut sys, pid, h, base, zero_bits);
+        assert_eq!(got, (STATUS_INVALID_PARAMETER_4, base, P), "base {base:#x} zero bits {zero_bits:#x}");
+    }
+    assert_eq!(snapshot(&mut Kernel32::new(&mut sys, pid)), before);
+    // Zero bits the base satisfies: the alignment decides, then the view maps there.
+    assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3000_1000, 2).0, STATUS_MAPPED_ALIGNMENT);
+    assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3000_0000, 2), (STATUS_SUCCESS, 0x3000_0000, P));
+    assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3800_0000, 0x3FFF_FFFF), (STATUS_SUCCESS, 0x3800_0000, P));
+}
+
+#[test]
+fn nt_protect_beyond_the_view_is_section_protection_with_old_protect_0_f201() {
+    let (mut sys, pid) = setup();
+    // ReactOS Test_PageFileSection: a SEC_RESERVE section's view mapped no-access.
+    let reserved = nt_section(&mut sys, pid, Some(0x2_0000), PAGE_READWRITE, SEC_RESERVE, null());
+    let (mut none, mut size) = (0, 0);
+    assert_eq!(nt_map(&mut sys, pid, reserved, &mut none, 0, None, &mut size, 0, PAGE_NOACCESS), STATUS_SUCCESS);
+    // And a committed read-only view of a read-write section.
+    let committed = nt_section(&mut sys, pid, Some(0x2_0000), PAGE_READWRITE, SEC_COMMIT, null());
+    let (mut ro, mut size) = (0, 0);
+    assert_eq!(nt_map(&mut sys, pid, committed, &mut ro, 0, None, &mut size, 0, PAGE_READONLY), STATUS_SUCCESS);
+    let before = snapshot(&mut Kernel32::new(&mut sys, pid));
+    for (view, prot) in [(none, PAGE_READWRITE), (none, PAGE_READONLY), (ro, PAGE_READWRITE), (ro, PAGE_EXECUTE_READ)] {
+        let (mut b, mut s, mut old) = (view, P, 0xFFFF_FFFF);
+        let st =
+            Ntdll::new(&mut sys, pid).NtProtectVirtualMemory(NtCurrentProcess(), &mut b, &mut s, prot, Some(&mut old));
+        assert_eq!((st, b, s, old), (STATUS_SECTION_PROTECTION, view, P, 0), "view {view:#x} {prot:#x}");
+    }
+    // Through VirtualProtect: ERROR_INVALID_PARAMETER (F155), and the 0 reaches lpflOldProtect.
+    let mut k = Kernel32::new(&mut sys, pid);
+    let mut old = 0xFFFF_FFFF;
+    assert_eq!(k.VirtualProtect(ro, P, PAGE_READWRITE, Some(&mut old)), FALSE);
+    assert_eq!((k.GetLastError(), old), (ERROR_INVALID_PARAMETER, 0));
+    assert_eq!(snapshot(&mut k), before);
+    // A protection the view allows on its reserved pages is refused for them (F186).
+    let (mut b, mut s, mut old) = (none, P, 0xFFFF_FFFF);
+    let st = Ntdll::new(&mut sys, pid).NtProtectVirtualMemory(
+        NtCurrentProcess(),
+        &mut b,
+        &mut s,
+        PAGE_NOACCESS,
+        Some(&mut old),
+    );
+    assert_eq!((st, old), (STATUS_NOT_COMMITTED, PAGE_NOACCESS));
+}
+
 #[test]
 fn virtual_protect_on_a_view_grants_no_more_than_the_view_f155() {
     let (mut sys, pid) = setup();

@@ -109,6 +109,11 @@ pub(crate) fn map_view_of_section(
         n if n >= 32 => (1u64 << (64 - n.leading_zeros())).min(USER_END),
         _ => return STATUS_INVALID_PARAMETER_4,
     };
+    // F200: unlike NtAllocateVirtualMemory's (F189), a base the caller names must lie under
+    // the ZeroBits limit; this is checked before the base's alignment.
+    if addr != 0 && zero_bits != 0 && addr >= limit {
+        return STATUS_INVALID_PARAMETER_4;
+    }
     let target = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
         Ok(p) => p,
         Err(s) => return s,

@@ -7,7 +7,7 @@ use crate::errors::status_of;
 use crate::protection::{from_win32, to_win32};
 use ntmem::address_space::{Placement, VadKind};
 use ntmem::units::{MAX_USER_ADDRESS, MIN_USER_ADDRESS, USER_END};
-use ntmem::{Access, ProcessId, RegionState, ReserveKind, ReserveOptions, System};
+use ntmem::{Access, ProcessId, RegionState, ReserveKind, ReserveOptions, System, VmError};
 use windows_sys::Win32::Foundation::*;
 use windows_sys::Win32::System::Memory::*;
 use windows_sys::Win32::System::SystemServices::{MEM_PHYSICAL, MEM_TOP_DOWN, MEM_WRITE_WATCH};
@@ -233,9 +233,10 @@ pub(crate) fn protect_virtual_memory(
             STATUS_SUCCESS
         }
         Err(e) => {
-            // NT writes the old protection back whatever MiProtectVirtualMemory found; for a
-            // range it could not change that is PAGE_NOACCESS.
-            *old = PAGE_NOACCESS;
+            // NT writes the old protection back whatever MiProtectVirtualMemory found: for a
+            // range it could not change, PAGE_NOACCESS (F186); for a protection a view does
+            // not allow, refused before any page is looked at, nothing, so 0 (F201).
+            *old = if e == VmError::SectionProtection { 0 } else { PAGE_NOACCESS };
             status_of(e)
         }
     }

@@ -36,6 +36,9 @@ pub enum VmError {
     /// The protection cannot be used on this memory.
     #[error("the protection cannot be used on this memory")]
     InvalidProtection,
+    /// The protection grants more than the view it is asked on (F201).
+    #[error("the protection grants more access than the view allows")]
+    SectionProtection,
     /// A parameter is invalid for this memory (size, alignment, kind).
     #[error("invalid parameter for this memory")]
     InvalidParameter,

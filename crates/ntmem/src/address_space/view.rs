@@ -410,7 +410,8 @@ impl AddressSpace {
     }
 
     /// `VirtualProtect` on view pages (F155, F162): the new protection must grant no more
-    /// than the view's; every page must be committed. Returns the first page's old protection.
+    /// than the view's (checked first, F201); every page must be committed. Returns the first
+    /// page's old protection.
     pub(crate) fn protect_view(
         &mut self,
         m: &mut Machine,
@@ -424,7 +425,7 @@ impl AddressSpace {
         // F162: an image view turns a request to write into copy-on-write.
         let protection = if view.image { to_copy_on_write(protection) } else { protection };
         if !view_allows(allocation, protection) {
-            return Err(VmError::InvalidProtection);
+            return Err(VmError::SectionProtection); // F201
         }
         let protection = protection.with_caching_of(allocation).ok_or(VmError::InvalidProtection)?;
         // Copies a copy-on-write protection may make are charged now, as NT charges them when
