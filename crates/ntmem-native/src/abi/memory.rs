@@ -79,9 +79,13 @@ pub extern "C" fn VirtualProtect(
         if !ctx.probe(out, 4) {
             return 0;
         }
-        let mut old = 0u32;
+        // Kernel32 writes the old protection on success and on the failures NT reports one
+        // for (F186, F201). It starts as the caller's own value, so a call that writes
+        // nothing (a parameter refused) leaves the caller's variable as it was.
+        let Some(was) = ctx.get::<4>(out) else { return 0 };
+        let mut old = u32::from_le_bytes(was);
         let ok = ctx.k32(|k| k.VirtualProtect(lpAddress as u64, dwSize as u64, flNewProtect, Some(&mut old)));
-        if ok != 0 && !ctx.put(out, &old.to_le_bytes()) {
+        if old.to_le_bytes() != was && !ctx.put(out, &old.to_le_bytes()) {
             return 0;
         }
         ok

@@ -68,6 +68,30 @@ int main(void)
     SetLastError(0);
     CHECK(GetWriteWatch(0, p, 0x1000, addrs, NULL, &gran) == (UINT)-1 && GetLastError() == ERROR_NOACCESS, "GetWriteWatch NULL count");
 
+    // F186: VirtualProtect failing on reserved memory still reports PAGE_NOACCESS; a refused
+    // protection writes nothing.
+    char *r = (char *)VirtualAlloc(NULL, 0x1000, MEM_RESERVE, PAGE_READWRITE);
+    CHECK(r != NULL, "VirtualAlloc MEM_RESERVE");
+    old = 0xFFFFFFFF;
+    SetLastError(0);
+    CHECK(!VirtualProtect(r, 0x1000, PAGE_READONLY, &old) && GetLastError() == ERROR_INVALID_ADDRESS && old == PAGE_NOACCESS, "VirtualProtect on reserved memory");
+    old = 0xFFFFFFFF;
+    SetLastError(0);
+    CHECK(!VirtualProtect(p, 0x1000, 0x12345, &old) && GetLastError() == ERROR_INVALID_PARAMETER && old == 0xFFFFFFFF, "VirtualProtect bad protection writes nothing");
+    CHECK(VirtualFree(r, 0, MEM_RELEASE), "VirtualFree");
+
+    // F152: FILE_MAP_COPY with another bit asks for no access; F155/F201: such a view cannot
+    // be raised to read-only (87, and the old protection written back is 0).
+    HANDLE hm = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 0x2000, NULL);
+    CHECK(hm != NULL, "CreateFileMappingA");
+    char *v = (char *)MapViewOfFile(hm, SECTION_MAP_EXECUTE | FILE_MAP_COPY, 0, 0, 0);
+    CHECK(v != NULL, "MapViewOfFile(SECTION_MAP_EXECUTE | FILE_MAP_COPY)");
+    CHECK(VirtualQuery(v, &mbi, sizeof(mbi)) == sizeof(mbi) && mbi.Protect == PAGE_NOACCESS && mbi.AllocationProtect == PAGE_NOACCESS, "odd-copy view is no-access");
+    old = 0xFFFFFFFF;
+    SetLastError(0);
+    CHECK(!VirtualProtect(v, 0x1000, PAGE_READONLY, &old) && GetLastError() == ERROR_INVALID_PARAMETER && old == 0, "VirtualProtect above the view");
+    CHECK(UnmapViewOfFile(v) && CloseHandle(hm), "unmap and close");
+
     printf("all bad input refused\n");
     return 0;
 }
