@@ -489,8 +489,12 @@ fn bad_handles_get_windows_errors_and_change_nothing() {
         assert!(k.CreateFileMappingW(h, None, PAGE_READONLY, 0, 0x1000, None).is_null());
         assert_eq!(k.GetLastError(), err);
         let mut buf = [0u8; 4];
+        // F202: the count is zeroed before the handle is looked at.
         let mut n = 99;
         assert_eq!(k.ReadFile(h, &mut buf, &mut n), FALSE);
+        assert_eq!((k.GetLastError(), n), (ERROR_INVALID_HANDLE, 0));
+        let mut n = 99;
+        assert_eq!(k.WriteFile(h, &buf, &mut n), FALSE);
         assert_eq!((k.GetLastError(), n), (ERROR_INVALID_HANDLE, 0));
         let mut size = -1;
         assert_eq!(k.GetFileSizeEx(h, &mut size), FALSE);

@@ -74,7 +74,8 @@ pub extern "C" fn ReadFile(
     _lpOverlapped: *mut c_void,
 ) -> Bool {
     call("ReadFile", 0, |ctx| {
-        if !lpNumberOfBytesRead.is_null() && !ctx.probe(lpNumberOfBytesRead as usize, 4) {
+        // F202: the count is zeroed before any other check.
+        if !lpNumberOfBytesRead.is_null() && !ctx.put(lpNumberOfBytesRead as usize, &0u32.to_le_bytes()) {
             return 0;
         }
         if !ctx.probe(lpBuffer as usize, nNumberOfBytesToRead as usize) {
@@ -105,7 +106,8 @@ pub extern "C" fn WriteFile(
     _lpOverlapped: *mut c_void,
 ) -> Bool {
     call("WriteFile", 0, |ctx| {
-        if !lpNumberOfBytesWritten.is_null() && !ctx.probe(lpNumberOfBytesWritten as usize, 4) {
+        // F202: the count is zeroed before any other check.
+        if !lpNumberOfBytesWritten.is_null() && !ctx.put(lpNumberOfBytesWritten as usize, &0u32.to_le_bytes()) {
             return 0;
         }
         let mut buf = vec![0u8; nNumberOfBytesToWrite as usize];

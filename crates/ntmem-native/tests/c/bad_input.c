@@ -68,6 +68,15 @@ int main(void)
     SetLastError(0);
     CHECK(GetWriteWatch(0, p, 0x1000, addrs, NULL, &gran) == (UINT)-1 && GetLastError() == ERROR_NOACCESS, "GetWriteWatch NULL count");
 
+    // F202: ReadFile and WriteFile zero the count before any check, so a failure leaves 0.
+    DWORD moved = 7;
+    char byte = 0;
+    SetLastError(0);
+    CHECK(!ReadFile((HANDLE)0x1234, &byte, 1, &moved, NULL) && GetLastError() == ERROR_INVALID_HANDLE && moved == 0, "ReadFile bad handle zeroes the count");
+    moved = 7;
+    SetLastError(0);
+    CHECK(!WriteFile((HANDLE)0x1234, &byte, 1, &moved, NULL) && GetLastError() == ERROR_INVALID_HANDLE && moved == 0, "WriteFile bad handle zeroes the count");
+
     // F186: VirtualProtect failing on reserved memory still reports PAGE_NOACCESS; a refused
     // protection writes nothing.
     char *r = (char *)VirtualAlloc(NULL, 0x1000, MEM_RESERVE, PAGE_READWRITE);
