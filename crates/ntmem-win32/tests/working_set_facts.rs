@@ -897,3 +897,83 @@ fn reset_pages_read_old_data_or_zero_and_later_writes_survive_pressure() {
     eprintln!("MEM_RESET under pressure: {kept} reset pages kept their data, {zeroed} read zero");
     assert!(k.system().stats().hard_faults > 0, "the pressure pushed pages to the page file");
 }
+
+/// ShareCount's bits (3..1).
+const WS_SHARE_COUNT: usize = 0b1110;
+
+/// Wine's `dlls/psapi/tests/psapi_main.c` `test_QueryWorkingSetEx`, step by step (F203).
+#[test]
+fn query_working_set_ex_marks_section_pages_shared_even_when_not_valid_f203() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f203.dll");
+    std::fs::write(&path, ntmem::pe::PeBuilder::dll(0x1_8000_0000).build().unwrap().bytes()).unwrap();
+    let mut sys = small_checked();
+    let pid = new_process(&mut sys);
+    let mut k = Kernel32::new(&mut sys, pid);
+    let mut byte = [0u8; 1];
+    let mut old = 0;
+
+    // An image page: valid and shared once read; shared, not valid, while no-access and after.
+    let file = k.CreateFileW(path.to_str().unwrap(), GENERIC_READ | GENERIC_EXECUTE, FILE_SHARE_READ, OPEN_EXISTING, 0);
+    assert_ne!(file, INVALID_HANDLE_VALUE);
+    let image = k.CreateFileMappingW(file, None, SEC_IMAGE | PAGE_READONLY, 0, 0, None);
+    let exe = k.MapViewOfFile(image, FILE_MAP_READ, 0, 0, 0);
+    assert_ne!(exe, 0, "MapViewOfFile(SEC_IMAGE): {}", k.GetLastError());
+    ok(k.read(exe, &mut byte), "read the image header");
+    let f = ws_flags(&mut k, exe);
+    assert_eq!(f & (WS_VALID | WS_SHARED), WS_VALID | WS_SHARED, "exe: {f:#x}");
+    assert_eq!(ws_protection(f), PAGE_READONLY, "exe: {f:#x}");
+    assert_ne!(f & WS_SHARE_COUNT, 0, "a valid shared page counts its sharers: {f:#x}");
+    assert_eq!(k.VirtualProtect(exe, P, PAGE_NOACCESS, Some(&mut old)), TRUE);
+    assert_eq!(ws_flags(&mut k, exe), WS_SHARED, "exe,noaccess");
+    assert_eq!(k.VirtualProtect(exe, P, old, Some(&mut old)), TRUE);
+    assert_eq!(ws_flags(&mut k, exe), WS_SHARED, "exe,readonly1: not valid until touched");
+    ok(k.read(exe, &mut byte), "read the header again");
+    let f = ws_flags(&mut k, exe);
+    assert_eq!((f & (WS_VALID | WS_SHARED), ws_protection(f)), (WS_VALID | WS_SHARED, PAGE_READONLY), "exe,readonly2");
+
+    // Private pages are never shared and count no sharers, valid or not.
+    let p = commit(&mut k, 2 * P);
+    assert_eq!(ws_flags(&mut k, p), 0, "valloc");
+    ok(k.read(p, &mut byte), "read a private page");
+    assert_eq!(ws_flags(&mut k, p) & (WS_VALID | WS_SHARE_COUNT | WS_SHARED), WS_VALID, "valloc,read");
+    write_tag(&mut k, p, 7);
+    assert_eq!(ws_flags(&mut k, p) & (WS_VALID | WS_SHARE_COUNT | WS_SHARED), WS_VALID, "valloc,write");
+    assert_eq!(k.VirtualProtect(p, P, PAGE_NOACCESS, Some(&mut old)), TRUE);
+    assert_eq!(ws_flags(&mut k, p), 0, "valloc,noaccess");
+    assert_eq!(k.VirtualProtect(p, P, old, Some(&mut old)), TRUE);
+    assert_eq!(ws_flags(&mut k, p), 0, "valloc,readwrite1");
+    assert_eq!(read_tag(&mut k, p), 7);
+    assert_eq!(ws_flags(&mut k, p) & (WS_VALID | WS_SHARE_COUNT | WS_SHARED), WS_VALID, "valloc,readwrite2");
+
+    // A page-file section: its pages stay shared when trimmed; a copy-on-write view's written
+    // page is the process's own copy, and its untouched page is still the section's.
+    let section = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 2 * P as u32, None);
+    let view = k.MapViewOfFile(section, FILE_MAP_WRITE, 0, 0, 0);
+    let copy = k.MapViewOfFile(section, FILE_MAP_COPY, 0, 0, 0);
+    assert!(view != 0 && copy != 0);
+    write_tag(&mut k, view, 1);
+    write_tag(&mut k, copy, 2);
+    assert_eq!(ws_flags(&mut k, copy) & (WS_VALID | WS_SHARE_COUNT | WS_SHARED), WS_VALID, "the copied page");
+    let me = k.GetCurrentProcess();
+    assert_eq!(k.EmptyWorkingSet(me), TRUE);
+    assert_eq!(ws_flags_of(&mut k, &[view, copy, copy + P]), [WS_SHARED, 0, WS_SHARED]);
+
+    // Released memory reports nothing; no entries is a bad length; the handle needs
+    // PROCESS_QUERY_INFORMATION (NtQueryVirtualMemory), not only the limited right.
+    assert_eq!(k.VirtualFree(p, 0, MEM_RELEASE), TRUE);
+    assert_eq!(ws_flags(&mut k, p), 0, "valloc,free");
+    assert_eq!(k.QueryWorkingSetEx(me, &mut []), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_BAD_LENGTH);
+    let id = k.GetCurrentProcessId();
+    let mut entry = [PSAPI_WORKING_SET_EX_INFORMATION {
+        VirtualAddress: exe as usize as *mut core::ffi::c_void,
+        VirtualAttributes: PSAPI_WORKING_SET_EX_BLOCK { Flags: 0 },
+    }];
+    let limited = k.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, id);
+    assert_eq!(k.QueryWorkingSetEx(limited, &mut entry), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_ACCESS_DENIED);
+    let full = k.OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, id);
+    assert_eq!(k.QueryWorkingSetEx(full, &mut entry), TRUE);
+    check(&sys);
+}

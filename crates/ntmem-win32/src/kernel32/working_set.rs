@@ -18,7 +18,9 @@ use windows_sys::Win32::System::Memory::*;
 use windows_sys::Win32::System::ProcessStatus::{
     PERFORMANCE_INFORMATION, PSAPI_WORKING_SET_EX_BLOCK, PSAPI_WORKING_SET_EX_INFORMATION,
 };
-use windows_sys::Win32::System::Threading::{PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SET_QUOTA};
+use windows_sys::Win32::System::Threading::{
+    PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SET_QUOTA,
+};
 
 /// Pages the system keeps for itself above any working-set maximum.
 const SYSTEM_RESERVE_PAGES: u64 = 512;
@@ -162,11 +164,17 @@ impl Kernel32<'_> {
         }
     }
 
-    /// For each entry's `VirtualAddress`, whether the page is in the working set and how:
-    /// Valid (bit 0), ShareCount (3..1), Win32Protection (14..4), Shared (15), Locked (22),
-    /// LargePage (23). A page not in the working set reports 0.
+    /// For each entry's `VirtualAddress`, whether the page is in the working set and how
+    /// (F203): Valid (bit 0), ShareCount (3..1, of a shared page only), Win32Protection
+    /// (14..4), Shared (15), Locked (22), LargePage (23). A page not in the working set reports
+    /// only Shared, when it is a section's page the process has not copied. No entries is
+    /// `ERROR_BAD_LENGTH`; the handle needs `PROCESS_QUERY_INFORMATION`.
     pub fn QueryWorkingSetEx(&mut self, hProcess: HANDLE, pv: &mut [PSAPI_WORKING_SET_EX_INFORMATION]) -> BOOL {
-        let pid = match reference_process(self.sys, self.pid, hProcess, PROCESS_QUERY_LIMITED_INFORMATION) {
+        // NtQueryVirtualMemory checks the length before the handle.
+        if pv.is_empty() {
+            return self.fail(ERROR_BAD_LENGTH, FALSE);
+        }
+        let pid = match reference_process(self.sys, self.pid, hProcess, PROCESS_QUERY_INFORMATION) {
             Ok(p) => p,
             Err(s) => return self.finish_status(s),
         };
@@ -175,13 +183,18 @@ impl Kernel32<'_> {
             Err(e) => return self.finish_status(status_of_system(e)),
         };
         for entry in pv.iter_mut() {
-            let flags = vm.working_set_entry(entry.VirtualAddress as usize as u64).map_or(0, |e| {
-                1 | (usize::from(e.share_count.min(7)) << 1)
-                    | ((crate::protection::to_win32(e.protection) as usize & 0x7FF) << 4)
-                    | (usize::from(e.shared) << 15)
-                    | (usize::from(e.locked) << 22)
-                    | (usize::from(e.large_page) << 23)
-            });
+            let addr = entry.VirtualAddress as usize as u64;
+            let flags = match vm.working_set_entry(addr) {
+                Some(e) => {
+                    let share_count = if e.shared { usize::from(e.share_count.min(7)) } else { 0 };
+                    1 | (share_count << 1)
+                        | ((crate::protection::to_win32(e.protection) as usize & 0x7FF) << 4)
+                        | (usize::from(e.shared) << 15)
+                        | (usize::from(e.locked) << 22)
+                        | (usize::from(e.large_page) << 23)
+                }
+                None => usize::from(vm.is_shared_section_page(addr)) << 15,
+            };
             entry.VirtualAttributes = PSAPI_WORKING_SET_EX_BLOCK { Flags: flags };
         }
         self.finish(TRUE)

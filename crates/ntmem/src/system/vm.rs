@@ -7,7 +7,7 @@
 
 use super::process::Process;
 use crate::address_space::access::FaultKind;
-use crate::address_space::{AccessFault, AddressSpace, Region, ReserveOptions, SpaceCounters, VmError};
+use crate::address_space::{AccessFault, AddressSpace, PageState, Region, ReserveOptions, SpaceCounters, VmError};
 use crate::balancer;
 use crate::machine::Machine;
 use crate::paging::{Protection, Pte};
@@ -403,6 +403,35 @@ impl<'a> Vm<'a> {
             locked,
             large_page: e.usage() == FrameUse::LargePage,
         })
+    }
+
+    /// Whether the page at `addr`, not in the working set, is a committed page of a section
+    /// that this process has not made a private copy of: `QueryWorkingSetEx` reports such a
+    /// page Shared though not Valid (F203).
+    #[must_use]
+    pub fn is_shared_section_page(&self, addr: u64) -> bool {
+        if addr > MAX_USER_ADDRESS {
+            return false;
+        }
+        let vpn = Vpn(addr >> PAGE_SHIFT);
+        let space = self.space_ref();
+        if space.view_at(vpn).is_none() {
+            return false;
+        }
+        let phys = &self.machine.phys;
+        let pte = space.pte(phys, vpn);
+        if !matches!(space.view_page_state(self.machine, vpn, pte), PageState::Committed(_)) {
+            return false;
+        }
+        match pte {
+            // Not yet mapped by this process, or mapped through the section's prototype.
+            Pte::Zero | Pte::Prototype { .. } => true,
+            // A frame of the section's (trimmed, or kept invalid by a no-access protection),
+            // or a private copy of one.
+            Pte::Valid(v) => phys.pfn(v.pfn()).usage() == FrameUse::Section,
+            Pte::Transition { pfn, .. } => phys.pfn(pfn).usage() == FrameUse::Section,
+            Pte::DemandZero(_) | Pte::PageFile { .. } => false,
+        }
     }
 
     /// The address space's figures.
