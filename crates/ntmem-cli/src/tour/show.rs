@@ -79,7 +79,12 @@ pub(super) fn working_set(k: &mut Kernel32, addr: u64) -> String {
     }
     let flags = working_set_ex_flags(&pv[0]);
     if flags & 1 == 0 {
-        return "not Valid: not in the working set".into();
+        // F203: a section's page keeps its Shared bit out of the working set.
+        return if flags & (1 << 15) != 0 {
+            "not Valid: not in the working set; Shared: a section's page".into()
+        } else {
+            "not Valid: not in the working set".into()
+        };
     }
     format!(
         "Valid, {}ShareCount {}, Win32Protection {}",
