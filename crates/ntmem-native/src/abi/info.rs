@@ -8,7 +8,7 @@ use libc::c_void;
 
 type Handle = *mut c_void;
 const ERROR_INSUFFICIENT_BUFFER: u32 = 122;
-const ERROR_INVALID_PARAMETER: u32 = 87;
+const ERROR_BAD_LENGTH: u32 = 24;
 
 /// `GetSystemInfo`: a buffer that cannot be written is left alone (Windows would raise).
 #[no_mangle]
@@ -36,14 +36,13 @@ pub extern "C" fn GetSystemInfo(lpSystemInfo: *mut c_void) {
     })
 }
 
-/// `GlobalMemoryStatusEx`: `dwLength` must be 64.
+/// `GlobalMemoryStatusEx`: `dwLength` is read first (unreadable: ERROR_NOACCESS) and must be
+/// 64 (Kernel32 checks it: ERROR_INVALID_PARAMETER), before the structure is probed and
+/// written (all 64 bytes or none).
 #[no_mangle]
 pub extern "C" fn GlobalMemoryStatusEx(lpBuffer: *mut c_void) -> Bool {
     call("GlobalMemoryStatusEx", 0, |ctx| {
         let Some(length) = ctx.get::<4>(lpBuffer as usize).map(u32::from_le_bytes) else { return 0 };
-        if !ctx.probe(lpBuffer as usize, 64) {
-            return 0;
-        }
         // SAFETY: MEMORYSTATUSEX is plain integers: all zeroes is valid.
         let mut m: ntmem_win32::MEMORYSTATUSEX = unsafe { std::mem::zeroed() };
         m.dwLength = length;
@@ -156,20 +155,23 @@ pub extern "C" fn K32EmptyWorkingSet(hProcess: Handle) -> Bool {
     EmptyWorkingSet(hProcess)
 }
 
-/// `QueryWorkingSetEx`: `cb` bytes of PSAPI_WORKING_SET_EX_INFORMATION (16 each).
+/// `QueryWorkingSetEx`: `cb` bytes of PSAPI_WORKING_SET_EX_INFORMATION (16 each). A `cb`
+/// under 16 is ERROR_BAD_LENGTH, checked before anything else, the handle included (WRK
+/// NtQueryVirtualMemory: STATUS_INFO_LENGTH_MISMATCH); then the entries are probed and read;
+/// then Kernel32 checks the handle.
 #[no_mangle]
 pub extern "C" fn QueryWorkingSetEx(hProcess: Handle, pv: *mut c_void, cb: u32) -> Bool {
     call("QueryWorkingSetEx", 0, |ctx| {
         let n = cb as usize / 16;
         if n == 0 {
-            return ctx.fail(ERROR_INVALID_PARAMETER, 0);
+            return ctx.fail(ERROR_BAD_LENGTH, 0);
         }
         if !ctx.probe(pv as usize, n * 16) {
             return 0;
         }
         let mut raw = vec![0u8; n * 16];
-        if ctx.rt.read_user(pv as u64, &mut raw).is_err() {
-            return ctx.fail(super::ERROR_NOACCESS, 0);
+        if !ctx.read(pv as usize, &mut raw) {
+            return 0;
         }
         let mut entries: Vec<ntmem_win32::PSAPI_WORKING_SET_EX_INFORMATION> = raw
             .chunks_exact(16)

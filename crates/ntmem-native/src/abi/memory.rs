@@ -6,13 +6,16 @@
 //! undone, what the host now uses is reserved in the process, and a call that let the system
 //! choose is placed again (once).
 
-use super::{call, Bool, Bytes, Ctx};
+use super::{call, Bool, Bytes, Ctx, ERROR_NOACCESS};
 use libc::c_void;
 
 const MEM_RELEASE: u32 = 0x8000;
 const ERROR_INVALID_ADDRESS: u32 = 487;
 const ERROR_BAD_LENGTH: u32 = 24;
 const ERROR_INVALID_PARAMETER: u32 = 87;
+const WRITE_WATCH_FLAG_RESET: u32 = 1;
+/// `sizeof(MEMORY_BASIC_INFORMATION)` on x64.
+const MBI_SIZE: usize = 48;
 
 const MEM_RESERVE: u32 = 0x2000;
 const MEM_DECOMMIT: u32 = 0x4000;
@@ -66,7 +69,10 @@ pub extern "C" fn VirtualFree(lpAddress: *mut c_void, dwSize: usize, dwFreeType:
 }
 
 /// `VirtualProtect`: the old protection is written to `lpflOldProtect`, which must be
-/// writable before anything changes (ERROR_NOACCESS otherwise, nothing changed).
+/// writable before anything changes. NT checks the new protection before it probes that
+/// pointer (F187): a bad protection is ERROR_INVALID_PARAMETER whatever the pointer; with a
+/// good one, a pointer that cannot be written is ERROR_NOACCESS (a guard page:
+/// STATUS_GUARD_PAGE_VIOLATION, its guard consumed, F98), nothing changed.
 #[no_mangle]
 pub extern "C" fn VirtualProtect(
     lpAddress: *mut c_void,
@@ -76,7 +82,14 @@ pub extern "C" fn VirtualProtect(
 ) -> Bool {
     call("VirtualProtect", 0, |ctx| {
         let out = lpflOldProtect as usize;
-        if !ctx.probe(out, 4) {
+        if ctx.rt.check_user(out as u64, 4).is_err() {
+            // Kernel32 given no pointer decides, changing nothing: a bad protection is
+            // STATUS_INVALID_PAGE_PROTECTION (87), any other the pointer's access violation.
+            let r = ctx.k32(|k| k.VirtualProtect(lpAddress as u64, dwSize as u64, flNewProtect, None));
+            if r == 0 && ctx.error == ERROR_NOACCESS {
+                // The probe NT makes now: it fails, consuming a guard it meets.
+                ctx.probe(out, 4);
+            }
             return 0;
         }
         // Kernel32 writes the old protection on success and on the failures NT reports one
@@ -93,10 +106,19 @@ pub extern "C" fn VirtualProtect(
 }
 
 /// `VirtualQuery`: the MEMORY_BASIC_INFORMATION of the region at `lpAddress`; its size (48)
-/// or 0.
+/// or 0. In NtQueryVirtualMemory's order (WRK): a length under 48 is ERROR_BAD_LENGTH; then
+/// all `dwLength` bytes of the buffer are probed for write, aligned to 8 (ERROR_NOACCESS;
+/// a guard page: STATUS_GUARD_PAGE_VIOLATION, F98); then the address is looked at (a kernel
+/// address is ERROR_INVALID_PARAMETER). Only the 48 bytes of the structure are written.
 #[no_mangle]
 pub extern "C" fn VirtualQuery(lpAddress: *const c_void, lpBuffer: *mut c_void, dwLength: usize) -> usize {
     call("VirtualQuery", 0, |ctx| {
+        if dwLength < MBI_SIZE {
+            return ctx.fail(ERROR_BAD_LENGTH, 0);
+        }
+        if !ctx.probe_aligned(lpBuffer as usize, dwLength, 8) {
+            return 0;
+        }
         let mut mbi = ntmem_win32::MEMORY_BASIC_INFORMATION64 {
             BaseAddress: 0,
             AllocationBase: 0,
@@ -112,9 +134,6 @@ pub extern "C" fn VirtualQuery(lpAddress: *const c_void, lpBuffer: *mut c_void, 
         if n == 0 {
             return 0;
         }
-        if dwLength < 48 {
-            return ctx.fail(ERROR_BAD_LENGTH, 0);
-        }
         let bytes = Bytes::default()
             .u64(mbi.BaseAddress)
             .u64(mbi.AllocationBase)
@@ -128,7 +147,7 @@ pub extern "C" fn VirtualQuery(lpAddress: *const c_void, lpBuffer: *mut c_void, 
         if !ctx.put(lpBuffer as usize, &bytes.0) {
             return 0;
         }
-        48
+        MBI_SIZE
     })
 }
 
@@ -144,7 +163,14 @@ pub extern "C" fn VirtualUnlock(lpAddress: *mut c_void, dwSize: usize) -> Bool {
     call("VirtualUnlock", 0, |ctx| ctx.k32(|k| k.VirtualUnlock(lpAddress as u64, dwSize as u64)))
 }
 
-/// `GetWriteWatch`: 0, or `(UINT)-1` with the last error set.
+/// `GetWriteWatch`: 0, or `(UINT)-1` with the last error set. The checks come in
+/// Kernel32's order (F121): the flags and the size; then the count, probed for write and
+/// read (NtGetWriteWatch's `ProbeForWriteUlong_ptr`), which must not be 0 nor so large that
+/// `count * 8` overflows (WRK: STATUS_INVALID_PARAMETER_5, 87); then `count * 8` bytes of
+/// results, aligned to 8, and the granularity, probed for write. Only then does Kernel32 run,
+/// so a pointer that cannot be written (ERROR_NOACCESS; a guard page:
+/// STATUS_GUARD_PAGE_VIOLATION, its guard consumed, F98) fails the call before a RESET has
+/// forgotten any write.
 #[no_mangle]
 pub extern "C" fn GetWriteWatch(
     dwFlags: u32,
@@ -155,16 +181,25 @@ pub extern "C" fn GetWriteWatch(
     lpdwGranularity: *mut u32,
 ) -> u32 {
     call("GetWriteWatch", u32::MAX, |ctx| {
-        let Some(count) = ctx.get::<8>(lpdwCount as usize).map(u64::from_le_bytes) else { return u32::MAX };
-        if dwFlags & !1 != 0 || dwRegionSize == 0 || count == 0 {
+        if dwFlags & !WRITE_WATCH_FLAG_RESET != 0 || dwRegionSize == 0 {
             return ctx.fail(ERROR_INVALID_PARAMETER, u32::MAX);
         }
-        // No more than the region's pages can be reported: a buffer that size is enough.
-        let room = count.min(dwRegionSize as u64 / 4096 + 2) as usize;
-        let bytes = usize::try_from(count.saturating_mul(8)).unwrap_or(usize::MAX);
-        if !ctx.probe(lpAddresses as usize, bytes.min(room * 8)) || !ctx.probe(lpdwGranularity as usize, 4) {
+        if !ctx.probe(lpdwCount as usize, 8) {
             return u32::MAX;
         }
+        let Some(count) = ctx.get::<8>(lpdwCount as usize).map(u64::from_le_bytes) else { return u32::MAX };
+        let Some(bytes) = count.checked_mul(8).and_then(|b| usize::try_from(b).ok()) else {
+            return ctx.fail(ERROR_INVALID_PARAMETER, u32::MAX);
+        };
+        if count == 0 {
+            return ctx.fail(ERROR_INVALID_PARAMETER, u32::MAX);
+        }
+        if !ctx.probe_aligned(lpAddresses as usize, bytes, 8) || !ctx.probe(lpdwGranularity as usize, 4) {
+            return u32::MAX;
+        }
+        // No more than the region's pages can be reported: Kernel32 is given a buffer (and a
+        // capacity) that size when the caller's is larger.
+        let room = count.min(dwRegionSize as u64 / 4096 + 2) as usize;
         let mut out = vec![0u64; room];
         let mut n = room;
         let mut granularity = 0u32;
@@ -174,6 +209,7 @@ pub extern "C" fn GetWriteWatch(
         if r != 0 {
             return r;
         }
+        // Every pointer was probed: these writes land (each all or nothing).
         let list: Vec<u8> = out[..n].iter().flat_map(|a| a.to_le_bytes()).collect();
         if !ctx.put(lpAddresses as usize, &list)
             || !ctx.put(lpdwCount as usize, &(n as u64).to_le_bytes())

@@ -6,8 +6,11 @@
 //! directly. Inputs are read and outputs written through `user.rs` (through the memory
 //! manager for arena memory, through fault-free system calls for host memory), so a NULL or
 //! wild pointer is `ERROR_NOACCESS`, and no arena page is touched through a host mapping
-//! while the lock is held. An output pointer is checked before the call changes anything
-//! (all-or-nothing).
+//! while the lock is held. A guard page in a buffer fails the call with
+//! STATUS_GUARD_PAGE_VIOLATION (0x80000001) and loses its guard, as in a Windows service
+//! (F98). An output pointer is probed before the call changes anything (all-or-nothing), and
+//! the checks come in Windows' order: where a parameter is checked before a pointer is
+//! probed, the wrapper checks it first too (or lets Kernel32 check it).
 //!
 //! Split by concern: `memory.rs` (Virtual*, write watch), `objects.rs` (files, file
 //! mappings, views, handles), `info.rs` (figures, the process, working sets, last error,
@@ -22,6 +25,7 @@ pub use memory::*;
 pub use objects::*;
 
 use crate::runtime::{self, Runtime};
+use crate::user::UserFault;
 use ntmem_win32::Kernel32;
 use std::cell::Cell;
 
@@ -84,32 +88,61 @@ impl Ctx<'_> {
         value
     }
 
-    /// Writes `data` at the program's `addr`, or fails with ERROR_NOACCESS.
+    /// Fails with the last error `fault` leaves (ERROR_NOACCESS, or a guard page's
+    /// STATUS_GUARD_PAGE_VIOLATION, F98).
+    pub(crate) fn fault(&mut self, fault: UserFault) {
+        self.error = fault.win32_error();
+    }
+
+    /// Writes `data` at the program's `addr` (all or nothing), or fails with the fault.
     pub(crate) fn put(&mut self, addr: usize, data: &[u8]) -> bool {
-        if self.rt.write_user(addr as u64, data).is_err() {
-            self.error = ERROR_NOACCESS;
-            return false;
+        match self.rt.write_user(addr as u64, data) {
+            Ok(()) => true,
+            Err(f) => {
+                self.fault(f);
+                false
+            }
         }
-        true
     }
 
-    /// True when `len` bytes at `addr` can be written; else ERROR_NOACCESS.
+    /// True when `len` bytes at `addr` can be written; else fails with the fault (a writable
+    /// guard page loses its guard, F98).
     pub(crate) fn probe(&mut self, addr: usize, len: usize) -> bool {
-        if self.rt.probe_user(addr as u64, len).is_err() {
+        match self.rt.probe_user(addr as u64, len) {
+            Ok(()) => true,
+            Err(f) => {
+                self.fault(f);
+                false
+            }
+        }
+    }
+
+    /// [`Ctx::probe`] as the kernel's `ProbeForWrite(addr, len, align)`: a buffer of some
+    /// bytes that is not aligned to `align` fails before any page is looked at
+    /// (STATUS_DATATYPE_MISALIGNMENT, which is ERROR_NOACCESS); no bytes probe nothing.
+    pub(crate) fn probe_aligned(&mut self, addr: usize, len: usize, align: usize) -> bool {
+        if len != 0 && !addr.is_multiple_of(align) {
             self.error = ERROR_NOACCESS;
             return false;
         }
-        true
+        self.probe(addr, len)
     }
 
-    /// Reads `N` bytes at the program's `addr`, or fails with ERROR_NOACCESS.
+    /// Reads `buf.len()` bytes at the program's `addr`, or fails with the fault.
+    pub(crate) fn read(&mut self, addr: usize, buf: &mut [u8]) -> bool {
+        match self.rt.read_user(addr as u64, buf) {
+            Ok(()) => true,
+            Err(f) => {
+                self.fault(f);
+                false
+            }
+        }
+    }
+
+    /// Reads `N` bytes at the program's `addr`, or fails with the fault.
     pub(crate) fn get<const N: usize>(&mut self, addr: usize) -> Option<[u8; N]> {
         let mut b = [0u8; N];
-        if self.rt.read_user(addr as u64, &mut b).is_err() {
-            self.error = ERROR_NOACCESS;
-            return None;
-        }
-        Some(b)
+        self.read(addr, &mut b).then_some(b)
     }
 }
 

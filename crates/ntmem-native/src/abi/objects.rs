@@ -2,23 +2,29 @@
 //! `CreateFileMappingA/W`, `OpenFileMappingA/W`, `MapViewOfFile(Ex)`, `UnmapViewOfFile`,
 //! `FlushViewOfFile`. Names are read from the program's memory (`user.rs`); the ANSI
 //! functions take their names as UTF-8, as a program using the UTF-8 code page does.
+//!
+//! `ReadFile` and `WriteFile` check what NtReadFile / NtWriteFile check, in their order: the
+//! handle and its access, then the buffer, then the I/O. Kernel32 asked to move no bytes
+//! checks the handle alone: in ntmem such a call has no effect (no byte moves, the position
+//! stays, the host file is not written), so the wrappers make it first.
 
-use super::{call, Bool, Ctx, ERROR_NOACCESS};
+use super::{call, Bool, Ctx};
 use libc::c_void;
 
 type Handle = *mut c_void;
 const INVALID_HANDLE_VALUE: Handle = usize::MAX as Handle;
 const ERROR_INVALID_ADDRESS: u32 = 487;
 
-/// The name at `addr` (NULL is `None`); `Err` after setting ERROR_NOACCESS.
+/// The name at `addr` (NULL is `None`); `Err` after setting the fault's error
+/// (ERROR_NOACCESS, or a guard page's STATUS_GUARD_PAGE_VIOLATION, F98).
 fn name(ctx: &mut Ctx<'_>, addr: usize, wide: bool) -> Result<Option<String>, ()> {
     if addr == 0 {
         return Ok(None);
     }
     match ctx.rt.read_string(addr as u64, wide) {
         Ok(s) => Ok(Some(s)),
-        Err(_) => {
-            ctx.error = ERROR_NOACCESS;
+        Err(f) => {
+            ctx.fault(f);
             Err(())
         }
     }
@@ -64,7 +70,10 @@ pub extern "C" fn CreateFileW(
     create_file(lpFileName as usize, true, dwDesiredAccess, dwShareMode, dwCreationDisposition, dwFlagsAndAttributes)
 }
 
-/// `ReadFile` (synchronous; `lpOverlapped` must be NULL).
+/// `ReadFile` (synchronous; `lpOverlapped` must be NULL). In Windows' order: the count is
+/// zeroed first (F202); then NtReadFile looks up the handle and checks its access; then it
+/// probes the buffer (ERROR_NOACCESS; a guard page: STATUS_GUARD_PAGE_VIOLATION, its guard
+/// consumed, F98); only then does it read, so a failed check leaves the file position alone.
 #[no_mangle]
 pub extern "C" fn ReadFile(
     hFile: Handle,
@@ -76,6 +85,11 @@ pub extern "C" fn ReadFile(
     call("ReadFile", 0, |ctx| {
         // F202: the count is zeroed before any other check.
         if !lpNumberOfBytesRead.is_null() && !ctx.put(lpNumberOfBytesRead as usize, &0u32.to_le_bytes()) {
+            return 0;
+        }
+        // A read of no bytes checks the handle and its read access and does nothing else: it
+        // reads nothing and leaves the position where it was.
+        if ctx.k32(|k| k.ReadFile(hFile, &mut [], &mut 0)) == 0 {
             return 0;
         }
         if !ctx.probe(lpBuffer as usize, nNumberOfBytesToRead as usize) {
@@ -96,7 +110,9 @@ pub extern "C" fn ReadFile(
     })
 }
 
-/// `WriteFile` (synchronous; `lpOverlapped` must be NULL).
+/// `WriteFile` (synchronous; `lpOverlapped` must be NULL). In Windows' order, as `ReadFile`:
+/// the count zeroed (F202), the handle and its write access, then the buffer read (a guard
+/// page: STATUS_GUARD_PAGE_VIOLATION, F98), then the write; a failed check writes nothing.
 #[no_mangle]
 pub extern "C" fn WriteFile(
     hFile: Handle,
@@ -110,9 +126,14 @@ pub extern "C" fn WriteFile(
         if !lpNumberOfBytesWritten.is_null() && !ctx.put(lpNumberOfBytesWritten as usize, &0u32.to_le_bytes()) {
             return 0;
         }
+        // A write of no bytes checks the handle and its write access and does nothing else:
+        // the file and its position stay as they were.
+        if ctx.k32(|k| k.WriteFile(hFile, &[], &mut 0)) == 0 {
+            return 0;
+        }
         let mut buf = vec![0u8; nNumberOfBytesToWrite as usize];
-        if ctx.rt.read_user(lpBuffer as u64, &mut buf).is_err() {
-            return ctx.fail(ERROR_NOACCESS, 0);
+        if !ctx.read(lpBuffer as usize, &mut buf) {
+            return 0;
         }
         let mut n = 0u32;
         let ok = ctx.k32(|k| k.WriteFile(hFile, &buf, &mut n));
