@@ -977,3 +977,40 @@ fn query_working_set_ex_marks_section_pages_shared_even_when_not_valid_f203() {
     assert_eq!(k.QueryWorkingSetEx(full, &mut entry), TRUE);
     check(&sys);
 }
+
+/// F204 (Microsoft Learn, "EmptyWorkingSet function"; Wine's psapi test opens its handle with
+/// PROCESS_QUERY_INFORMATION | PROCESS_SET_QUOTA): the handle needs both rights.
+#[test]
+fn empty_working_set_needs_set_quota_and_a_query_right_f204() {
+    let mut sys = small_checked();
+    let pid = new_process(&mut sys);
+    let mut k = Kernel32::new(&mut sys, pid);
+    let p = commit(&mut k, 4 * P);
+    for page in 0..4 {
+        write_tag(&mut k, p + page * P, page);
+    }
+    let me = k.GetCurrentProcessId();
+    let before = working_set_bytes(&mut k);
+    for rights in
+        [PROCESS_SET_QUOTA, PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_VM_OPERATION]
+    {
+        let h = k.OpenProcess(rights, FALSE, me);
+        k.SetLastError(0);
+        assert_eq!(k.EmptyWorkingSet(h), FALSE, "rights {rights:#x}");
+        assert_eq!(k.GetLastError(), ERROR_ACCESS_DENIED);
+        assert_eq!(working_set_bytes(&mut k), before, "rights {rights:#x}: nothing trimmed");
+        assert_eq!(k.CloseHandle(h), TRUE);
+    }
+    for rights in [PROCESS_SET_QUOTA | PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SET_QUOTA | PROCESS_QUERY_INFORMATION]
+    {
+        for page in 0..4 {
+            assert_eq!(read_tag(&mut k, p + page * P), page);
+        }
+        let h = k.OpenProcess(rights, FALSE, me);
+        assert_eq!(k.EmptyWorkingSet(h), TRUE, "rights {rights:#x}: error {}", k.GetLastError());
+        assert!(working_set_bytes(&mut k) < before, "rights {rights:#x}");
+        assert_eq!(k.CloseHandle(h), TRUE);
+    }
+    assert_eq!(k.EmptyWorkingSet(std::ptr::null_mut()), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_INVALID_HANDLE);
+}

@@ -149,9 +149,12 @@ impl Kernel32<'_> {
         self.finish(TRUE)
     }
 
-    /// Removes every page it can from a process's working set (locked pages stay).
+    /// Removes every page it can from a process's working set (locked pages stay). The handle
+    /// needs PROCESS_SET_QUOTA and a query right (F204; a PROCESS_QUERY_INFORMATION handle
+    /// holds the limited one too).
     pub fn EmptyWorkingSet(&mut self, hProcess: HANDLE) -> BOOL {
-        let pid = match reference_process(self.sys, self.pid, hProcess, PROCESS_SET_QUOTA) {
+        let rights = PROCESS_SET_QUOTA | PROCESS_QUERY_LIMITED_INFORMATION;
+        let pid = match reference_process(self.sys, self.pid, hProcess, rights) {
             Ok(p) => p,
             Err(s) => return self.finish_status(s),
         };
