@@ -754,6 +754,57 @@ fn nt_map_at_a_base_above_the_zero_bits_limit_is_parameter_4_f200() {
     assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3000_1000, 2).0, STATUS_MAPPED_ALIGNMENT);
     assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3000_0000, 2), (STATUS_SUCCESS, 0x3000_0000, P));
     assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3800_0000, 0x3FFF_FFFF), (STATUS_SUCCESS, 0x3800_0000, P));
+    // A mask with bit 63 set (-1 among them) has no leading zeros: no limit (ReactOS kmtest
+    // ZwMapViewOfSection, x64: ZeroBits -1 maps).
+    for zero_bits in [u64::MAX, 1 << 63] {
+        let (st, b, s) = nt_map_zero_bits(&mut sys, pid, h, 0, zero_bits);
+        assert_eq!((st, s), (STATUS_SUCCESS, P), "zero bits {zero_bits:#x}");
+        assert_ne!(b, 0);
+    }
+}
+
+#[test]
+fn nt_map_checks_alignment_then_protection_then_reserve_then_sizes_f205() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = host_file(&dir, "f205", 200);
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let rw_file = open(&mut k, &path, GENERIC_READ | GENERIC_WRITE);
+    let ro_file = open(&mut k, &path, GENERIC_READ);
+    let rw = nt_section(&mut sys, pid, None, PAGE_READWRITE, SEC_COMMIT, rw_file);
+    let ro = nt_section(&mut sys, pid, None, PAGE_READONLY, SEC_COMMIT, ro_file);
+    let before = snapshot(&mut Kernel32::new(&mut sys, pid));
+    // (section, base, offset, view size, allocation type, protection, status): each call is
+    // wrong in two ways, and the check NT makes first decides.
+    let refused = [
+        // Alignment before the view size (offset 200 with one byte is past the end too).
+        (rw, 0, Some(200), 1, 0, PAGE_READWRITE, STATUS_MAPPED_ALIGNMENT),
+        (rw, 0x3000_1000, None, P, 0, PAGE_READWRITE, STATUS_MAPPED_ALIGNMENT),
+        // The protection against the section before the view size.
+        (ro, 0, None, P, 0, PAGE_READWRITE, STATUS_SECTION_PROTECTION),
+        // MEM_RESERVE wants a writable section, whatever view is asked.
+        (ro, 0, None, 0, MEM_RESERVE, PAGE_READONLY, STATUS_SECTION_PROTECTION),
+        (ro, 0, None, 0, MEM_RESERVE, PAGE_WRITECOPY, STATUS_SECTION_PROTECTION),
+        // Past the end without MEM_RESERVE.
+        (rw, 0, None, 201, 0, PAGE_READWRITE, STATUS_INVALID_VIEW_SIZE),
+    ];
+    for (h, base, offset, size, alloc, prot, want) in refused {
+        let (mut b, mut s) = (base, size);
+        let st = nt_map(&mut sys, pid, h, &mut b, 0, offset, &mut s, alloc, prot);
+        assert_eq!(
+            (st, b, s),
+            (want, base, size),
+            "base {base:#x} offset {offset:?} size {size} type {alloc:#x} {prot:#x}"
+        );
+    }
+    assert_eq!(snapshot(&mut Kernel32::new(&mut sys, pid)), before);
+    // With MEM_RESERVE a view of a writable file section may reach past its end (within its
+    // last page in ntmem): one page, the file's 200 bytes in it.
+    let (mut b, mut s) = (0, 201);
+    assert_eq!(nt_map(&mut sys, pid, rw, &mut b, 0, None, &mut s, MEM_RESERVE, PAGE_READWRITE), STATUS_SUCCESS);
+    assert_eq!(s, P);
+    let mut k = Kernel32::new(&mut sys, pid);
+    assert_eq!(read_vec(&mut k, b, 200), pattern(200));
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::protection::from_win32;
 use ntmem::address_space::Placement;
 use ntmem::section::SectionKind;
 use ntmem::system::ViewRequest;
-use ntmem::units::{ALLOCATION_GRANULARITY, MAX_USER_ADDRESS, USER_END};
+use ntmem::units::{ALLOCATION_GRANULARITY, MAX_USER_ADDRESS, PAGE_SIZE, USER_END};
 use ntmem::{Access, Modifier, ProcessId, Protection, System};
 use windows_sys::Win32::Foundation::*;
 use windows_sys::Win32::System::Memory::*;
@@ -106,7 +106,12 @@ pub(crate) fn map_view_of_section(
     let limit = match zero_bits {
         0 => USER_END,
         1..=21 => 1u64 << (32 - zero_bits),
-        n if n >= 32 => (1u64 << (64 - n.leading_zeros())).min(USER_END),
+        // A mask: its leading zeros count (F188); with none (bit 63 set, -1 among them) it
+        // sets no limit (ReactOS kmtest ZwMapViewOfSection: ZeroBits -1 maps).
+        n if n >= 32 => match n.leading_zeros() {
+            0 => USER_END,
+            zeros => (1u64 << (64 - zeros)).min(USER_END),
+        },
         _ => return STATUS_INVALID_PARAMETER_4,
     };
     // F200: unlike NtAllocateVirtualMemory's (F189), a base the caller names must lie under
@@ -128,24 +133,38 @@ pub(crate) fn map_view_of_section(
     let Some(s) = sys.sections().section(id) else { return STATUS_INVALID_HANDLE };
     let (kind, section_protection, section_size, caching) = (s.kind(), s.protection(), s.size(), s.caching());
     let file_backed = s.file().is_some();
+    // F205: NtMapViewOfSection checks the alignments; MmMapViewOfSection then the protection
+    // against the section, MEM_RESERVE, and only then the view and commit sizes.
     let start = offset.as_deref().copied().unwrap_or(0);
     let Ok(start) = u64::try_from(start) else { return STATUS_MAPPED_ALIGNMENT }; // F140: offset -1
-    if start.checked_add(size).is_none_or(|end| end > section_size) {
-        return STATUS_INVALID_VIEW_SIZE; // F143
-    }
-    if kind != SectionKind::Image {
-        if !file_backed && allocation_type & MEM_RESERVE != 0 {
-            return STATUS_INVALID_PARAMETER_9; // F149
-        }
-        if commit_size > 0 && ((file_backed && allocation_type & MEM_RESERVE == 0) || commit_size > section_size) {
-            return STATUS_INVALID_PARAMETER_5; // F170
-        }
-    }
     if addr % ALLOCATION_GRANULARITY != 0 || start % ALLOCATION_GRANULARITY != 0 {
         return STATUS_MAPPED_ALIGNMENT; // F140, F141
     }
-    if kind != SectionKind::Image && !section_allows(section_protection, protection) {
-        return STATUS_SECTION_PROTECTION; // F154
+    let reserve = allocation_type & MEM_RESERVE != 0;
+    if kind != SectionKind::Image {
+        if !section_allows(section_protection, protection) {
+            return STATUS_SECTION_PROTECTION; // F154
+        }
+        if reserve && !file_backed {
+            return STATUS_INVALID_PARAMETER_9; // F149
+        }
+        // F205: a reserved view may reach past the section, so only a writable one may.
+        if reserve && !matches!(section_protection.access(), Access::ReadWrite | Access::ExecuteReadWrite) {
+            return STATUS_SECTION_PROTECTION;
+        }
+    }
+    // F143. F205: a reserved view of a data section may reach past the section's end; ntmem
+    // lets it do so within the section's last page (what the peer test asks), and maps the
+    // bytes the section has.
+    let end = start.checked_add(size);
+    let past_end = end.is_none_or(|end| end > section_size);
+    let within_last_page = end.is_some_and(|end| end <= section_size.next_multiple_of(PAGE_SIZE));
+    if past_end && !(reserve && kind != SectionKind::Image && within_last_page && start < section_size) {
+        return STATUS_INVALID_VIEW_SIZE;
+    }
+    let size = if past_end { section_size - start } else { size };
+    if kind != SectionKind::Image && commit_size > 0 && ((file_backed && !reserve) || commit_size > section_size) {
+        return STATUS_INVALID_PARAMETER_5; // F170
     }
     // F151: a view of a SEC_NOCACHE (SEC_WRITECOMBINE) section carries PAGE_NOCACHE
     // (PAGE_WRITECOMBINE) in its protection, as NT adds the section's caching to the view's.
