@@ -92,8 +92,8 @@ impl Soak {
             }
             Call::OpenSection { proc, name, access } => self.open_section(usize::from(proc), name, access),
             Call::CloseSection { proc, handle } => self.close_section(usize::from(proc), handle),
-            Call::MapView { proc, handle, target, access, offset, size, base } => {
-                self.map_view(usize::from(proc), handle, target, access, offset, size, base)
+            Call::MapView { proc, handle, target, access, offset, size, base, zero_bits } => {
+                self.map_view(usize::from(proc), handle, target, access, (offset, size, base), zero_bits)
             }
             Call::UnmapView { proc, target, addr } => self.unmap_view(usize::from(proc), target, addr),
             Call::FlushView { proc, addr, size } => self.flush_view(usize::from(proc), addr, size),

@@ -79,8 +79,18 @@ pub enum Call {
     /// `CloseHandle` of the caller's section handle `handle` (an index; 255: no handle).
     CloseSection { proc: Slot, handle: u8 },
     /// `MapViewOfFileEx` (into the caller) or `MapViewOfFile2` (into `target`, with the
-    /// protection `access` means) of the caller's section handle `handle`.
-    MapView { proc: Slot, handle: u8, target: Target, access: u32, offset: u64, size: u64, base: u64 },
+    /// protection `access` means) of the caller's section handle `handle`; with `zero_bits`,
+    /// `NtMapViewOfSection` (into `target`) with those ZeroBits.
+    MapView {
+        proc: Slot,
+        handle: u8,
+        target: Target,
+        access: u32,
+        offset: u64,
+        size: u64,
+        base: u64,
+        zero_bits: Option<u64>,
+    },
     /// `UnmapViewOfFile` (`Current`) or `UnmapViewOfFile2`.
     UnmapView { proc: Slot, target: Target, addr: u64 },
     /// `FlushViewOfFile`.

@@ -243,7 +243,17 @@ impl Soak {
                     1 => 0x2000_0000 + e.below(16) * G,
                     _ => 0x2000_0000 + e.below(16) * G + PAGE,
                 };
-                Call::MapView { proc, handle, target, access, offset, size, base }
+                // Now and then through NtMapViewOfSection, with ZeroBits of every kind: a limit
+                // (1 to 21), refused values (22 to 31), masks, and masks with bit 63 (F200, F205).
+                let zero_bits = e.one_in(6).then(|| match e.weighted(&[2, 4, 1, 1, 1, 1]) {
+                    0 => 0,
+                    1 => e.between(1, 21),
+                    2 => e.between(22, 31),
+                    3 => 0x3FFF_FFFF,
+                    4 => u64::MAX,
+                    _ => 1 << 63,
+                });
+                Call::MapView { proc, handle, target, access, offset, size, base, zero_bits }
             }
             23 => {
                 let target = if e.one_in(3) { self.any_target(e) } else { Target::Current };

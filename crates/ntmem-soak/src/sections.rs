@@ -21,6 +21,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use ntmem::units::USER_END;
 use ntmem::FaultPlan;
 use ntmem_win32::*;
 
@@ -526,16 +527,16 @@ impl Soak {
         self.release_if_unused(h.section)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Maps `(offset, size, base)` of the caller's section handle `index` into `target`
+    /// through the Win32 route, or through `NtMapViewOfSection` with `zero_bits`.
     pub(crate) fn map_view(
         &mut self,
         proc: usize,
         index: u8,
         target: Target,
         access: u32,
-        offset: u64,
-        size: u64,
-        base: u64,
+        (offset, size, base): (u64, u64, u64),
+        zero_bits: Option<u64>,
     ) -> Result<(), String> {
         let n = self.slots[proc].handles.len();
         let h = (n > 0 && index != BAD_HANDLE).then(|| self.slots[proc].handles[usize::from(index) % n]);
@@ -543,12 +544,20 @@ impl Soak {
         let commit_before = self.sys.stats().commit_total;
         let raw = handle(h.map_or(NOT_A_HANDLE, |h| h.raw));
         #[allow(clippy::cast_possible_truncation)] // The halves of the offset, as the API takes them.
-        let r = if ts == Some(proc) && target == Target::Current {
-            self.k(proc).MapViewOfFileEx(raw, access, (offset >> 32) as u32, offset as u32, size, base)
+        let (r, error) = if let Some(z) = zero_bits {
+            let (mut b, mut s, mut off) = (base, size, i64::try_from(offset).unwrap_or(i64::MAX));
+            let prot = view_protection(access);
+            let st =
+                self.nt(proc).NtMapViewOfSection(raw, ph, &mut b, z, 0, Some(&mut off), &mut s, VIEW_SHARE, 0, prot);
+            (if st >= 0 { b } else { 0 }, st.cast_unsigned())
+        } else if ts == Some(proc) && target == Target::Current {
+            let r = self.k(proc).MapViewOfFileEx(raw, access, (offset >> 32) as u32, offset as u32, size, base);
+            (r, self.k(proc).GetLastError())
         } else {
-            self.k(proc).MapViewOfFile2(raw, ph, offset, base, size, 0, view_protection(access))
+            let r = self.k(proc).MapViewOfFile2(raw, ph, offset, base, size, 0, view_protection(access));
+            (r, self.k(proc).GetLastError())
         };
-        let error = self.k(proc).GetLastError();
+        let limit = zero_bits.map_or(Ok(USER_END), zero_bits_limit);
         self.close(proc, target, ph)?;
         bad_handle_check("MapViewOfFile2", r != 0, ts)?;
         let Some(t) = ts else { return Ok(()) };
@@ -558,6 +567,8 @@ impl Soak {
             Some(_) if !offset.is_multiple_of(G) => Some("an offset not 64 KiB aligned (F140)"),
             Some((_, bytes)) if offset >= bytes || size > bytes - offset => Some("past the section's end (F143)"),
             Some(_) if !base.is_multiple_of(G) => Some("a base not 64 KiB aligned (F141)"),
+            Some(_) if limit.is_err() => Some("ZeroBits 22 to 31 (F47)"),
+            Some(_) if base != 0 && limit.is_ok_and(|l| base >= l) => Some("a base above the ZeroBits limit (F200)"),
             Some((h, _))
                 if access & FILE_MAP_WRITE != 0
                     && !h.write
@@ -582,6 +593,9 @@ impl Soak {
             return Err(format!("a view asked at {base:#x} mapped at {r:#x}"));
         }
         let pages = if size == 0 { (bytes - offset).div_ceil(PAGE) } else { size.div_ceil(PAGE) };
+        if base == 0 && limit.is_ok_and(|l| r + pages * PAGE > l) {
+            return Err(format!("a view placed at {r:#x}, past its ZeroBits limit"));
+        }
         let copy = matches!(view_protection(access), PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
         let view = ViewModel { base: r, pages, section: h.section, first: offset / PAGE, copy };
         self.slots[t].views.push(view);
@@ -759,4 +773,19 @@ impl Soak {
 enum Written {
     Yes,
     Maybe,
+}
+
+/// The end below which ZeroBits `z` keep a view the system places (F47, F188, F205): 1 to 21
+/// count from bit 31; larger values are masks whose leading zeros count, and a mask with
+/// none sets no limit; 22 to 31 are refused (`Err`).
+fn zero_bits_limit(z: u64) -> Result<u64, ()> {
+    match z {
+        0 => Ok(USER_END),
+        1..=21 => Ok(1 << (32 - z)),
+        22..=31 => Err(()),
+        mask => Ok(match mask.leading_zeros() {
+            0 => USER_END,
+            zeros => (1u64 << (64 - zeros)).min(USER_END),
+        }),
+    }
 }
