@@ -549,6 +549,7 @@ impl Soak {
             let prot = view_protection(access);
             let st =
                 self.nt(proc).NtMapViewOfSection(raw, ph, &mut b, z, 0, Some(&mut off), &mut s, VIEW_SHARE, 0, prot);
+            // The NTSTATUS, shown as the error of a refused map.
             (if st >= 0 { b } else { 0 }, st.cast_unsigned())
         } else if ts == Some(proc) && target == Target::Current {
             let r = self.k(proc).MapViewOfFileEx(raw, access, (offset >> 32) as u32, offset as u32, size, base);
@@ -557,7 +558,7 @@ impl Soak {
             let r = self.k(proc).MapViewOfFile2(raw, ph, offset, base, size, 0, view_protection(access));
             (r, self.k(proc).GetLastError())
         };
-        let limit = zero_bits.map_or(Ok(USER_END), zero_bits_limit);
+        let limit = zero_bits.map_or(Some(USER_END), zero_bits_limit);
         self.close(proc, target, ph)?;
         bad_handle_check("MapViewOfFile2", r != 0, ts)?;
         let Some(t) = ts else { return Ok(()) };
@@ -567,8 +568,10 @@ impl Soak {
             Some(_) if !offset.is_multiple_of(G) => Some("an offset not 64 KiB aligned (F140)"),
             Some((_, bytes)) if offset >= bytes || size > bytes - offset => Some("past the section's end (F143)"),
             Some(_) if !base.is_multiple_of(G) => Some("a base not 64 KiB aligned (F141)"),
-            Some(_) if limit.is_err() => Some("ZeroBits 22 to 31 (F47)"),
-            Some(_) if base != 0 && limit.is_ok_and(|l| base >= l) => Some("a base above the ZeroBits limit (F200)"),
+            Some(_) if limit.is_none() => Some("ZeroBits 22 to 31 (F47, F205)"),
+            Some(_) if zero_bits.unwrap_or(0) != 0 && limit.is_some_and(|l| base + size >= l) => {
+                Some("a view asked to end past the ZeroBits limit (F200)")
+            }
             Some((h, _))
                 if access & FILE_MAP_WRITE != 0
                     && !h.write
@@ -580,7 +583,7 @@ impl Soak {
         };
         if r == 0 {
             if self.sys.stats().commit_total != commit_before {
-                return Err(format!("a refused map (error {error}) changed the commit charge"));
+                return Err(format!("a refused map (error or NTSTATUS {error:#x}) changed the commit charge"));
             }
             let (lo, hi) = pages_of(base, size.max(PAGE));
             return self.reconcile(t, lo, hi, Allow::default());
@@ -593,7 +596,7 @@ impl Soak {
             return Err(format!("a view asked at {base:#x} mapped at {r:#x}"));
         }
         let pages = if size == 0 { (bytes - offset).div_ceil(PAGE) } else { size.div_ceil(PAGE) };
-        if base == 0 && limit.is_ok_and(|l| r + pages * PAGE > l) {
+        if base == 0 && limit.is_some_and(|l| r + pages * PAGE > l) {
             return Err(format!("a view placed at {r:#x}, past its ZeroBits limit"));
         }
         let copy = matches!(view_protection(access), PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
@@ -777,13 +780,14 @@ enum Written {
 
 /// The end below which ZeroBits `z` keep a view the system places (F47, F188, F205): 1 to 21
 /// count from bit 31; larger values are masks whose leading zeros count, and a mask with
-/// none sets no limit; 22 to 31 are refused (`Err`).
-fn zero_bits_limit(z: u64) -> Result<u64, ()> {
+/// none sets no limit; 22 to 31 are refused (`None`). Written here again on purpose: the soak
+/// is the reference model the service is checked against, so it does not call ntmem-win32's.
+fn zero_bits_limit(z: u64) -> Option<u64> {
     match z {
-        0 => Ok(USER_END),
-        1..=21 => Ok(1 << (32 - z)),
-        22..=31 => Err(()),
-        mask => Ok(match mask.leading_zeros() {
+        0 => Some(USER_END),
+        1..=21 => Some(1 << (32 - z)),
+        22..=31 => None,
+        mask => Some(match mask.leading_zeros() {
             0 => USER_END,
             zeros => (1u64 << (64 - zeros)).min(USER_END),
         }),

@@ -719,9 +719,16 @@ fn nt_view_protection_must_fit_the_section_f154() {
     }
 }
 
-/// `NtMapViewOfSection(Base, ZeroBits)` with the zero bits the base breaks and the status.
-fn nt_map_zero_bits(sys: &mut System, pid: ProcessId, h: HANDLE, base: u64, zero_bits: u64) -> (NTSTATUS, u64, u64) {
-    let (mut b, mut s, mut off) = (base, P, 0i64);
+/// `NtMapViewOfSection` of `size` bytes at `base` with `zero_bits`: (status, base, size out).
+fn nt_map_zero_bits(
+    sys: &mut System,
+    pid: ProcessId,
+    h: HANDLE,
+    base: u64,
+    size: u64,
+    zero_bits: u64,
+) -> (NTSTATUS, u64, u64) {
+    let (mut b, mut s, mut off) = (base, size, 0i64);
     let st = Ntdll::new(sys, pid).NtMapViewOfSection(
         h,
         NtCurrentProcess(),
@@ -745,19 +752,33 @@ fn nt_map_at_a_base_above_the_zero_bits_limit_is_parameter_4_f200() {
     // ReactOS Test_PageFileSection: 3 zero bits leave addresses below 2^29, so 0x30000000 is
     // out; Wine test_NtMapViewOfSection: the zero-bits check comes before the alignment one.
     // A mask (above 31) counts its leading zeros: 0x0FFFFFFF leaves addresses below 2^28.
-    for (base, zero_bits) in [(0x3000_0000, 3), (0x3000_1000, 3), (0x3000_0000, 0x0FFF_FFFF), (0x1_0000_0000, 1)] {
-        let got = nt_map_zero_bits(&mut sys, pid, h, base, zero_bits);
-        assert_eq!(got, (STATUS_INVALID_PARAMETER_4, base, P), "base {base:#x} zero bits {zero_bits:#x}");
+    // The view's end counts (WRK: base + view size against the limit), for a base the
+    // system would choose too.
+    let refused = [
+        (0x3000_0000, P, 3),
+        (0x3000_1000, P, 3),
+        (0x3000_0000, P, 0x0FFF_FFFF),
+        (0x1_0000_0000, P, 1),
+        (0x1FFF_0000, 0x1_0000, 3),
+        (0, 0x2000_0000, 3),
+    ];
+    for (base, size, zero_bits) in refused {
+        let got = nt_map_zero_bits(&mut sys, pid, h, base, size, zero_bits);
+        assert_eq!(
+            got,
+            (STATUS_INVALID_PARAMETER_4, base, size),
+            "base {base:#x} size {size:#x} zero bits {zero_bits:#x}"
+        );
     }
     assert_eq!(snapshot(&mut Kernel32::new(&mut sys, pid)), before);
     // Zero bits the base satisfies: the alignment decides, then the view maps there.
-    assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3000_1000, 2).0, STATUS_MAPPED_ALIGNMENT);
-    assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3000_0000, 2), (STATUS_SUCCESS, 0x3000_0000, P));
-    assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3800_0000, 0x3FFF_FFFF), (STATUS_SUCCESS, 0x3800_0000, P));
+    assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3000_1000, P, 2).0, STATUS_MAPPED_ALIGNMENT);
+    assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3000_0000, P, 2), (STATUS_SUCCESS, 0x3000_0000, P));
+    assert_eq!(nt_map_zero_bits(&mut sys, pid, h, 0x3800_0000, P, 0x3FFF_FFFF), (STATUS_SUCCESS, 0x3800_0000, P));
     // A mask with bit 63 set (-1 among them) has no leading zeros: no limit (ReactOS kmtest
     // ZwMapViewOfSection, x64: ZeroBits -1 maps).
     for zero_bits in [u64::MAX, 1 << 63] {
-        let (st, b, s) = nt_map_zero_bits(&mut sys, pid, h, 0, zero_bits);
+        let (st, b, s) = nt_map_zero_bits(&mut sys, pid, h, 0, P, zero_bits);
         assert_eq!((st, s), (STATUS_SUCCESS, P), "zero bits {zero_bits:#x}");
         assert_ne!(b, 0);
     }

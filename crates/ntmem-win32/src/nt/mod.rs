@@ -27,6 +27,7 @@ pub(crate) use virtual_memory::{
 pub use virtual_memory::{MAP_PROCESS, MAP_SYSTEM};
 
 use ntmem::system::{Handle, Object};
+use ntmem::units::USER_END;
 use ntmem::{ProcessId, System, Vm};
 use windows_sys::Win32::Foundation::*;
 
@@ -67,6 +68,19 @@ pub(crate) fn reference_process(
 pub(crate) fn vm_of<'s>(sys: &'s mut System, caller: ProcessId, h: HANDLE, access: u32) -> Result<Vm<'s>, NTSTATUS> {
     let pid = reference_process(sys, caller, h, access)?;
     sys.vm(pid).map_err(crate::errors::status_of_system)
+}
+
+/// The end below which `ZeroBits` keep what the system places (F47, F188): 0 sets no limit;
+/// 1 to 21 count from bit 31; a larger value is a mask whose leading zeros alone count, and a
+/// mask with none (bit 63 set) sets no limit. `None` for 22 to 31, which NT refuses (each
+/// service with its own status).
+pub(crate) fn zero_bits_limit(zero_bits: u64) -> Option<u64> {
+    match zero_bits {
+        0 => Some(USER_END),
+        1..=21 => Some(1 << (32 - zero_bits)),
+        22..=31 => None,
+        mask => Some(1u64.checked_shl(64 - mask.leading_zeros()).map_or(USER_END, |l| l.min(USER_END))),
+    }
 }
 
 /// True for a status of the error class (`NT_ERROR`) or warning class.

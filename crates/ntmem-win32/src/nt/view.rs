@@ -8,7 +8,7 @@
 //! `STATUS_IMAGE_NOT_AT_BASE`, a success code (F163).
 
 use super::section::handle_of;
-use super::{failed, reference_process, vm_of};
+use super::{failed, reference_process, vm_of, zero_bits_limit};
 use crate::errors::{status_of, status_of_section};
 use crate::protection::from_win32;
 use ntmem::address_space::Placement;
@@ -103,20 +103,11 @@ pub(crate) fn map_view_of_section(
     if addr > MAX_USER_ADDRESS || size > USER_END - addr.max(1) {
         return STATUS_INVALID_PARAMETER_3; // F143: a size of (SIZE_T)-1
     }
-    let limit = match zero_bits {
-        0 => USER_END,
-        1..=21 => 1u64 << (32 - zero_bits),
-        // A mask: its leading zeros count (F188); with none (bit 63 set, -1 among them) it
-        // sets no limit (ReactOS kmtest ZwMapViewOfSection: ZeroBits -1 maps).
-        n if n >= 32 => match n.leading_zeros() {
-            0 => USER_END,
-            zeros => (1u64 << (64 - zeros)).min(USER_END),
-        },
-        _ => return STATUS_INVALID_PARAMETER_4,
-    };
-    // F200: unlike NtAllocateVirtualMemory's (F189), a base the caller names must lie under
-    // the ZeroBits limit; this is checked before the base's alignment.
-    if addr != 0 && zero_bits != 0 && addr >= limit {
+    // F188, F205: a mask with bit 63 set (-1 among them) sets no limit.
+    let Some(limit) = zero_bits_limit(zero_bits) else { return STATUS_INVALID_PARAMETER_4 };
+    // F200: unlike NtAllocateVirtualMemory's (F189), the view asked for must end under the
+    // ZeroBits limit (WRK: base + view size against the limit, before anything else).
+    if zero_bits != 0 && addr + size >= limit {
         return STATUS_INVALID_PARAMETER_4;
     }
     let target = match reference_process(sys, caller, process, PROCESS_VM_OPERATION) {
@@ -134,7 +125,8 @@ pub(crate) fn map_view_of_section(
     let (kind, section_protection, section_size, caching) = (s.kind(), s.protection(), s.size(), s.caching());
     let file_backed = s.file().is_some();
     // F205: NtMapViewOfSection checks the alignments; MmMapViewOfSection then the protection
-    // against the section, MEM_RESERVE, and only then the view and commit sizes.
+    // against the section, MEM_RESERVE on a page-file section, the view and commit sizes, and
+    // last that a reserved view's section is writable.
     let start = offset.as_deref().copied().unwrap_or(0);
     let Ok(start) = u64::try_from(start) else { return STATUS_MAPPED_ALIGNMENT }; // F140: offset -1
     if addr % ALLOCATION_GRANULARITY != 0 || start % ALLOCATION_GRANULARITY != 0 {
@@ -147,10 +139,6 @@ pub(crate) fn map_view_of_section(
         }
         if reserve && !file_backed {
             return STATUS_INVALID_PARAMETER_9; // F149
-        }
-        // F205: a reserved view may reach past the section, so only a writable one may.
-        if reserve && !matches!(section_protection.access(), Access::ReadWrite | Access::ExecuteReadWrite) {
-            return STATUS_SECTION_PROTECTION;
         }
     }
     // F143. F205: a reserved view of a data section may reach past the section's end; ntmem
@@ -165,6 +153,11 @@ pub(crate) fn map_view_of_section(
     let size = if past_end { section_size - start } else { size };
     if kind != SectionKind::Image && commit_size > 0 && ((file_backed && !reserve) || commit_size > section_size) {
         return STATUS_INVALID_PARAMETER_5; // F170
+    }
+    // F205: a reserved view may reach past the section, so only a writable section's may be.
+    let writable = matches!(section_protection.access(), Access::ReadWrite | Access::ExecuteReadWrite);
+    if reserve && kind != SectionKind::Image && !writable {
+        return STATUS_SECTION_PROTECTION;
     }
     // F151: a view of a SEC_NOCACHE (SEC_WRITECOMBINE) section carries PAGE_NOCACHE
     // (PAGE_WRITECOMBINE) in its protection, as NT adds the section's caching to the view's.

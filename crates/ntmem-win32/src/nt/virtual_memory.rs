@@ -2,7 +2,7 @@
 //! `NtQueryVirtualMemory`, `NtLockVirtualMemory`/`NtUnlockVirtualMemory`, `NtGetWriteWatch`
 //! and `NtResetWriteWatch`.
 
-use super::vm_of;
+use super::{vm_of, zero_bits_limit};
 use crate::errors::status_of;
 use crate::protection::{from_win32, to_win32};
 use ntmem::address_space::{Placement, VadKind};
@@ -22,17 +22,14 @@ const KNOWN_ALLOCATION_TYPES: u32 = MEM_COMMIT
     | MEM_PHYSICAL
     | MEM_LARGE_PAGES;
 
-/// `ZeroBits` to the highest end address an allocation may have (F47); `Err` for the values NT
-/// rejects with `STATUS_INVALID_PARAMETER_3`.
-fn zero_bits_limit(zero_bits: u64) -> Result<u64, NTSTATUS> {
-    match zero_bits {
-        0 => Ok(USER_END),
-        1..=21 => Ok(1u64 << (32 - zero_bits)),
-        22..=31 => Err(STATUS_INVALID_PARAMETER_3),
-        // Larger values are a mask of which only the leading zeros count: the address must
-        // be below the mask's highest set bit doubled (Wine `test_NtAllocateVirtualMemory`:
-        // 0x1aaaaaaa allows everything below 2^29, not only the addresses under the mask).
-        mask if mask < MAX_USER_ADDRESS => Ok((1u64 << (u64::BITS - mask.leading_zeros())).min(USER_END)),
+/// `ZeroBits` to the highest end address an allocation may have (F47, [`zero_bits_limit`]);
+/// `Err` for the values NT rejects with `STATUS_INVALID_PARAMETER_3`: 22 to 31, and masks
+/// that leave the whole user range (all ones among them, F47).
+fn allocation_limit(zero_bits: u64) -> Result<u64, NTSTATUS> {
+    // Wine `test_NtAllocateVirtualMemory`: 0x1aaaaaaa allows everything below 2^29, not only
+    // the addresses under the mask.
+    match zero_bits_limit(zero_bits) {
+        Some(limit) if zero_bits < MAX_USER_ADDRESS => Ok(limit),
         _ => Err(STATUS_INVALID_PARAMETER_3),
     }
 }
@@ -74,7 +71,7 @@ pub(crate) fn allocate_virtual_memory(
     allocation_type: u32,
     protect: u32,
 ) -> NTSTATUS {
-    let limit = match zero_bits_limit(zero_bits) {
+    let limit = match allocation_limit(zero_bits) {
         Ok(l) => l,
         Err(s) => return s,
     };

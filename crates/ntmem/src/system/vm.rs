@@ -426,8 +426,8 @@ impl<'a> Vm<'a> {
         match pte {
             // Not yet mapped by this process, or mapped through the section's prototype.
             Pte::Zero | Pte::Prototype { .. } => true,
-            // A frame of the section's (trimmed, or kept invalid by a no-access protection),
-            // or a private copy of one.
+            // A frame of the section's or a private copy of one: mapped (valid), or not (a
+            // transition PTE: trimmed, or kept invalid by a no-access protection).
             Pte::Valid(v) => phys.pfn(v.pfn()).usage() == FrameUse::Section,
             Pte::Transition { pfn, .. } => phys.pfn(pfn).usage() == FrameUse::Section,
             Pte::DemandZero(_) | Pte::PageFile { .. } => false,
