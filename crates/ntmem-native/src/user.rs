@@ -27,6 +27,10 @@ use crate::host::PAGE;
 use crate::runtime::Runtime;
 use ntmem::address_space::access::FaultKind;
 
+/// STATUS_GUARD_PAGE_VIOLATION, which is also the last error a service leaves when it meets a
+/// guard page (F98).
+const STATUS_GUARD_PAGE_VIOLATION: u32 = 0x8000_0001;
+
 /// Why the program's buffer could not be read or written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum UserFault {
@@ -41,8 +45,8 @@ impl UserFault {
     /// (0x80000001), which the NTSTATUS to Win32 table passes on unchanged (F98).
     pub(crate) fn win32_error(self) -> u32 {
         match self {
-            UserFault::NoAccess => 998,
-            UserFault::GuardPage => 0x8000_0001,
+            UserFault::NoAccess => crate::abi::ERROR_NOACCESS,
+            UserFault::GuardPage => STATUS_GUARD_PAGE_VIOLATION,
         }
     }
 }
@@ -123,8 +127,14 @@ impl Runtime {
     /// The walk of [`Runtime::probe_user`]: `Ok(None)` when every byte can be written,
     /// `Ok(Some(address))` when the first page that stops it is a writable guard page (the
     /// address in it), `Err` when a page cannot be written at all. Consumes nothing.
+    /// An arena region has one state and protection, so the walk looks at each region once,
+    /// however many pages of it the buffer covers: its cost follows the regions, not the length.
     fn first_unwritable(&mut self, addr: u64, len: usize) -> Result<Option<u64>, UserFault> {
+        let mut skip_to = addr;
         for (at, _, n) in pieces(addr, len)? {
+            if at < skip_to {
+                continue;
+            }
             if self.in_arena(at) {
                 let vm = self.sys.vm(self.pid).map_err(|_| UserFault::NoAccess)?;
                 let region = vm.query(at);
@@ -137,6 +147,7 @@ impl Runtime {
                 if p.is_guard() {
                     return Ok(Some(at));
                 }
+                skip_to = region.base.saturating_add(region.size);
             } else {
                 let mut bytes = [0u8; PAGE as usize];
                 host_read(at, &mut bytes[..n])?;

@@ -166,7 +166,8 @@ pub extern "C" fn QueryWorkingSetEx(hProcess: Handle, pv: *mut c_void, cb: u32) 
         if n == 0 {
             return ctx.fail(ERROR_BAD_LENGTH, 0);
         }
-        if !ctx.probe(pv as usize, n * 16) {
+        // NtQueryVirtualMemory probes all `cb` bytes, aligned to 8, as for VirtualQuery.
+        if !ctx.probe_aligned(pv as usize, cb as usize, 8) {
             return 0;
         }
         let mut raw = vec![0u8; n * 16];

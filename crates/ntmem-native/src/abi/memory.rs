@@ -98,8 +98,14 @@ pub extern "C" fn VirtualProtect(
         let Some(was) = ctx.get::<4>(out) else { return 0 };
         let mut old = u32::from_le_bytes(was);
         let ok = ctx.k32(|k| k.VirtualProtect(lpAddress as u64, dwSize as u64, flNewProtect, Some(&mut old)));
-        if old.to_le_bytes() != was && !ctx.put(out, &old.to_le_bytes()) {
-            return 0;
+        // The pointer was probed, so only the call itself can have made it unwritable (the
+        // variable inside the range just made read-only). NT writes the old protection under
+        // a handler: a fault there changes neither the result nor the last error.
+        if old.to_le_bytes() != was {
+            let error = ctx.error;
+            if !ctx.put(out, &old.to_le_bytes()) {
+                ctx.error = error;
+            }
         }
         ok
     })

@@ -100,6 +100,15 @@ int main(void)
     CHECK(!VirtualProtect(p, 0x1000, 0x12345, &old) && GetLastError() == ERROR_INVALID_PARAMETER && old == 0xFFFFFFFF, "VirtualProtect bad protection writes nothing");
     CHECK(VirtualFree(r, 0, MEM_RELEASE), "VirtualFree");
 
+    // NtProtectVirtualMemory writes the old protection under a handler: a variable inside the
+    // range it has just made read-only does not turn the change into a failure.
+    DWORD *inside = (DWORD *)VirtualAlloc(NULL, 0x1000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    CHECK(inside != NULL, "VirtualAlloc inside");
+    *inside = 0xFFFFFFFF;
+    SetLastError(0);
+    CHECK(VirtualProtect(inside, 0x1000, PAGE_READONLY, inside) && GetLastError() == 0, "VirtualProtect old inside the range");
+    CHECK(VirtualQuery(inside, &mbi, sizeof(mbi)) == sizeof(mbi) && mbi.Protect == PAGE_READONLY && *inside == 0xFFFFFFFF, "the change stands, the variable could not be written");
+
     // F152: FILE_MAP_COPY with another bit asks for no access; F155/F201: such a view cannot
     // be raised to read-only (87, and the old protection written back is 0).
     HANDLE hm = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 0x2000, NULL);
