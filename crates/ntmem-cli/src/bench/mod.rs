@@ -20,6 +20,7 @@
 
 mod calls;
 mod engine;
+mod fault_floor;
 mod figures;
 mod native;
 mod paging;
@@ -115,6 +116,7 @@ const FIGURES: &[(&str, Kind, Measure)] = &[
     ("map_unmap_view", Kind::Cost, sections::map_unmap_view),
     ("native_read_resident", Kind::Cost, engine::native_read_resident),
     ("native_demand_zero_fault", Kind::Cost, engine::native_demand_zero_fault),
+    ("native_demand_zero_fault_vs_floor", Kind::Cost, engine::native_demand_zero_fault_vs_floor),
     ("native_alloc_free_pair", Kind::Cost, engine::native_alloc_free_pair),
 ];
 
