@@ -9,9 +9,6 @@ use crate::call::Target;
 use crate::model::PAGE;
 use crate::soak::{Allow, Soak, USER_END};
 
-/// `QueryWorkingSetEx` flags: valid, locked.
-const WS_VALID: usize = 1;
-const WS_LOCKED: usize = 1 << 22;
 /// The most pages whose working-set entries a lock has checked.
 const LOCK_CHECK_PAGES: usize = 512;
 
@@ -39,7 +36,7 @@ impl Soak {
                 return Err(format!("QueryWorkingSetEx after a lock: error {}", k.GetLastError()));
             }
             for e in &entries {
-                let f = working_set_ex_flags(e);
+                let ws = WorkingSetExBlock::of(e);
                 // The shared user data page (the model's only page of unknown bytes) is the
                 // system's: a lock of it succeeds without locking it in the process.
                 let system_page = self.slots[proc]
@@ -47,9 +44,9 @@ impl Soak {
                     .pages
                     .get(&(e.VirtualAddress as usize as u64 / PAGE))
                     .is_some_and(|p| p.content == crate::model::Content::Any);
-                if f & (WS_VALID | WS_LOCKED) != WS_VALID | WS_LOCKED && !system_page {
+                if !(system_page || (ws.valid && ws.locked)) {
                     return Err(format!(
-                        "VirtualLock({addr:#x}, {size:#x}) succeeded but page {:#x} is not resident and locked (flags {f:#x})",
+                        "VirtualLock({addr:#x}, {size:#x}) succeeded but page {:#x} is not resident and locked ({ws:?})",
                         e.VirtualAddress as usize
                     ));
                 }
@@ -78,12 +75,12 @@ impl Soak {
         let Some(t) = ts.filter(|_| ok) else { return Ok(()) };
         for e in &entries {
             let a = e.VirtualAddress as usize as u64;
-            let f = working_set_ex_flags(e);
-            if f & WS_VALID != 0 && a < USER_END && !self.slots[t].model.pages.contains_key(&(a / PAGE)) {
-                return Err(format!("QueryWorkingSetEx: {a:#x} valid (flags {f:#x}) but not committed"));
+            let ws = WorkingSetExBlock::of(e);
+            if ws.valid && a < USER_END && !self.slots[t].model.pages.contains_key(&(a / PAGE)) {
+                return Err(format!("QueryWorkingSetEx: {a:#x} valid ({ws:?}) but not committed"));
             }
-            if f & WS_LOCKED != 0 && f & WS_VALID == 0 {
-                return Err(format!("QueryWorkingSetEx: {a:#x} locked but not valid (flags {f:#x})"));
+            if ws.locked && !ws.valid {
+                return Err(format!("QueryWorkingSetEx: {a:#x} locked but not valid ({ws:?})"));
             }
         }
         Ok(())

@@ -54,6 +54,50 @@ pub fn working_set_ex_flags(info: &PSAPI_WORKING_SET_EX_INFORMATION) -> usize {
     unsafe { info.VirtualAttributes.Flags }
 }
 
+/// A `QueryWorkingSetEx` entry's attributes, its `PSAPI_WORKING_SET_EX_BLOCK` bit fields by
+/// name. `share_count`, `win32_protection`, `node`, `locked` and `large_page` describe a page
+/// in the working set (`valid`); out of it, only `shared` and `bad` are set (F203).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkingSetExBlock {
+    /// Bit 0: the page is in the working set.
+    pub valid: bool,
+    /// Bits 1–3: how many processes share the page (0 for a private page), at most 7.
+    pub share_count: u8,
+    /// Bits 4–14: the page's protection (`PAGE_*`).
+    pub win32_protection: u32,
+    /// Bit 15: the page can be shared (a section's page).
+    pub shared: bool,
+    /// Bits 16–21: the NUMA node.
+    pub node: u8,
+    /// Bit 22: the page is locked (`VirtualLock`).
+    pub locked: bool,
+    /// Bit 23: the page is part of a large page.
+    pub large_page: bool,
+    /// Bit 31: the page has been reported bad.
+    pub bad: bool,
+}
+
+impl WorkingSetExBlock {
+    /// The attributes of `info`, decoded.
+    #[must_use]
+    // Each field is masked to its width before its cast, so the casts lose nothing.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn of(info: &PSAPI_WORKING_SET_EX_INFORMATION) -> WorkingSetExBlock {
+        let flags = working_set_ex_flags(info);
+        let bit = |n: u32| flags >> n & 1 != 0;
+        WorkingSetExBlock {
+            valid: bit(0),
+            share_count: (flags >> 1 & 0x7) as u8,
+            win32_protection: (flags >> 4 & 0x7FF) as u32,
+            shared: bit(15),
+            node: (flags >> 16 & 0x3F) as u8,
+            locked: bit(22),
+            large_page: bit(23),
+            bad: bit(31),
+        }
+    }
+}
+
 /// The README's Rust snippets, compiled and run by `cargo test --doc` so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
@@ -66,5 +110,43 @@ pub(crate) fn check_invariants(sys: &ntmem::System) {
         if let Err(v) = sys.check_invariants() {
             panic!("{v}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(flags: usize) -> PSAPI_WORKING_SET_EX_INFORMATION {
+        PSAPI_WORKING_SET_EX_INFORMATION {
+            VirtualAttributes: PSAPI_WORKING_SET_EX_BLOCK { Flags: flags },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn working_set_ex_block_names_each_bit_field() {
+        // Valid, ShareCount 3, PAGE_EXECUTE_READ (0x20), Shared, Node 5, Locked, LargePage, Bad.
+        let flags = 1 | 3 << 1 | 0x20 << 4 | 1 << 15 | 5 << 16 | 1 << 22 | 1 << 23 | 1 << 31;
+        assert_eq!(
+            WorkingSetExBlock::of(&entry(flags)),
+            WorkingSetExBlock {
+                valid: true,
+                share_count: 3,
+                win32_protection: 0x20,
+                shared: true,
+                node: 5,
+                locked: true,
+                large_page: true,
+                bad: true,
+            }
+        );
+        // Fields do not spill into their neighbours: all ones in each in turn.
+        assert_eq!(WorkingSetExBlock::of(&entry(0x7 << 1)).share_count, 7);
+        assert_eq!(WorkingSetExBlock::of(&entry(0x7FF << 4)).win32_protection, 0x7FF);
+        assert_eq!(WorkingSetExBlock::of(&entry(0x3F << 16)).node, 0x3F);
+        // A page out of the working set: only Shared (F203).
+        let out = WorkingSetExBlock::of(&entry(1 << 15));
+        assert_eq!(out, WorkingSetExBlock { shared: true, ..WorkingSetExBlock::default() });
     }
 }

@@ -125,18 +125,17 @@ pub(crate) fn system_info(i: &SYSTEM_INFO) -> Map {
 
 /// One `PSAPI_WORKING_SET_EX_INFORMATION`, its `VirtualAttributes` bit fields by name.
 pub(crate) fn working_set_ex(info: &PSAPI_WORKING_SET_EX_INFORMATION) -> Map {
-    let flags = working_set_ex_flags(info) as u64;
-    let bits = |shift: u32, width: u32| (flags >> shift) & ((1 << width) - 1);
+    let ws = WorkingSetExBlock::of(info);
     map_of(&[
         ("VirtualAddress", info.VirtualAddress.addr() as u64),
-        ("Flags", flags),
-        ("Valid", bits(0, 1)),
-        ("ShareCount", bits(1, 3)),
-        ("Win32Protection", bits(4, 11)),
-        ("Shared", bits(15, 1)),
-        ("Node", bits(16, 6)),
-        ("Locked", bits(22, 1)),
-        ("LargePage", bits(23, 1)),
-        ("Bad", bits(31, 1)),
+        ("Flags", working_set_ex_flags(info) as u64),
+        ("Valid", u64::from(ws.valid)),
+        ("ShareCount", u64::from(ws.share_count)),
+        ("Win32Protection", u64::from(ws.win32_protection)),
+        ("Shared", u64::from(ws.shared)),
+        ("Node", u64::from(ws.node)),
+        ("Locked", u64::from(ws.locked)),
+        ("LargePage", u64::from(ws.large_page)),
+        ("Bad", u64::from(ws.bad)),
     ])
 }

@@ -77,10 +77,10 @@ pub(super) fn working_set(k: &mut Kernel32, addr: u64) -> String {
     if k.QueryWorkingSetEx(h, &mut pv) == 0 {
         return format!("FALSE ({})", k.GetLastError());
     }
-    let flags = working_set_ex_flags(&pv[0]);
-    if flags & 1 == 0 {
+    let ws = WorkingSetExBlock::of(&pv[0]);
+    if !ws.valid {
         // F203: a section's page keeps its Shared bit out of the working set.
-        return if flags & (1 << 15) != 0 {
+        return if ws.shared {
             "not Valid: not in the working set; Shared: a section's page".into()
         } else {
             "not Valid: not in the working set".into()
@@ -88,9 +88,9 @@ pub(super) fn working_set(k: &mut Kernel32, addr: u64) -> String {
     }
     format!(
         "Valid, {}ShareCount {}, Win32Protection {}",
-        if flags & (1 << 15) != 0 { "Shared, " } else { "" },
-        (flags >> 1) & 7,
-        protection_name(u32::try_from((flags >> 4) & 0x7FF).unwrap_or(0))
+        if ws.shared { "Shared, " } else { "" },
+        ws.share_count,
+        protection_name(ws.win32_protection)
     )
 }
 
