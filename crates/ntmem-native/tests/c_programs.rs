@@ -96,6 +96,22 @@ fn bad_input_gets_windows_errors_never_a_crash() {
 }
 
 #[test]
+fn an_image_section_keeps_the_size_asked_and_refuses_a_larger_one_f206() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // SizeOfImage 0x8000: headers, three pages of code, data, a .reloc page.
+    let pe = ntmem::pe::PeBuilder::dll(0x1_8000_0000)
+        .text_size(0x2800)
+        .pointer(ntmem::pe::PeSection::Data, 0, ntmem::pe::PeSection::Text, 0)
+        .build()
+        .expect("a PE image");
+    let path = dir.path().join("image.dll");
+    std::fs::write(&path, pe.bytes()).expect("the image written");
+    let o = run("crates/ntmem-native/tests/c/image_section.c", &[&path.to_string_lossy()], &[]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o), "image section sizes as Windows keeps them\n");
+}
+
+#[test]
 fn an_unhandled_access_violation_ends_the_process_with_windows_report_f95() {
     let o = run("crates/ntmem-native/tests/c/av_unhandled.c", &[], &[]);
     assert_eq!(o.status.code(), Some(0x05), "the exit code is 0xC0000005, of which the host keeps the low byte");

@@ -306,6 +306,72 @@ fn section_queries_of_an_image_report_its_headers_f131_f132() {
 // F162: image views
 
 #[test]
+fn an_image_section_keeps_the_size_asked_up_to_the_image_s_and_still_maps_it_whole_f206() {
+    let dir = tempfile::tempdir().unwrap();
+    // SizeOfImage 0x8000, as in the test above.
+    let (path, _) = dll(&dir, &PeBuilder::dll(BASE).text_size(0x2800).pointer(PeSection::Data, 0, PeSection::Text, 0));
+    let (mut sys, pids) = setup(1);
+    let pid = pids[0];
+    let mut k = Kernel32::new(&mut sys, pid);
+    let f = open(&mut k, &path, GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE);
+    let create = |nt: &mut Ntdll, size: Option<i64>, protect: u32| {
+        let mut h = null();
+        let s = nt.NtCreateSection(&mut h, SECTION_ALL_ACCESS, None, size.as_ref(), protect, SEC_IMAGE, f);
+        (s, h)
+    };
+    let size_of = |nt: &mut Ntdll, h: HANDLE| {
+        let mut basic = SECTION_BASIC_INFORMATION::default();
+        assert_eq!(nt.NtQuerySection(h, SECTION_BASIC_INFORMATION_CLASS, &mut basic, BASIC_LEN, None), STATUS_SUCCESS);
+        assert_eq!(basic.AllocationAttributes, SEC_FILE | SEC_IMAGE);
+        basic.MaximumSize
+    };
+    // ReactOS NtQuerySection.c: 42 reports 42; MmSection.c: 1 reports 1; no size (or 0) the
+    // image's size; the image's own size is accepted as it is.
+    for (asked, reported) in [(Some(42), 42), (Some(1), 1), (None, 0x8000), (Some(0), 0x8000), (Some(0x8000), 0x8000)] {
+        let mut nt = Ntdll::new(&mut sys, pid);
+        let (s, h) = create(&mut nt, asked, PAGE_EXECUTE_READ);
+        assert_eq!(s, STATUS_SUCCESS, "{asked:?}");
+        assert_eq!(size_of(&mut nt, h), reported, "{asked:?}");
+        assert_eq!(Kernel32::new(&mut sys, pid).CloseHandle(h), TRUE);
+    }
+    // An image view maps the whole image whatever size the section keeps.
+    let (s, h) = create(&mut Ntdll::new(&mut sys, pid), Some(42), PAGE_EXECUTE_READ);
+    assert_eq!(s, STATUS_SUCCESS);
+    let (s, base, view) = nt_map(&mut sys, pid, h, NtCurrentProcess(), 0);
+    assert_eq!((s, base, view), (STATUS_SUCCESS, BASE, 0x8000));
+    assert_eq!(query(&mut sys, pid, BASE + 0x7000).AllocationBase, BASE);
+
+    // Larger than the image: WRK MmCreateSection refuses it with STATUS_SECTION_TOO_BIG
+    // (ReactOS ZwCreateSection.c: MaximumSize -1, PAGE_EXECUTE_READ), unless the protection is
+    // read-write, when NT makes the section and then cannot extend an image. Nothing changes.
+    let before = figures(&sys);
+    let mut nt = Ntdll::new(&mut sys, pid);
+    for (asked, protect, status) in [
+        (0x8001, PAGE_EXECUTE_READ, STATUS_SECTION_TOO_BIG),
+        (-1, PAGE_EXECUTE_READ, STATUS_SECTION_TOO_BIG),
+        (0x8001, PAGE_READONLY, STATUS_SECTION_TOO_BIG),
+        (0x8001, PAGE_WRITECOPY, STATUS_SECTION_TOO_BIG),
+        (0x8001, PAGE_EXECUTE_WRITECOPY, STATUS_SECTION_TOO_BIG),
+        (0x8001, PAGE_READWRITE, STATUS_SECTION_NOT_EXTENDED),
+        (0x1_0000, PAGE_EXECUTE_READWRITE, STATUS_SECTION_NOT_EXTENDED),
+    ] {
+        let (s, h) = create(&mut nt, Some(asked), protect);
+        assert_eq!((s, h), (status, null()), "{asked:#x} {protect:#x}");
+    }
+    // Through CreateFileMapping: ERROR_NOT_ENOUGH_MEMORY and ERROR_OUTOFMEMORY.
+    let mut k = Kernel32::new(&mut sys, pid);
+    assert!(k.CreateFileMappingW(f, None, SEC_IMAGE | PAGE_READONLY, 0, 0x8001, None).is_null());
+    assert_eq!(k.GetLastError(), ERROR_NOT_ENOUGH_MEMORY);
+    assert!(k.CreateFileMappingW(f, None, SEC_IMAGE | PAGE_READWRITE, 0, 0x8001, None).is_null());
+    assert_eq!(k.GetLastError(), ERROR_OUTOFMEMORY);
+    let h = k.CreateFileMappingW(f, None, SEC_IMAGE | PAGE_READONLY, 0, 0x2345, None);
+    assert!(!h.is_null());
+    assert_eq!(size_of(&mut Ntdll::new(&mut sys, pid), h), 0x2345);
+    assert_eq!(Kernel32::new(&mut sys, pid).CloseHandle(h), TRUE);
+    assert_eq!(figures(&sys), before);
+}
+
+#[test]
 fn an_image_view_is_mem_image_with_each_section_s_protection_whatever_access_is_asked_f162() {
     let dir = tempfile::tempdir().unwrap();
     let builder = PeBuilder::dll(BASE).text_size(0x3000).pointer(PeSection::Rdata, 0x10, PeSection::Data, 0);

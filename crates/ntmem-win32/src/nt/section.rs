@@ -340,7 +340,7 @@ pub(crate) fn query_section<T: SectionInformation>(
         sealed::Reported::Basic(SECTION_BASIC_INFORMATION {
             BaseAddress: 0,
             AllocationAttributes: reported_attributes(s.kind(), s.caching()),
-            MaximumSize: i64::try_from(s.size()).unwrap_or(i64::MAX),
+            MaximumSize: i64::try_from(s.maximum_size()).unwrap_or(i64::MAX),
         })
     };
     if !sealed::Sealed::store(info, &reported) {

@@ -131,6 +131,13 @@ pub(super) fn check(sys: &System) -> Result<(), InvariantViolation> {
         let segment = sys.segments().get(section.segment());
         ensure!(segment.is_some(), "a section refers to the dead segment {:?}", section.segment());
         *section_refs.entry(section.segment().raw()).or_default() += 1;
+        // F206: only an image keeps a size of its own, at most the image's.
+        let (size, reported) = (section.size(), section.maximum_size());
+        ensure!(
+            reported == size || (section.kind() == crate::section::SectionKind::Image && (1..size).contains(&reported)),
+            "a {:?} section of {size:#x} bytes reports {reported:#x}",
+            section.kind()
+        );
         ensure!(
             section.handles() > 0 || section.name().is_none(),
             "section {:?} keeps its name without a handle",

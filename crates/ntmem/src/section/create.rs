@@ -53,6 +53,23 @@ fn check_protection(protection: Protection) -> Result<(), SectionError> {
     }
 }
 
+/// The size an image section keeps (F206, NT's `SizeOfSection`): the image's own size
+/// (`image_size`, `SizeOfImage` in whole pages) when none is asked, else the size asked, as it
+/// is, up to the image's. A larger one NT refuses once the image's segment exists — always, in
+/// ntmem, where Windows keeps an image's segment cached after its last use: with
+/// `STATUS_SECTION_TOO_BIG` unless the protection is read-write, when it creates the section
+/// and then fails to extend it.
+fn image_maximum_size(options: &SectionOptions<'_>, image_size: u64) -> Result<u64, SectionError> {
+    match options.size {
+        None | Some(0) => Ok(image_size),
+        Some(s) if s <= image_size => Ok(s),
+        Some(_) if matches!(options.protection.access(), Access::ReadWrite | Access::ExecuteReadWrite) => {
+            Err(SectionError::SectionNotExtended)
+        }
+        Some(_) => Err(SectionError::SectionTooBig),
+    }
+}
+
 fn pages_of(bytes: u64) -> u64 {
     bytes.div_ceil(PAGE_SIZE)
 }
@@ -63,6 +80,8 @@ struct FilePlan {
     size: u64,
     /// The file must grow to `size` (F125).
     extend: bool,
+    /// What `NtQuerySection` will report: `size`, or an image's MaximumSize (F206).
+    maximum_size: u64,
     /// The parsed image, for `SEC_IMAGE` (F130, F162).
     image: Option<Box<ImageLayout>>,
 }
@@ -133,6 +152,7 @@ impl Sections {
         let section = Section {
             segment,
             size,
+            maximum_size: plan.as_ref().map_or(size, |p| p.maximum_size),
             protection: options.protection,
             kind: if plan.is_some() && options.kind != SectionKind::Image { SectionKind::File } else { options.kind },
             caching: options.caching,
@@ -183,7 +203,8 @@ impl Sections {
             }
             let layout = ImageLayout::parse(&bytes).map_err(SectionError::Image)?;
             let size = layout.view_size();
-            return Ok(FilePlan { id, size, extend: false, image: Some(Box::new(layout)) });
+            let maximum_size = image_maximum_size(options, size)?;
+            return Ok(FilePlan { id, size, extend: false, maximum_size, image: Some(Box::new(layout)) });
         }
         let size = match options.size {
             None | Some(0) if file_size == 0 => return Err(SectionError::MappedFileSizeZero), // F126
@@ -197,7 +218,7 @@ impl Sections {
         if extend && !options.protection.can_write() {
             return Err(SectionError::SectionTooBig); // F124
         }
-        Ok(FilePlan { id, size, extend, image: None })
+        Ok(FilePlan { id, size, extend, maximum_size: size, image: None })
     }
 
     /// The file's image segment, created on first use (NT's image control area): one

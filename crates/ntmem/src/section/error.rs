@@ -32,6 +32,10 @@ pub enum SectionError {
     /// The section is bigger than a read-only file or the section limit (F124, F138).
     #[error("the section is too big")]
     SectionTooBig,
+    /// An image section asked to be larger than its image, with a read-write protection:
+    /// NT creates it, then cannot extend an image (F206).
+    #[error("an image section cannot be extended")]
+    SectionNotExtended,
     /// The file is empty and no size was given (F126).
     #[error("the mapped file is empty")]
     MappedFileSizeZero,

@@ -47,6 +47,9 @@ pub struct SectionOptions<'a> {
 pub struct Section {
     pub(crate) segment: SegmentId,
     pub(crate) size: u64,
+    /// What `NtQuerySection` reports (NT's `SizeOfSection`); `size` but for an image made
+    /// with a smaller MaximumSize (F206).
+    pub(crate) maximum_size: u64,
     pub(crate) protection: Protection,
     pub(crate) kind: SectionKind,
     pub(crate) caching: Modifier,
@@ -65,11 +68,19 @@ impl Section {
         self.segment
     }
 
-    /// Its size in bytes: rounded to pages for page-file sections (F122), as asked for files
-    /// (F123).
+    /// The bytes its views can map: rounded to pages for page-file sections (F122), as asked
+    /// for files (F123), the image's size (`SizeOfImage` in pages) for an image.
     #[must_use]
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// Its size as `NtQuerySection` reports it (NT's `SizeOfSection`): [`Section::size`], but
+    /// for an image created with a MaximumSize, that size as asked, unrounded (F206). An image
+    /// view still maps the whole image.
+    #[must_use]
+    pub fn maximum_size(&self) -> u64 {
+        self.maximum_size
     }
 
     /// Its protection.
