@@ -24,9 +24,9 @@ pub use exception::Exception;
 pub use kernel32::{view_protection, Kernel32};
 pub use names::{allocation_type_name, protection_name, state_name, type_name};
 pub use nt::{
-    NtCurrentProcess, SectionInformation, IO_STATUS_BLOCK, MAP_PROCESS, MAP_SYSTEM, SECTION_BASIC_INFORMATION,
-    SECTION_BASIC_INFORMATION_CLASS, SECTION_IMAGE_INFORMATION, SECTION_IMAGE_INFORMATION_CLASS, SEC_FILE, VIEW_SHARE,
-    VIEW_UNMAP,
+    NtCurrentProcess, SectionInformation, IO_STATUS_BLOCK, MAP_PROCESS, MAP_SYSTEM, OBJECT_ATTRIBUTES,
+    SECTION_BASIC_INFORMATION, SECTION_BASIC_INFORMATION_CLASS, SECTION_IMAGE_INFORMATION,
+    SECTION_IMAGE_INFORMATION_CLASS, SEC_FILE, VIEW_SHARE, VIEW_UNMAP,
 };
 pub use ntdll::Ntdll;
 pub use protection::{from_win32 as protection_from_win32, to_win32 as protection_to_win32};

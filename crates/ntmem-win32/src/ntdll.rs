@@ -88,15 +88,16 @@ impl<'a> Ntdll<'a> {
         self.done(s)
     }
 
-    /// Creates a section (`name`: its name in the namespace, from the object attributes);
-    /// `STATUS_OBJECT_NAME_EXISTS` with a handle to the existing section the name stands for
-    /// (F133). `section` is written on success only.
+    /// Creates a section (named by `object_attributes`, if given); for a name in use,
+    /// `STATUS_OBJECT_NAME_EXISTS` with a handle to the existing section when the attributes
+    /// hold `OBJ_OPENIF` (F133), else `STATUS_OBJECT_NAME_COLLISION` (F207). `section` is
+    /// written on success only.
     #[allow(clippy::too_many_arguments)]
     pub fn NtCreateSection(
         &mut self,
         section: &mut HANDLE,
         desired_access: u32,
-        name: Option<&str>,
+        object_attributes: Option<&nt::OBJECT_ATTRIBUTES<'_>>,
         maximum_size: Option<&i64>,
         page_protection: u32,
         allocation_attributes: u32,
@@ -107,7 +108,7 @@ impl<'a> Ntdll<'a> {
             self.pid,
             section,
             desired_access,
-            name,
+            object_attributes,
             maximum_size,
             page_protection,
             allocation_attributes,

@@ -386,17 +386,56 @@ fn second_create_of_a_name_returns_the_existing_section() {
     let mut nt = Ntdll::new(&mut sys, pid);
     let mut h = null();
     let size = 0x1000;
-    let s = nt.NtCreateSection(
-        &mut h,
-        SECTION_ALL_ACCESS,
-        Some("WINE TEST MAPPING"),
-        Some(&size),
-        PAGE_READWRITE,
-        SEC_COMMIT,
-        null(),
-    );
+    let open_if = OBJECT_ATTRIBUTES { ObjectName: Some("WINE TEST MAPPING"), Attributes: OBJ_OPENIF };
+    let s =
+        nt.NtCreateSection(&mut h, SECTION_ALL_ACCESS, Some(&open_if), Some(&size), PAGE_READWRITE, SEC_COMMIT, null());
     assert_eq!(s, STATUS_OBJECT_NAME_EXISTS);
     assert!(!h.is_null());
+}
+
+#[test]
+fn nt_create_of_a_name_in_use_collides_without_obj_openif_f207() {
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let mapping = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x1000, Some("om.c-test"));
+    assert!(!mapping.is_null());
+    assert!(!k.CreateEventW(None, FALSE, FALSE, Some("an event")).is_null());
+    let before = k.system().sections().sections().count();
+    let commit = k.system().stats().commit_total;
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let size = 0x1000;
+    let create = |nt: &mut Ntdll, name: &str, attributes: u32| {
+        let mut h = null();
+        let attrs = OBJECT_ATTRIBUTES { ObjectName: Some(name), Attributes: attributes };
+        let s = nt.NtCreateSection(
+            &mut h,
+            SECTION_ALL_ACCESS,
+            Some(&attrs),
+            Some(&size),
+            PAGE_READWRITE,
+            SEC_COMMIT,
+            null(),
+        );
+        (s, h)
+    };
+    // Wine om.c test_name_collisions: without OBJ_OPENIF a name in use collides (whatever
+    // object holds it), and nothing is created; with it, a section opens, another type is a
+    // mismatch.
+    assert_eq!(create(&mut nt, "om.c-test", 0), (STATUS_OBJECT_NAME_COLLISION, null()));
+    assert_eq!(create(&mut nt, "an event", 0), (STATUS_OBJECT_NAME_COLLISION, null()));
+    assert_eq!(create(&mut nt, "an event", OBJ_OPENIF), (STATUS_OBJECT_TYPE_MISMATCH, null()));
+    let (s, h) = create(&mut nt, "om.c-test", OBJ_OPENIF);
+    assert_eq!(s, STATUS_OBJECT_NAME_EXISTS);
+    assert!(!h.is_null());
+    // A new name is created with or without the flag.
+    assert_eq!(create(&mut nt, "fresh", 0).0, STATUS_SUCCESS);
+    assert_eq!(create(&mut nt, "fresh too", OBJ_OPENIF).0, STATUS_SUCCESS);
+    assert_eq!(sys.sections().sections().count(), before + 2);
+    assert_eq!(sys.stats().commit_total, commit + 2, "only the two new sections are charged");
+    // CreateFileMapping passes OBJ_OPENIF: the name opens, with ERROR_ALREADY_EXISTS (F133).
+    let mut k = Kernel32::new(&mut sys, pid);
+    assert!(!k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x1000, Some("fresh")).is_null());
+    assert_eq!(k.GetLastError(), ERROR_ALREADY_EXISTS);
 }
 
 #[test]

@@ -63,7 +63,8 @@ impl Kernel32<'_> {
             self.pid,
             &mut section,
             access,
-            name,
+            // kernelbase creates every named object with OBJ_OPENIF (F133, F207).
+            Some(&nt::OBJECT_ATTRIBUTES { ObjectName: name, Attributes: OBJ_OPENIF }),
             (size != 0).then_some(&size),
             protect,
             attributes,

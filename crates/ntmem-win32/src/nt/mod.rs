@@ -15,8 +15,8 @@ mod virtual_memory;
 pub(crate) use copy::{read_virtual_memory, write_virtual_memory};
 pub(crate) use section::{create_section, open_section, query_section};
 pub use section::{
-    SectionInformation, SECTION_BASIC_INFORMATION, SECTION_BASIC_INFORMATION_CLASS, SECTION_IMAGE_INFORMATION,
-    SECTION_IMAGE_INFORMATION_CLASS, SEC_FILE,
+    SectionInformation, OBJECT_ATTRIBUTES, SECTION_BASIC_INFORMATION, SECTION_BASIC_INFORMATION_CLASS,
+    SECTION_IMAGE_INFORMATION, SECTION_IMAGE_INFORMATION_CLASS, SEC_FILE,
 };
 pub(crate) use view::{flush_virtual_memory, map_view_of_section, unmap_view_of_section};
 pub use view::{IO_STATUS_BLOCK, VIEW_SHARE, VIEW_UNMAP};

@@ -18,6 +18,18 @@ pub const SECTION_BASIC_INFORMATION_CLASS: u32 = 0;
 /// `SectionImageInformation`.
 pub const SECTION_IMAGE_INFORMATION_CLASS: u32 = 1;
 
+/// The object attributes NT's create services take, as far as ntmem's namespace has them:
+/// the object's name, and the `OBJ_` flags, of which `OBJ_OPENIF` counts (F207: with it a
+/// name in use opens the object that holds it; without it the name collides).
+#[allow(non_snake_case, non_camel_case_types)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OBJECT_ATTRIBUTES<'a> {
+    /// The name in the namespace (`None`: an unnamed object).
+    pub ObjectName: Option<&'a str>,
+    /// `OBJ_OPENIF`, …; other flags are accepted and have no effect in ntmem.
+    pub Attributes: u32,
+}
+
 /// `SECTION_BASIC_INFORMATION` (x64 layout: 24 bytes).
 #[allow(non_snake_case, non_camel_case_types)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -238,15 +250,16 @@ fn as_handle(h: Handle) -> HANDLE {
     h.raw() as usize as HANDLE
 }
 
-/// `NtCreateSection`: `STATUS_SUCCESS` for a new section, `STATUS_OBJECT_NAME_EXISTS` for the
-/// existing one the name stands for (F133).
+/// `NtCreateSection`: `STATUS_SUCCESS` for a new section; for a name in use,
+/// `STATUS_OBJECT_NAME_EXISTS` and the existing section with `OBJ_OPENIF` (F133), else
+/// `STATUS_OBJECT_NAME_COLLISION` (F207).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn create_section(
     sys: &mut System,
     caller: ProcessId,
     section: &mut HANDLE,
     desired_access: u32,
-    name: Option<&str>,
+    object_attributes: Option<&OBJECT_ATTRIBUTES<'_>>,
     maximum_size: Option<&i64>,
     page_protection: u32,
     allocation_attributes: u32,
@@ -272,7 +285,9 @@ pub(crate) fn create_section(
             Err(s) => return s,
         }
     };
-    let options = SectionOptions { file: None, size, protection, kind, caching, name };
+    let name = object_attributes.and_then(|a| a.ObjectName);
+    let open_existing = object_attributes.is_some_and(|a| a.Attributes & OBJ_OPENIF != 0);
+    let options = SectionOptions { file: None, size, protection, kind, caching, name, open_existing };
     match sys.create_section(caller, file, options, desired_access) {
         Ok((h, created)) => {
             *section = as_handle(h);

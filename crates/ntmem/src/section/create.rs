@@ -113,6 +113,8 @@ impl Sections {
             Some(p) => p.size,
         };
         match options.name.and_then(|n| self.lookup(n)) {
+            // F207: without OBJ_OPENIF a name in use is a collision, whatever holds it.
+            Some(_) if !options.open_existing => return Err(SectionError::NameCollision),
             // F133: the existing object, with its own size. Windows builds the new section
             // and drops it at the name's collision; building nothing shows the same.
             Some(NamedObject::Section(existing)) => return Ok((existing, Created::Existing)),

@@ -40,6 +40,11 @@ pub struct SectionOptions<'a> {
     pub caching: Modifier,
     /// The name in the system's namespace.
     pub name: Option<&'a str>,
+    /// When the name is in use: open the section it stands for (`OBJ_OPENIF`, which
+    /// `CreateFileMapping` always passes), or fail with [`SectionError::NameCollision`] (F207).
+    ///
+    /// [`SectionError::NameCollision`]: super::SectionError::NameCollision
+    pub open_existing: bool,
 }
 
 /// A section object.
