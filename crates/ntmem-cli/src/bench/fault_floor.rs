@@ -23,7 +23,7 @@
 
 use super::timing::per_op;
 use anyhow::{anyhow, Context};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// The host's page size on x86-64 Linux, as on Windows.
 const PAGE: usize = 4096;
@@ -33,7 +33,7 @@ const PAGE: usize = 4096;
 /// handler is installed and left alone until it is removed.
 static BASE: AtomicUsize = AtomicUsize::new(0);
 static END: AtomicUsize = AtomicUsize::new(0);
-static FD: AtomicUsize = AtomicUsize::new(0);
+static FD: AtomicI32 = AtomicI32::new(-1);
 static CORE: AtomicUsize = AtomicUsize::new(0);
 static FRAMES: AtomicUsize = AtomicUsize::new(0);
 static RESOLVED: AtomicUsize = AtomicUsize::new(0);
@@ -44,7 +44,7 @@ pub(super) fn signal_and_map_touches(pages: usize) -> anyhow::Result<f64> {
     let reservation = Reservation::new(pages)?;
     BASE.store(reservation.base, Ordering::SeqCst);
     END.store(reservation.base + pages * PAGE, Ordering::SeqCst);
-    FD.store(usize::try_from(ram.fd).context("memfd")?, Ordering::SeqCst);
+    FD.store(ram.fd, Ordering::SeqCst);
     CORE.store(ram.core, Ordering::SeqCst);
     FRAMES.store(pages, Ordering::SeqCst);
     RESOLVED.store(0, Ordering::SeqCst);
@@ -81,8 +81,7 @@ extern "C" fn on_fault(_sig: libc::c_int, info: *mut libc::siginfo_t, _context: 
     unsafe { std::ptr::write_bytes((core + frame * PAGE) as *mut u8, 0, PAGE) };
     #[allow(clippy::cast_possible_wrap)] // a frame's offset is under the memfd's size, an i64
     let offset = (frame * PAGE) as libc::off_t;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // stored from a c_int
-    let fd = FD.load(Ordering::Relaxed) as libc::c_int;
+    let fd = FD.load(Ordering::Relaxed);
     // SAFETY: the page lies in the reservation, which only this module maps; the memfd holds
     // the frame's 4 KiB.
     let got = unsafe {

@@ -53,12 +53,12 @@ fn check_protection(protection: Protection) -> Result<(), SectionError> {
     }
 }
 
-/// The size an image section keeps (F206, NT's `SizeOfSection`): the image's own size
-/// (`image_size`, `SizeOfImage` in whole pages) when none is asked, else the size asked, as it
-/// is, up to the image's. A larger one NT refuses once the image's segment exists — always, in
-/// ntmem, where Windows keeps an image's segment cached after its last use: with
-/// `STATUS_SECTION_TOO_BIG` unless the protection is read-write, when it creates the section
-/// and then fails to extend it.
+/// The size an image section keeps (F206, NT's `SizeOfSection`): with none asked, the
+/// image's (`image_size`: `SizeOfImage` in whole pages); else the size asked, unrounded, when
+/// the image holds it. A larger size is refused: `SectionTooBig`, or `SectionNotExtended` with
+/// a read-write protection (NT creates that section, then cannot extend an image). The WRK
+/// answers so once the image's segment exists, which Windows keeps cached after its last use;
+/// ntmem answers so always.
 fn image_maximum_size(options: &SectionOptions<'_>, image_size: u64) -> Result<u64, SectionError> {
     match options.size {
         None | Some(0) => Ok(image_size),
