@@ -96,7 +96,9 @@ fn bad_input_gets_windows_errors_never_a_crash() {
 }
 
 #[test]
-fn an_image_section_keeps_the_size_asked_and_refuses_a_larger_one_f206() {
+fn an_image_section_takes_a_size_up_to_the_image_s_and_refuses_a_larger_one_f206() {
+    // The size the section keeps (NtQuerySection) is checked in ntmem-win32's image_facts.rs;
+    // the C ABI has no NtQuerySection.
     let dir = tempfile::tempdir().expect("a temp dir");
     // SizeOfImage 0x8000: headers, three pages of code, data, a .reloc page.
     let pe = ntmem::pe::PeBuilder::dll(0x1_8000_0000)

@@ -141,10 +141,17 @@ mod tests {
                 bad: true,
             }
         );
-        // Fields do not spill into their neighbours: all ones in each in turn.
-        assert_eq!(WorkingSetExBlock::of(&entry(0x7 << 1)).share_count, 7);
-        assert_eq!(WorkingSetExBlock::of(&entry(0x7FF << 4)).win32_protection, 0x7FF);
-        assert_eq!(WorkingSetExBlock::of(&entry(0x3F << 16)).node, 0x3F);
+        // Each field is exactly its bits: all ones in it read as all ones, and every other bit
+        // set reads as zero in it.
+        for (bits, field) in [
+            (0x7_usize << 1, (|b: WorkingSetExBlock| u32::from(b.share_count)) as fn(WorkingSetExBlock) -> u32),
+            (0x7FF << 4, |b| b.win32_protection),
+            (0x3F << 16, |b| u32::from(b.node)),
+        ] {
+            let width_ones = u32::try_from(bits >> bits.trailing_zeros()).unwrap();
+            assert_eq!(field(WorkingSetExBlock::of(&entry(bits))), width_ones, "{bits:#x}");
+            assert_eq!(field(WorkingSetExBlock::of(&entry(!bits))), 0, "{bits:#x}");
+        }
         // A page out of the working set: only Shared (F203).
         let out = WorkingSetExBlock::of(&entry(1 << 15));
         assert_eq!(out, WorkingSetExBlock { shared: true, ..WorkingSetExBlock::default() });

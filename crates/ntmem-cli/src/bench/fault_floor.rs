@@ -12,17 +12,21 @@
 //! - one `mmap(MAP_SHARED | MAP_FIXED)` of that frame at the faulting page;
 //! - the retried access's minor fault.
 //!
-//! The `memfd`'s pages are allocated and mapped before the timed touches, as the engine's RAM
-//! is at boot. Frames go to pages in swapped pairs (page *n* gets frame *n* xor 1), so the
-//! kernel never merges two neighbouring mappings into one: the engine's frames, taken from its
-//! free list, rarely follow their pages' order either.
+//! The `memfd`'s pages are allocated and mapped in (`MAP_POPULATE`) before the timed touches,
+//! as the engine's frames are once it has used them. Frames go to pages in swapped pairs (page
+//! *n* gets frame *n* xor 1), so the kernel never merges two neighbouring mappings into one:
+//! the engine's frames, taken from its free list, rarely follow their pages' order either.
 //!
-//! The engine's handler is put back before this returns. While the minimal one is installed,
-//! a fault anywhere else restores the default action and retries, so it ends the program as an
-//! unhandled SIGSEGV would instead of being taken for a demand-zero fault.
+//! The engine's handler is put back before this returns, on every path. The handler is the
+//! process's, so this relies on the bench being single-threaded (it is: no row starts a
+//! thread). While the minimal one is installed, a fault anywhere else restores the default
+//! action and retries, so it ends the program as an unhandled SIGSEGV would instead of being
+//! taken for a demand-zero fault.
 
+use super::native::Mapping;
 use super::timing::per_op;
-use anyhow::{anyhow, Context};
+use anyhow::Context;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// The host's page size on x86-64 Linux, as on Windows.
@@ -40,12 +44,14 @@ static RESOLVED: AtomicUsize = AtomicUsize::new(0);
 
 /// Nanoseconds per first touch of `pages` pages, each resolved by the minimal handler.
 pub(super) fn signal_and_map_touches(pages: usize) -> anyhow::Result<f64> {
-    let ram = Ram::new(pages)?;
-    let reservation = Reservation::new(pages)?;
-    BASE.store(reservation.base, Ordering::SeqCst);
-    END.store(reservation.base + pages * PAGE, Ordering::SeqCst);
-    FD.store(ram.fd, Ordering::SeqCst);
-    CORE.store(ram.core, Ordering::SeqCst);
+    let len = pages * PAGE;
+    let mut ram = Ram::new(len)?;
+    // The arena: inaccessible until the handler maps a frame at a page.
+    let reservation = Mapping::new(len, libc::PROT_NONE).context("reserving the arena")?;
+    BASE.store(reservation.addr(), Ordering::SeqCst);
+    END.store(reservation.addr() + len, Ordering::SeqCst);
+    FD.store(ram.fd.as_raw_fd(), Ordering::SeqCst);
+    CORE.store(ram.core.as_mut_ptr() as usize, Ordering::SeqCst);
     FRAMES.store(pages, Ordering::SeqCst);
     RESOLVED.store(0, Ordering::SeqCst);
     let engine = Installed::minimal()?;
@@ -54,7 +60,7 @@ pub(super) fn signal_and_map_touches(pages: usize) -> anyhow::Result<f64> {
             // SAFETY: the page lies in the reservation, which only this function and the
             // minimal handler map; the handler maps it before the store retries. Volatile:
             // the fault happens.
-            unsafe { ((reservation.base + page * PAGE) as *mut u8).write_volatile(1) };
+            unsafe { ((reservation.addr() + page * PAGE) as *mut u8).write_volatile(1) };
         }
         Ok::<(), anyhow::Error>(())
     })?;
@@ -77,11 +83,10 @@ extern "C" fn on_fault(_sig: libc::c_int, info: *mut libc::siginfo_t, _context: 
     let frame = (page ^ 1).min(FRAMES.load(Ordering::Relaxed) - 1);
     let core = CORE.load(Ordering::Relaxed);
     // SAFETY: the frame lies in the shared mapping of the memfd (`FRAMES` pages at `CORE`),
-    // which nothing else writes while the handler is installed.
+    // which nothing else reads or writes while the handler is installed.
     unsafe { std::ptr::write_bytes((core + frame * PAGE) as *mut u8, 0, PAGE) };
     #[allow(clippy::cast_possible_wrap)] // a frame's offset is under the memfd's size, an i64
     let offset = (frame * PAGE) as libc::off_t;
-    let fd = FD.load(Ordering::Relaxed);
     // SAFETY: the page lies in the reservation, which only this module maps; the memfd holds
     // the frame's 4 KiB.
     let got = unsafe {
@@ -90,7 +95,7 @@ extern "C" fn on_fault(_sig: libc::c_int, info: *mut libc::siginfo_t, _context: 
             PAGE,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED | libc::MAP_FIXED,
-            fd,
+            FD.load(Ordering::Relaxed),
             offset,
         )
     };
@@ -138,95 +143,28 @@ impl Drop for Installed {
     }
 }
 
-/// The frames: a memfd of `pages` pages, allocated, and mapped shared with every page
-/// present (written once), as the engine's RAM is after boot.
+/// The frames: a memfd of `len` bytes and a shared mapping of all of it with every page
+/// allocated and mapped in. Declared before the handler is installed, so dropped after it.
 struct Ram {
-    fd: libc::c_int,
-    core: usize,
-    len: usize,
+    fd: OwnedFd,
+    core: memmap2::MmapMut,
 }
 
 impl Ram {
-    fn new(pages: usize) -> anyhow::Result<Ram> {
-        let len = pages * PAGE;
-        let bytes = libc::off_t::try_from(len).context("RAM size")?;
+    fn new(len: usize) -> anyhow::Result<Ram> {
         // SAFETY: the name is a NUL-terminated string; memfd_create has no other input.
-        let fd = unsafe { libc::memfd_create(c"ntmem-bench-floor".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
+        let raw = unsafe { libc::memfd_create(c"ntmem-bench-floor".as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
             return Err(std::io::Error::last_os_error()).context("memfd_create");
         }
-        // SAFETY: fd is the memfd just created; it grows to `len` zero bytes, allocated.
-        if unsafe { libc::ftruncate(fd, bytes) } != 0 || unsafe { libc::fallocate(fd, 0, 0, bytes) } != 0 {
-            let err = std::io::Error::last_os_error();
-            // SAFETY: fd is ours and closed once.
-            unsafe { libc::close(fd) };
-            return Err(err).context("sizing the memfd");
-        }
-        // SAFETY: a new shared mapping where the kernel chooses, of a file of exactly `len`
-        // bytes; MAP_POPULATE makes every page present.
-        let core = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                fd,
-                0,
-            )
-        };
-        if core == libc::MAP_FAILED {
-            let err = std::io::Error::last_os_error();
-            // SAFETY: fd is ours and closed once.
-            unsafe { libc::close(fd) };
-            return Err(err).context("mapping the memfd");
-        }
-        Ok(Ram { fd, core: core as usize, len })
-    }
-}
-
-impl Drop for Ram {
-    fn drop(&mut self) {
-        // SAFETY: the mapping and the fd are this value's, released once; the handler that
-        // used them was removed first (`Installed` is dropped before `Ram`).
-        unsafe {
-            libc::munmap(self.core as *mut libc::c_void, self.len);
-            libc::close(self.fd);
-        }
-    }
-}
-
-/// A `PROT_NONE` reservation of `pages` pages where the kernel chooses: the minimal handler's
-/// arena.
-struct Reservation {
-    base: usize,
-    len: usize,
-}
-
-impl Reservation {
-    fn new(pages: usize) -> anyhow::Result<Reservation> {
-        let len = pages * PAGE;
-        // SAFETY: a fresh private mapping at an address the kernel chooses aliases nothing of
-        // this program; the result is checked before it is used.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(anyhow!("reserving {len} bytes: {}", std::io::Error::last_os_error()));
-        }
-        Ok(Reservation { base: p as usize, len })
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        // SAFETY: the reservation (and the frames mapped into it) is this value's, unmapped once.
-        unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
+        // SAFETY: `raw` is the descriptor just created, owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let file = std::fs::File::from(fd.try_clone().context("duplicating the memfd")?);
+        file.set_len(len as u64).context("sizing the memfd")?;
+        // SAFETY: a new shared mapping of a file of exactly `len` bytes that nothing truncates;
+        // the only other mappings of it are the handler's, of the frames it clears here first.
+        let core =
+            unsafe { memmap2::MmapOptions::new().len(len).populate().map_mut(&file) }.context("mapping the memfd")?;
+        Ok(Ram { fd, core })
     }
 }

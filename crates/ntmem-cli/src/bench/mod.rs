@@ -15,8 +15,9 @@
 //! rows named (and skips the cluster sweeps).
 //!
 //! `figures.rs` measures ntmem's accesses and calls, `paging.rs` its paging beside host file
-//! I/O, `sections.rs` its shared, file-backed and copy-on-write pages and views, `native.rs` the host baselines (the only unsafe code), `timing.rs` says how a sample
-//! is timed and a figure chosen (the median).
+//! I/O, `sections.rs` its shared, file-backed and copy-on-write pages and views, `engine.rs` the native engine's rows, `native.rs` the host baselines and `fault_floor.rs`
+//! the host's floor under the engine's faults (these two hold the benchmarks' only unsafe
+//! code), `timing.rs` says how a sample is timed and a figure chosen (the median).
 
 mod calls;
 mod engine;

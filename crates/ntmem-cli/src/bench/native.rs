@@ -3,8 +3,9 @@
 //! copies, and file I/O and file mappings through [`HostFile`] beside the paging and section
 //! figures' files.
 //!
-//! The only unsafe code of the benchmarks lives here, around [`Mapping`]: a private anonymous
-//! mapping of the host, unmapped on drop. Each function returns one sample in nanoseconds per
+//! Most of the benchmarks' unsafe code lives here, around [`Mapping`]: a private anonymous
+//! mapping of the host, unmapped on drop (the rest is the fault floor's signal handler,
+//! `fault_floor.rs`). Each function returns one sample in nanoseconds per
 //! operation (see `timing.rs`); `figures.rs` takes them in turn with its ntmem samples.
 
 use super::timing::{per_op, XorShift};
@@ -28,7 +29,7 @@ pub(super) struct Mapping {
 
 impl Mapping {
     /// Maps `len` bytes (a multiple of the page size) with protection `prot`.
-    fn new(len: usize, prot: libc::c_int) -> io::Result<Mapping> {
+    pub(super) fn new(len: usize, prot: libc::c_int) -> io::Result<Mapping> {
         // SAFETY: a fresh anonymous private mapping at an address the kernel chooses aliases
         // nothing of this program; the result is checked before it is used.
         let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
@@ -113,6 +114,11 @@ pub(super) fn touched_mapping(len: usize) -> anyhow::Result<Mapping> {
 }
 
 impl Mapping {
+    /// The address of the mapping's first byte.
+    pub(super) fn addr(&self) -> usize {
+        self.base.as_ptr() as usize
+    }
+
     /// The mapping's bytes.
     pub(super) fn bytes(&self) -> &[u8] {
         // SAFETY: the mapping is `len` readable bytes for as long as `self` lives; only

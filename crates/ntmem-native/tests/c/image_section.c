@@ -1,6 +1,6 @@
-// An image section through the C ABI (F206): it keeps the size asked up to the image's, a
-// larger one is refused with Windows' error and creates nothing, and its view maps the whole
-// image with MEM_IMAGE. argv[1] is a PE DLL whose SizeOfImage is 0x8000.
+// An image section through the C ABI (F206): a size up to the image's is taken, a larger one
+// is refused with Windows' error, and the view of a 42-byte section maps the whole image with
+// MEM_IMAGE. argv[1] is a PE DLL whose SizeOfImage is 0x8000.
 #include <windows.h>
 #include <stdio.h>
 

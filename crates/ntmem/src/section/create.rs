@@ -87,7 +87,7 @@ struct FilePlan {
 }
 
 impl Sections {
-    /// Creates a section, or finds the one its name already stands for.
+    /// Creates a section, or (with `open_existing`) finds the one its name already stands for.
     pub(crate) fn create_section(
         &mut self,
         machine: &mut Machine,

@@ -22,14 +22,16 @@ pub enum SectionError {
     /// The directory of the path does not exist.
     #[error("the path does not exist")]
     PathNotFound,
-    /// The file exists and the disposition wanted a new one.
-    #[error("the file already exists")]
+    /// The file exists and the disposition wanted a new one; or a section's name is in use
+    /// and the caller did not ask to open what holds it (F207: no `OBJ_OPENIF`).
+    #[error("the name is already in use")]
     NameCollision,
     /// Another open of the file does not share the access asked (or this one does not
     /// share the access of another).
     #[error("sharing violation")]
     SharingViolation,
-    /// The section is bigger than a read-only file or the section limit (F124, F138).
+    /// The section is bigger than a read-only file or the section limit (F124, F138), or an
+    /// image section than its image (F206).
     #[error("the section is too big")]
     SectionTooBig,
     /// An image section asked to be larger than its image, with a read-write protection:

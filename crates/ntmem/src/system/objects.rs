@@ -164,8 +164,9 @@ impl System {
         self.file_mut(pid, handle)?.size()
     }
 
-    /// Creates a section for `pid` (or finds the one its name stands for, F133) and opens a
-    /// handle granting `access`. `options.file` is ignored: `file` is the caller's handle.
+    /// Creates a section for `pid` (or, with `options.open_existing`, finds the one its name
+    /// stands for, F133; without it a name in use is `NameCollision`, F207) and opens a handle
+    /// granting `access`. `options.file` is ignored: `file` is the caller's handle.
     pub fn create_section(
         &mut self,
         pid: ProcessId,
