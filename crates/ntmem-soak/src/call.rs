@@ -72,8 +72,18 @@ pub enum Call {
     /// The modified page writer runs.
     WriteModified,
     /// `CreateFileMappingW` of the page file (`file` none) or of soak file `file` (opened for
-    /// the call, for reading and, with `file_write`, writing), named `soak-section-<name>`.
-    CreateSection { proc: Slot, file: Option<u8>, file_write: bool, protect: u32, size: u64, name: Option<u8> },
+    /// the call, for reading and, with `file_write`, writing), named `soak-section-<name>`;
+    /// with `nt`, `NtCreateSection` instead, `OBJ_OPENIF` in its attributes when `nt` is true
+    /// (F207) and all access asked.
+    CreateSection {
+        proc: Slot,
+        file: Option<u8>,
+        file_write: bool,
+        protect: u32,
+        size: u64,
+        name: Option<u8>,
+        nt: Option<bool>,
+    },
     /// `OpenFileMappingW` of `soak-section-<name>`.
     OpenSection { proc: Slot, name: u8, access: u32 },
     /// `CloseHandle` of the caller's section handle `handle` (an index; 255: no handle).

@@ -212,7 +212,8 @@ impl Soak {
                     None => e.between(1, 48) * PAGE - if e.one_in(4) { e.below(PAGE) } else { 0 },
                 };
                 let name = e.one_in(2).then(|| e.below(u64::from(NAMES)) as u8);
-                Call::CreateSection { proc, file, file_write: !e.one_in(8), protect, size, name }
+                let nt = e.one_in(4).then(|| e.one_in(2));
+                Call::CreateSection { proc, file, file_write: !e.one_in(8), protect, size, name, nt }
             }
             21 => {
                 let access = e.pick(&[FILE_MAP_ALL_ACCESS, FILE_MAP_READ, FILE_MAP_WRITE, FILE_MAP_COPY]);

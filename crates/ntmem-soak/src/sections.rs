@@ -39,6 +39,8 @@ pub(crate) const NAMES: u8 = 4;
 pub(crate) const BAD_HANDLE: u8 = u8::MAX;
 const NOT_A_HANDLE: u64 = 0xDEAD_BEEC;
 const PAGE_BYTES: usize = 4096;
+/// The `SEC_*` bits of a `CreateFileMappingW` protection (kernelbase splits them off).
+const SEC_FLAGS: u32 = 0xFFF0_0000;
 
 /// A host file: where it is, and what each of its pages holds.
 pub(crate) struct FileModel {
@@ -417,6 +419,7 @@ impl Soak {
         protect: u32,
         size: u64,
         name: Option<u8>,
+        nt: Option<bool>,
     ) -> Result<(), String> {
         let commit_before = self.sys.stats().commit_total;
         let existing = name.and_then(|n| self.live_named(n));
@@ -435,34 +438,29 @@ impl Soak {
                 h
             }
         };
-        #[allow(clippy::cast_possible_truncation)] // The low half, as the API takes it.
-        let (high, low) = ((size >> 32) as u32, size as u32);
-        let mut k = self.k(proc);
-        let h = k.CreateFileMappingW(fh, None, protect, high, low, name_str.as_deref());
-        let error = k.GetLastError();
-        if fh != INVALID_HANDLE_VALUE && k.CloseHandle(fh) != TRUE {
-            return Err(format!("CloseHandle of a file handle: error {}", k.GetLastError()));
+        let made = match nt {
+            None => self.create_section_win32(proc, fh, protect, size, name_str.as_deref(), existing),
+            Some(open_if) => self.create_section_nt(proc, fh, protect, size, name_str.as_deref(), existing, open_if),
+        };
+        if fh != INVALID_HANDLE_VALUE && self.k(proc).CloseHandle(fh) != TRUE {
+            return Err(format!("CloseHandle of a file handle: error {}", self.k(proc).GetLastError()));
         }
-        let base = protect & 0xFFFF;
-        if h.is_null() {
+        let Some(h) = made? else {
             if self.sys.stats().commit_total != commit_before {
-                return Err(format!("a refused CreateFileMappingW (error {error}) changed the commit charge"));
+                return Err(format!("a refused section creation ({protect:#x}, {size:#x}) changed the commit charge"));
             }
             return Ok(());
-        }
+        };
+        let base = protect & 0xFFFF;
         if file.is_none() && size == 0 && existing.is_none() {
-            return Err("CreateFileMappingW of the page file with size 0 succeeded (F122)".into());
+            return Err("a section of the page file with size 0 was created (F122)".into());
         }
         let writes = base == PAGE_READWRITE || base == PAGE_EXECUTE_READWRITE;
         if file.is_some() && !file_write && writes && existing.is_none() {
             return Err("a PAGE_READWRITE section of a file opened for reading only (F128)".into());
         }
         let section = match existing {
-            Some(id) if error == ERROR_ALREADY_EXISTS => id,
-            Some(_) => return Err(format!("CreateFileMappingW of a used name: last error {error}, not 183")),
-            None if error == ERROR_ALREADY_EXISTS => {
-                return Err("ERROR_ALREADY_EXISTS for a name the model holds free".into());
-            }
+            Some(id) => id,
             None => {
                 let (backing, bytes) = match file {
                     Some(f) => (Backing::File(f), if size == 0 { FILE_PAGES[f] * PAGE } else { size }),
@@ -483,11 +481,90 @@ impl Soak {
         };
         let s = self.sections[section].as_mut().ok_or("a section gone")?;
         s.handles += 1;
-        // The handle's rights follow the protection asked (kernelbase), the views the
-        // section's (F153).
-        let write = writes && s.writable;
-        self.slots[proc].handles.push(SectionHandle { raw: h as usize as u64, section, write });
+        // The handle's rights follow the protection asked (kernelbase; `NtCreateSection` asks
+        // for all access), the views the section's (F153).
+        let write = (writes || nt.is_some()) && s.writable;
+        self.slots[proc].handles.push(SectionHandle { raw: h, section, write });
         Ok(())
+    }
+
+    /// `CreateFileMappingW`: the new handle, or `None` when refused. A name in use opens its
+    /// section with last error `ERROR_ALREADY_EXISTS` (F133).
+    fn create_section_win32(
+        &mut self,
+        proc: usize,
+        fh: HANDLE,
+        protect: u32,
+        size: u64,
+        name: Option<&str>,
+        existing: Option<usize>,
+    ) -> Result<Option<u64>, String> {
+        #[allow(clippy::cast_possible_truncation)] // The low half, as the API takes it.
+        let (high, low) = ((size >> 32) as u32, size as u32);
+        let mut k = self.k(proc);
+        let h = k.CreateFileMappingW(fh, None, protect, high, low, name);
+        let error = k.GetLastError();
+        if h.is_null() {
+            return Ok(None);
+        }
+        match (existing, error == ERROR_ALREADY_EXISTS) {
+            (Some(_), false) => Err(format!("CreateFileMappingW of a used name: last error {error}, not 183")),
+            (None, true) => Err("ERROR_ALREADY_EXISTS for a name the model holds free".into()),
+            _ => Ok(Some(h as usize as u64)),
+        }
+    }
+
+    /// `NtCreateSection` with all access, the attributes `CreateFileMappingW` would pass but
+    /// `OBJ_OPENIF` only when `open_if` (F207): the new handle, or `None` when refused. A name
+    /// in use opens its section with `STATUS_OBJECT_NAME_EXISTS` under `OBJ_OPENIF`, and
+    /// without it collides; a refusal writes no handle.
+    #[allow(clippy::too_many_arguments)]
+    fn create_section_nt(
+        &mut self,
+        proc: usize,
+        fh: HANDLE,
+        protect: u32,
+        size: u64,
+        name: Option<&str>,
+        existing: Option<usize>,
+        open_if: bool,
+    ) -> Result<Option<u64>, String> {
+        let untouched = handle(NOT_A_HANDLE);
+        let mut h = untouched;
+        let attributes = OBJECT_ATTRIBUTES { ObjectName: name, Attributes: if open_if { OBJ_OPENIF } else { 0 } };
+        let sec = match protect & SEC_FLAGS {
+            0 => SEC_COMMIT,
+            flags => flags,
+        };
+        let file = if fh == INVALID_HANDLE_VALUE { core::ptr::null_mut() } else { fh };
+        let max = i64::try_from(size).unwrap_or(i64::MAX);
+        let status = self.nt(proc).NtCreateSection(
+            &mut h,
+            SECTION_ALL_ACCESS,
+            Some(&attributes),
+            (size != 0).then_some(&max),
+            protect & !SEC_FLAGS,
+            sec,
+            file,
+        );
+        let name_status = status_name(status).map_or_else(|| format!("{:#x}", status.cast_unsigned()), str::to_owned);
+        if status < 0 {
+            if h != untouched {
+                return Err(format!("a refused NtCreateSection ({name_status}) wrote a handle"));
+            }
+            if status == STATUS_OBJECT_NAME_COLLISION && existing.is_none() {
+                return Err("NtCreateSection collided on a name the model holds free".into());
+            }
+            return Ok(None);
+        }
+        match existing {
+            Some(_) if !open_if => Err(format!("NtCreateSection of a used name without OBJ_OPENIF: {name_status}")),
+            Some(_) if status != STATUS_OBJECT_NAME_EXISTS => {
+                Err(format!("NtCreateSection opened a used name with {name_status}, not STATUS_OBJECT_NAME_EXISTS"))
+            }
+            None if status != STATUS_SUCCESS => Err(format!("NtCreateSection of a new section: {name_status}")),
+            _ => Ok(Some(h as usize as u64)),
+        }
     }
 
     pub(crate) fn open_section(&mut self, proc: usize, name: u8, access: u32) -> Result<(), String> {

@@ -138,7 +138,7 @@ fn create_process_that_fails_keeps_no_charge() {
 #[test]
 fn lock_of_a_view_page_reports_it_locked() {
     let calls = [
-        Call::CreateSection { proc: 0, file: None, file_write: true, protect: 4, size: 0x1b468, name: None },
+        Call::CreateSection { proc: 0, file: None, file_write: true, protect: 4, size: 0x1b468, name: None, nt: None },
         Call::MapView {
             proc: 0,
             handle: 0,
@@ -173,11 +173,27 @@ fn lock_of_a_view_page_reports_it_locked() {
 #[test]
 fn a_failed_write_makes_no_copy_on_write_copy() {
     let calls = [
-        Call::CreateSection { proc: 1, file: Some(0), file_write: true, protect: 4, size: 0, name: Some(3) },
+        Call::CreateSection { proc: 1, file: Some(0), file_write: true, protect: 4, size: 0, name: Some(3), nt: None },
         Call::OpenSection { proc: 0, name: 3, access: 4 },
         Call::Alloc { proc: 2, via: Nt(Current), addr: 0, size: 0x3000, flags: 0x2000, protect: 64, zero_bits: 0 },
-        Call::CreateSection { proc: 2, file: Some(1), file_write: true, protect: 2, size: 0x44000, name: Some(1) },
-        Call::CreateSection { proc: 2, file: None, file_write: true, protect: 0x400_0008, size: 0x24cce, name: None },
+        Call::CreateSection {
+            proc: 2,
+            file: Some(1),
+            file_write: true,
+            protect: 2,
+            size: 0x44000,
+            name: Some(1),
+            nt: None,
+        },
+        Call::CreateSection {
+            proc: 2,
+            file: None,
+            file_write: true,
+            protect: 0x400_0008,
+            size: 0x24cce,
+            name: None,
+            nt: None,
+        },
         Call::CloseSection { proc: 2, handle: 0 },
         Call::Alloc { proc: 2, via: Ex(Current), addr: 0, size: 0x18000, flags: 0x20_3000, protect: 2, zero_bits: 0 },
         Call::MapView {
@@ -230,7 +246,7 @@ fn a_failed_write_makes_no_copy_on_write_copy() {
 #[test]
 fn a_file_whose_write_back_failed_is_checked_once_written() {
     let calls = [
-        Call::CreateSection { proc: 0, file: Some(0), file_write: true, protect: 4, size: 0, name: None },
+        Call::CreateSection { proc: 0, file: Some(0), file_write: true, protect: 4, size: 0, name: None, nt: None },
         Call::MapView {
             proc: 0,
             handle: 0,
@@ -242,7 +258,7 @@ fn a_file_whose_write_back_failed_is_checked_once_written() {
             zero_bits: None,
         },
         Call::Write { proc: 0, addr: 0x2000_0000, len: 8, seed: 0x35b3_e39d_4f9f_7ce6 },
-        Call::CreateSection { proc: 0, file: Some(1), file_write: true, protect: 4, size: 0, name: None },
+        Call::CreateSection { proc: 0, file: Some(1), file_write: true, protect: 4, size: 0, name: None, nt: None },
         Call::InjectMappedFaults { reads: 0, writes: 1 },
         Call::TerminateProcess { proc: 0, target: Current },
     ];
