@@ -114,6 +114,19 @@ fn an_image_section_takes_a_size_up_to_the_image_s_and_refuses_a_larger_one_f206
 }
 
 #[test]
+fn a_name_in_use_opens_only_once_the_new_section_could_be_built_f208() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("grow.bin");
+    std::fs::write(&path, [7u8; 4096]).expect("the file written");
+    let o = run("crates/ntmem-native/tests/c/named_section.c", &[&path.to_string_lossy()], &[]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o), "named sections open as Windows builds them\n");
+    let bytes = std::fs::read(&path).expect("the file read back");
+    assert_eq!(bytes.len(), 0x3000, "the file grew to the size the refused new section asked for");
+    assert!(bytes[..4096].iter().all(|&b| b == 7) && bytes[4096..].iter().all(|&b| b == 0));
+}
+
+#[test]
 fn an_unhandled_access_violation_ends_the_process_with_windows_report_f95() {
     let o = run("crates/ntmem-native/tests/c/av_unhandled.c", &[], &[]);
     assert_eq!(o.status.code(), Some(0x05), "the exit code is 0xC0000005, of which the host keeps the low byte");

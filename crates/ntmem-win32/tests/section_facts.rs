@@ -439,6 +439,63 @@ fn nt_create_of_a_name_in_use_collides_without_obj_openif_f207() {
 }
 
 #[test]
+fn a_name_in_use_opens_only_once_the_new_section_could_be_built_f208() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = host_file(&dir, "f208", 4096);
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let existing = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x1000, Some("f208"));
+    assert!(!existing.is_null());
+    let stats = k.system().stats();
+    let too_big = (stats.commit_limit - stats.commit_total + 1) * 0x1000;
+    let sections = k.system().sections().sections().count();
+    // The new section's commit is charged before its name is looked at: more than the limit
+    // leaves fails, name or no name.
+    let (high, low) = ((too_big >> 32) as u32, too_big as u32);
+    k.SetLastError(0xdead);
+    assert!(k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, high, low, Some("f208")).is_null());
+    assert_eq!(k.GetLastError(), ERROR_COMMITMENT_LIMIT);
+    // SEC_RESERVE charges nothing: the same size opens the existing section, with its size.
+    let reserve = PAGE_READWRITE | SEC_RESERVE;
+    let opened = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, reserve, high, low, Some("f208"));
+    assert_eq!(k.GetLastError(), ERROR_ALREADY_EXISTS);
+    assert_eq!(query(&mut sys, pid, opened).MaximumSize, 0x1000);
+    // Through NT, with or without OBJ_OPENIF: the charge fails before the name collides.
+    let mut nt = Ntdll::new(&mut sys, pid);
+    let size = too_big as i64;
+    for attributes in [0, OBJ_OPENIF] {
+        let mut h = null();
+        let attrs = OBJECT_ATTRIBUTES { ObjectName: Some("f208"), Attributes: attributes };
+        let s = nt.NtCreateSection(
+            &mut h,
+            SECTION_ALL_ACCESS,
+            Some(&attrs),
+            Some(&size),
+            PAGE_READWRITE,
+            SEC_COMMIT,
+            null(),
+        );
+        assert_eq!((s, h), (STATUS_COMMITMENT_LIMIT, null()));
+    }
+    assert_eq!(sys.sections().sections().count(), sections);
+    assert_eq!(sys.stats().commit_total, stats.commit_total, "nothing stays charged");
+    // A file section bigger than its file grows the file (F125) before the name is looked
+    // at: the name in use then opens its section, with its own size, and the file stays grown.
+    let mut k = Kernel32::new(&mut sys, pid);
+    let f = open(&mut k, &path, GENERIC_READ | GENERIC_WRITE);
+    let file_section = k.CreateFileMappingW(f, None, PAGE_READWRITE, 0, 0, Some("f208 file"));
+    assert_eq!(k.GetLastError(), 0);
+    let again = k.CreateFileMappingW(f, None, PAGE_READWRITE, 0, 0x3000, Some("f208 file"));
+    assert_eq!(k.GetLastError(), ERROR_ALREADY_EXISTS);
+    let mut file_size = 0;
+    assert_eq!(k.GetFileSizeEx(f, &mut file_size), TRUE);
+    assert_eq!(file_size, 0x3000);
+    assert_eq!(query(&mut sys, pid, again).MaximumSize, 0x1000);
+    assert_eq!(query(&mut sys, pid, file_section).MaximumSize, 0x1000);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0x3000);
+}
+
+#[test]
 fn name_goes_with_the_last_handle() {
     // F134 (without views: the name and the object go together)
     let (mut sys, pid) = setup();

@@ -112,16 +112,6 @@ impl Sections {
             },
             Some(p) => p.size,
         };
-        match options.name.and_then(|n| self.lookup(n)) {
-            // F207: without OBJ_OPENIF a name in use is a collision, whatever holds it.
-            Some(_) if !options.open_existing => return Err(SectionError::NameCollision),
-            // F133: the existing object, with its own size. Windows builds the new section
-            // and drops it at the name's collision; building nothing shows the same.
-            Some(NamedObject::Section(existing)) => return Ok((existing, Created::Existing)),
-            // F137: a name taken by another type of object.
-            Some(NamedObject::Event(_)) => return Err(SectionError::ObjectTypeMismatch),
-            None => {}
-        }
         let pages = pages_of(size);
         let commit = if plan.is_none() && options.kind == SectionKind::Commit { pages } else { 0 };
         if pages > MAX_SEGMENT_PAGES && commit == 0 {
@@ -131,6 +121,24 @@ impl Sections {
         if pages > MAX_SEGMENT_PAGES {
             machine.commit.uncharge(commit);
             return Err(SectionError::InsufficientResources);
+        }
+        // F208: NT builds the new section — its commit charged, its file grown (F125) — before
+        // the object manager looks at its name, so those succeed or fail first and the file
+        // stays grown; only then does a name in use give the existing object.
+        if let Some(p) = plan.as_ref().filter(|p| p.extend) {
+            let file = self.file(p.id).ok_or(SectionError::InvalidHandle)?;
+            file.host.set_len(p.size).map_err(|_| SectionError::DiskFull)?;
+        }
+        if let Some(found) = options.name.and_then(|n| self.lookup(n)) {
+            machine.commit.uncharge(commit);
+            return match found {
+                // F207: without OBJ_OPENIF a name in use is a collision, whatever holds it.
+                _ if !options.open_existing => Err(SectionError::NameCollision),
+                // F133: the existing object, with its own size; the new one is dropped.
+                NamedObject::Section(existing) => Ok((existing, Created::Existing)),
+                // F137: a name taken by another type of object.
+                NamedObject::Event(_) => Err(SectionError::ObjectTypeMismatch),
+            };
         }
         let segment = match &plan {
             None => {
@@ -263,8 +271,8 @@ impl Sections {
         Ok(id)
     }
 
-    /// The file's data segment, created on first use and grown to cover `plan.size`; the file
-    /// itself grown first when the section is bigger (F125).
+    /// The file's data segment, created on first use and grown to cover `plan.size` (the file
+    /// itself was grown first when the section is bigger, F125).
     fn data_segment_for(
         &mut self,
         machine: &mut Machine,
@@ -273,9 +281,6 @@ impl Sections {
     ) -> Result<SegmentId, SectionError> {
         let file = self.file(plan.id).ok_or(SectionError::InvalidHandle)?;
         let identity = file.identity();
-        if plan.extend {
-            file.host.set_len(plan.size).map_err(|_| SectionError::DiskFull)?;
-        }
         let pages = pages_of(plan.size);
         if let Some(id) = machine.segments.data_segment(identity) {
             if let Some(seg) = machine.segments.get_mut(id) {
