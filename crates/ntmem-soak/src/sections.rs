@@ -54,6 +54,18 @@ pub(crate) struct SegmentModel {
     pub(crate) pages: BTreeMap<u64, Content>,
 }
 
+/// One section creation as both routes make it: the file handle (`INVALID_HANDLE_VALUE` for
+/// the page file), the `CreateFileMappingW` protection with its `SEC_*` bits, the size, the
+/// name, and the section the model says holds that name.
+#[derive(Clone, Copy)]
+struct Creation<'a> {
+    fh: HANDLE,
+    protect: u32,
+    size: u64,
+    name: Option<&'a str>,
+    existing: Option<usize>,
+}
+
 /// A section object: its bytes, its size, and what keeps it.
 pub(crate) struct SectionModel {
     pub(crate) backing: Backing,
@@ -438,9 +450,10 @@ impl Soak {
                 h
             }
         };
+        let creation = Creation { fh, protect, size, name: name_str.as_deref(), existing };
         let made = match nt {
-            None => self.create_section_win32(proc, fh, protect, size, name_str.as_deref(), existing),
-            Some(open_if) => self.create_section_nt(proc, fh, protect, size, name_str.as_deref(), existing, open_if),
+            None => self.create_section_win32(proc, &creation),
+            Some(open_if) => self.create_section_nt(proc, &creation, open_if),
         };
         if fh != INVALID_HANDLE_VALUE && self.k(proc).CloseHandle(fh) != TRUE {
             return Err(format!("CloseHandle of a file handle: error {}", self.k(proc).GetLastError()));
@@ -490,15 +503,8 @@ impl Soak {
 
     /// `CreateFileMappingW`: the new handle, or `None` when refused. A name in use opens its
     /// section with last error `ERROR_ALREADY_EXISTS` (F133).
-    fn create_section_win32(
-        &mut self,
-        proc: usize,
-        fh: HANDLE,
-        protect: u32,
-        size: u64,
-        name: Option<&str>,
-        existing: Option<usize>,
-    ) -> Result<Option<u64>, String> {
+    fn create_section_win32(&mut self, proc: usize, c: &Creation<'_>) -> Result<Option<u64>, String> {
+        let Creation { fh, protect, size, name, existing } = *c;
         #[allow(clippy::cast_possible_truncation)] // The low half, as the API takes it.
         let (high, low) = ((size >> 32) as u32, size as u32);
         let mut k = self.k(proc);
@@ -518,17 +524,8 @@ impl Soak {
     /// `OBJ_OPENIF` only when `open_if` (F207): the new handle, or `None` when refused. A name
     /// in use opens its section with `STATUS_OBJECT_NAME_EXISTS` under `OBJ_OPENIF`, and
     /// without it collides; a refusal writes no handle.
-    #[allow(clippy::too_many_arguments)]
-    fn create_section_nt(
-        &mut self,
-        proc: usize,
-        fh: HANDLE,
-        protect: u32,
-        size: u64,
-        name: Option<&str>,
-        existing: Option<usize>,
-        open_if: bool,
-    ) -> Result<Option<u64>, String> {
+    fn create_section_nt(&mut self, proc: usize, c: &Creation<'_>, open_if: bool) -> Result<Option<u64>, String> {
+        let Creation { fh, protect, size, name, existing } = *c;
         let untouched = handle(NOT_A_HANDLE);
         let mut h = untouched;
         let attributes = OBJECT_ATTRIBUTES { ObjectName: name, Attributes: if open_if { OBJ_OPENIF } else { 0 } };

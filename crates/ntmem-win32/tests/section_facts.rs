@@ -38,6 +38,16 @@ fn nt_create(
     (s, h)
 }
 
+/// `NtCreateSection` of a page-file `SEC_COMMIT`, `PAGE_READWRITE` section of `size` bytes
+/// named `name`, with the `OBJ_` flags `attributes`.
+fn nt_create_named(nt: &mut Ntdll, name: &str, attributes: u32, size: i64) -> (NTSTATUS, HANDLE) {
+    let mut h = null();
+    let attrs = OBJECT_ATTRIBUTES { ObjectName: Some(name), Attributes: attributes };
+    let s =
+        nt.NtCreateSection(&mut h, SECTION_ALL_ACCESS, Some(&attrs), Some(&size), PAGE_READWRITE, SEC_COMMIT, null());
+    (s, h)
+}
+
 fn commit_total(sys: &System) -> u64 {
     sys.stats().commit_total
 }
@@ -403,21 +413,7 @@ fn nt_create_of_a_name_in_use_collides_without_obj_openif_f207() {
     let before = k.system().sections().sections().count();
     let commit = k.system().stats().commit_total;
     let mut nt = Ntdll::new(&mut sys, pid);
-    let size = 0x1000;
-    let create = |nt: &mut Ntdll, name: &str, attributes: u32| {
-        let mut h = null();
-        let attrs = OBJECT_ATTRIBUTES { ObjectName: Some(name), Attributes: attributes };
-        let s = nt.NtCreateSection(
-            &mut h,
-            SECTION_ALL_ACCESS,
-            Some(&attrs),
-            Some(&size),
-            PAGE_READWRITE,
-            SEC_COMMIT,
-            null(),
-        );
-        (s, h)
-    };
+    let create = |nt: &mut Ntdll, name: &str, attributes: u32| nt_create_named(nt, name, attributes, 0x1000);
     // Wine om.c test_name_collisions: without OBJ_OPENIF a name in use collides (whatever
     // object holds it), and nothing is created; with it, a section opens, another type is a
     // mismatch.
@@ -462,20 +458,8 @@ fn a_name_in_use_opens_only_once_the_new_section_could_be_built_f208() {
     assert_eq!(query(&mut sys, pid, opened).MaximumSize, 0x1000);
     // Through NT, with or without OBJ_OPENIF: the charge fails before the name collides.
     let mut nt = Ntdll::new(&mut sys, pid);
-    let size = too_big as i64;
     for attributes in [0, OBJ_OPENIF] {
-        let mut h = null();
-        let attrs = OBJECT_ATTRIBUTES { ObjectName: Some("f208"), Attributes: attributes };
-        let s = nt.NtCreateSection(
-            &mut h,
-            SECTION_ALL_ACCESS,
-            Some(&attrs),
-            Some(&size),
-            PAGE_READWRITE,
-            SEC_COMMIT,
-            null(),
-        );
-        assert_eq!((s, h), (STATUS_COMMITMENT_LIMIT, null()));
+        assert_eq!(nt_create_named(&mut nt, "f208", attributes, too_big as i64), (STATUS_COMMITMENT_LIMIT, null()));
     }
     assert_eq!(sys.sections().sections().count(), sections);
     assert_eq!(sys.stats().commit_total, stats.commit_total, "nothing stays charged");
