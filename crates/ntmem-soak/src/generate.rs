@@ -17,7 +17,7 @@ use ntmem_win32::*;
 use crate::call::{Call, Slot, Target, Via};
 use crate::entropy::Entropy;
 use crate::model::PAGE;
-use crate::sections::{BAD_HANDLE, FILE_PAGES, NAMES};
+use crate::sections::{BAD_HANDLE, FILE_PAGES, GROWTH_PAGES, NAMES};
 use crate::soak::{Soak, USER_END};
 use crate::KnownBug;
 
@@ -206,7 +206,11 @@ impl Soak {
                     protect |= SEC_COMMIT;
                 }
                 let size = match file {
-                    Some(f) if e.one_in(2) => e.between(1, FILE_PAGES[usize::from(f)]) * PAGE,
+                    // Now and then past the file's first size: a writable section grows it.
+                    Some(f) if e.one_in(2) => {
+                        let more = if e.one_in(8) { GROWTH_PAGES } else { 0 };
+                        e.between(1, FILE_PAGES[usize::from(f)] + more) * PAGE
+                    }
                     Some(_) => 0,
                     None if e.one_in(16) => 0,
                     None => e.between(1, 48) * PAGE - if e.one_in(4) { e.below(PAGE) } else { 0 },

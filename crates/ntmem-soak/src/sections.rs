@@ -14,7 +14,9 @@
 //! fails; after a successful `FlushViewOfFile` the host file holds the model's bytes over the
 //! range flushed, and once a file's last section and view are gone (its data segment deleted)
 //! the whole host file does; a page-file section's bytes go with its last reference (a new
-//! section of the same name reads zeros). Mapped-file reads and writes fail on request
+//! section of the same name reads zeros); a writable section larger than its file grows the
+//! file, even when its name then opens another section or collides (F125, F208), and the host
+//! file's length is checked there. Mapped-file reads and writes fail on request
 //! ([`crate::Call::InjectMappedFaults`]): a read then raises `STATUS_IN_PAGE_ERROR`, a failed
 //! write-back keeps the pages dirty; nothing is lost either way.
 
@@ -31,8 +33,12 @@ use crate::model::{for_pages, Backing, Content, SharedPage, PAGE};
 use crate::soak::{Allow, Soak};
 
 const G: u64 = 0x1_0000;
-/// The host files the soak maps, in pages (64 KiB multiples, so views may start inside).
+/// The host files the soak maps, in pages at the start (64 KiB multiples, so views may start
+/// inside).
 pub(crate) const FILE_PAGES: [u64; 2] = [32, 80];
+/// How many pages past its first size a section of a file may ask for: a writable one grows
+/// the file (F125), even when its name then opens an existing section (F208).
+pub(crate) const GROWTH_PAGES: u64 = 16;
 /// Section names: `soak-section-0` … `-3`.
 pub(crate) const NAMES: u8 = 4;
 /// A `handle` index that stands for a handle that is none.
@@ -42,10 +48,29 @@ const PAGE_BYTES: usize = 4096;
 /// The `SEC_*` bits of a `CreateFileMappingW` protection (kernelbase splits them off).
 const SEC_FLAGS: u32 = 0xFFF0_0000;
 
-/// A host file: where it is, and what each of its pages holds.
+/// A host file: where it is, and what each of its pages holds (as many as it has: files
+/// only grow, in whole pages).
 pub(crate) struct FileModel {
     pub(crate) path: PathBuf,
     pub(crate) pages: Vec<Content>,
+}
+
+impl FileModel {
+    /// Its length in bytes.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.pages.len() as u64 * PAGE
+    }
+}
+
+/// What a section creation came to.
+enum Made {
+    /// A handle: a new section, or the existing one of its name.
+    Handle(u64),
+    /// Refused before the section was built: nothing changed.
+    Refused,
+    /// Built, then refused at its name (`NtCreateSection` without `OBJ_OPENIF`, F207): what
+    /// building did stays (a file grown, F208).
+    Collided,
 }
 
 /// A page-file segment: its committed pages (all of them for `SEC_COMMIT`).
@@ -370,7 +395,7 @@ impl Soak {
         let sections = self.sys.sections();
         let held = self.sys.segments().data_segments().any(|(file, _)| sections.path_of(file) == Some(path));
         if !held {
-            self.check_file(f, 0, FILE_PAGES[f])?;
+            self.check_file(f, 0, self.files[f].pages.len() as u64)?;
         }
         Ok(())
     }
@@ -378,10 +403,11 @@ impl Soak {
     /// Host file `f`'s pages `[lo, hi)` against the model.
     pub(crate) fn check_file(&mut self, f: usize, lo: u64, hi: u64) -> Result<(), String> {
         let bytes = std::fs::read(&self.files[f].path).map_err(|e| format!("reading host file {f}: {e}"))?;
-        if bytes.len() as u64 != FILE_PAGES[f] * PAGE {
-            return Err(format!("host file {f} is {} bytes, not {}", bytes.len(), FILE_PAGES[f] * PAGE));
+        let want = self.files[f].bytes();
+        if bytes.len() as u64 != want {
+            return Err(format!("host file {f} is {:#x} bytes, the model says {want:#x}", bytes.len()));
         }
-        for page in lo..hi.min(FILE_PAGES[f]) {
+        for page in lo..hi.min(want / PAGE) {
             let at = usize::try_from(page * PAGE).unwrap_or(0);
             let got = &bytes[at..at + PAGE_BYTES];
             let c = &mut self.files[f].pages[usize::try_from(page).unwrap_or(0)];
@@ -458,7 +484,11 @@ impl Soak {
         if fh != INVALID_HANDLE_VALUE && self.k(proc).CloseHandle(fh) != TRUE {
             return Err(format!("CloseHandle of a file handle: error {}", self.k(proc).GetLastError()));
         }
-        let Some(h) = made? else {
+        let made = made?;
+        if let (Some(f), Made::Handle(_) | Made::Collided) = (file, &made) {
+            self.grow_file(f, size)?;
+        }
+        let Made::Handle(h) = made else {
             if self.sys.stats().commit_total != commit_before {
                 return Err(format!("a refused section creation ({protect:#x}, {size:#x}) changed the commit charge"));
             }
@@ -476,7 +506,7 @@ impl Soak {
             Some(id) => id,
             None => {
                 let (backing, bytes) = match file {
-                    Some(f) => (Backing::File(f), if size == 0 { FILE_PAGES[f] * PAGE } else { size }),
+                    Some(f) => (Backing::File(f), if size == 0 { self.files[f].bytes() } else { size }),
                     None => {
                         let mut seg = SegmentModel::default();
                         if protect & SEC_RESERVE == 0 {
@@ -501,9 +531,9 @@ impl Soak {
         Ok(())
     }
 
-    /// `CreateFileMappingW`: the new handle, or `None` when refused. A name in use opens its
-    /// section with last error `ERROR_ALREADY_EXISTS` (F133).
-    fn create_section_win32(&mut self, proc: usize, c: &Creation<'_>) -> Result<Option<u64>, String> {
+    /// `CreateFileMappingW`. A name in use opens its section with last error
+    /// `ERROR_ALREADY_EXISTS` (F133).
+    fn create_section_win32(&mut self, proc: usize, c: &Creation<'_>) -> Result<Made, String> {
         let Creation { fh, protect, size, name, existing } = *c;
         #[allow(clippy::cast_possible_truncation)] // The low half, as the API takes it.
         let (high, low) = ((size >> 32) as u32, size as u32);
@@ -511,20 +541,20 @@ impl Soak {
         let h = k.CreateFileMappingW(fh, None, protect, high, low, name);
         let error = k.GetLastError();
         if h.is_null() {
-            return Ok(None);
+            return Ok(Made::Refused);
         }
         match (existing, error == ERROR_ALREADY_EXISTS) {
             (Some(_), false) => Err(format!("CreateFileMappingW of a used name: last error {error}, not 183")),
             (None, true) => Err("ERROR_ALREADY_EXISTS for a name the model holds free".into()),
-            _ => Ok(Some(h as usize as u64)),
+            _ => Ok(Made::Handle(h as usize as u64)),
         }
     }
 
     /// `NtCreateSection` with all access, the attributes `CreateFileMappingW` would pass but
-    /// `OBJ_OPENIF` only when `open_if` (F207): the new handle, or `None` when refused. A name
-    /// in use opens its section with `STATUS_OBJECT_NAME_EXISTS` under `OBJ_OPENIF`, and
-    /// without it collides; a refusal writes no handle.
-    fn create_section_nt(&mut self, proc: usize, c: &Creation<'_>, open_if: bool) -> Result<Option<u64>, String> {
+    /// `OBJ_OPENIF` only when `open_if` (F207). A name in use opens its section with
+    /// `STATUS_OBJECT_NAME_EXISTS` under `OBJ_OPENIF`, and without it collides; a refusal
+    /// writes no handle.
+    fn create_section_nt(&mut self, proc: usize, c: &Creation<'_>, open_if: bool) -> Result<Made, String> {
         let Creation { fh, protect, size, name, existing } = *c;
         let untouched = handle(NOT_A_HANDLE);
         let mut h = untouched;
@@ -549,10 +579,11 @@ impl Soak {
             if h != untouched {
                 return Err(format!("a refused NtCreateSection ({name_status}) wrote a handle"));
             }
-            if status == STATUS_OBJECT_NAME_COLLISION && existing.is_none() {
-                return Err("NtCreateSection collided on a name the model holds free".into());
-            }
-            return Ok(None);
+            return match (status == STATUS_OBJECT_NAME_COLLISION, existing) {
+                (true, None) => Err("NtCreateSection collided on a name the model holds free".into()),
+                (true, Some(_)) => Ok(Made::Collided),
+                (false, _) => Ok(Made::Refused),
+            };
         }
         match existing {
             Some(_) if !open_if => Err(format!("NtCreateSection of a used name without OBJ_OPENIF: {name_status}")),
@@ -560,8 +591,25 @@ impl Soak {
                 Err(format!("NtCreateSection opened a used name with {name_status}, not STATUS_OBJECT_NAME_EXISTS"))
             }
             None if status != STATUS_SUCCESS => Err(format!("NtCreateSection of a new section: {name_status}")),
-            _ => Ok(Some(h as usize as u64)),
+            _ => Ok(Made::Handle(h as usize as u64)),
         }
+    }
+
+    /// A section of `size` bytes of file `f` was built: a file shorter than that has grown to
+    /// it, its new pages zeros (F125, and F208 when the name then opened another section).
+    fn grow_file(&mut self, f: usize, size: u64) -> Result<(), String> {
+        let model = &mut self.files[f];
+        if size > model.bytes() {
+            model.pages.resize(usize::try_from(size.div_ceil(PAGE)).unwrap_or(0), Content::zero());
+        }
+        let on_disk = std::fs::metadata(&model.path).map_err(|e| format!("host file {f}: {e}"))?.len();
+        if on_disk != model.bytes() {
+            return Err(format!(
+                "host file {f} is {on_disk:#x} bytes, the model says {:#x} (F125, F208)",
+                model.bytes()
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn open_section(&mut self, proc: usize, name: u8, access: u32) -> Result<(), String> {
@@ -762,8 +810,8 @@ impl Soak {
         Ok(())
     }
 
-    /// `ReadFile` or `WriteFile` of `len` bytes at `offset` (within the file: files keep
-    /// their size), through a handle opened for the call.
+    /// `ReadFile` or `WriteFile` of `len` bytes at `offset` (within the file: file I/O never
+    /// grows it), through a handle opened for the call.
     pub(crate) fn file_io(
         &mut self,
         proc: usize,
@@ -773,7 +821,7 @@ impl Soak {
         write: Option<u64>,
     ) -> Result<(), String> {
         let f = usize::from(file) % self.files.len();
-        let bytes = FILE_PAGES[f] * PAGE;
+        let bytes = self.files[f].bytes();
         let pos = offset % bytes;
         let len = u64::from(len).min(bytes - pos);
         let path = self.files[f].path.to_string_lossy().into_owned();
@@ -838,8 +886,8 @@ impl Soak {
         if left != 0 {
             return Err(format!("{left} data segments left with every process gone"));
         }
-        for (f, pages) in FILE_PAGES.iter().enumerate().take(self.files.len()) {
-            self.check_file(f, 0, *pages)?;
+        for f in 0..self.files.len() {
+            self.check_file(f, 0, self.files[f].pages.len() as u64)?;
         }
         Ok(())
     }
