@@ -122,7 +122,11 @@ fn a_name_in_use_opens_only_once_the_new_section_could_be_built_f208() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o), "named sections open as Windows builds them\n");
     let bytes = std::fs::read(&path).expect("the file read back");
-    assert_eq!(bytes.len(), 0x3000, "the file grew to the size the refused new section asked for");
+    assert_eq!(
+        bytes.len(),
+        0x3000,
+        "the file grew to the size of the new section, built and then dropped for the name in use"
+    );
     assert!(bytes[..4096].iter().all(|&b| b == 7) && bytes[4096..].iter().all(|&b| b == 0));
 }
 

@@ -29,6 +29,17 @@ pub enum Via {
     Nt(Target),
 }
 
+/// Through which service a section is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `CreateFileMappingW`, which passes `OBJ_OPENIF` (F133).
+    CreateFileMapping,
+    /// `NtCreateSection` with all access and no `OBJ_OPENIF`: a name in use collides (F207).
+    NtCreateSection,
+    /// `NtCreateSection` with all access and `OBJ_OPENIF`: a name in use opens.
+    NtCreateSectionOpenIf,
+}
+
 /// One call of the soak.
 #[allow(missing_docs)] // The fields are the Win32 parameters of the same names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,10 +82,9 @@ pub enum Call {
     InjectFaults { reads: u8, writes: u8 },
     /// The modified page writer runs.
     WriteModified,
-    /// `CreateFileMappingW` of the page file (`file` none) or of soak file `file` (opened for
-    /// the call, for reading and, with `file_write`, writing), named `soak-section-<name>`;
-    /// with `nt`, `NtCreateSection` instead, `OBJ_OPENIF` in its attributes when `nt` is true
-    /// (F207) and all access asked.
+    /// A section of the page file (`file` none) or of soak file `file` (opened for the call,
+    /// for reading and, with `file_write`, writing), named `soak-section-<name>`, created
+    /// through `route`.
     CreateSection {
         proc: Slot,
         file: Option<u8>,
@@ -82,7 +92,7 @@ pub enum Call {
         protect: u32,
         size: u64,
         name: Option<u8>,
-        nt: Option<bool>,
+        route: Route,
     },
     /// `OpenFileMappingW` of `soak-section-<name>`.
     OpenSection { proc: Slot, name: u8, access: u32 },

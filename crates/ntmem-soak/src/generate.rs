@@ -14,7 +14,7 @@
 
 use ntmem_win32::*;
 
-use crate::call::{Call, Slot, Target, Via};
+use crate::call::{Call, Route, Slot, Target, Via};
 use crate::entropy::Entropy;
 use crate::model::PAGE;
 use crate::sections::{BAD_HANDLE, FILE_PAGES, GROWTH_PAGES, NAMES};
@@ -216,8 +216,12 @@ impl Soak {
                     None => e.between(1, 48) * PAGE - if e.one_in(4) { e.below(PAGE) } else { 0 },
                 };
                 let name = e.one_in(2).then(|| e.below(u64::from(NAMES)) as u8);
-                let nt = e.one_in(4).then(|| e.one_in(2));
-                Call::CreateSection { proc, file, file_write: !e.one_in(8), protect, size, name, nt }
+                let route = match e.one_in(4).then(|| e.one_in(2)) {
+                    None => Route::CreateFileMapping,
+                    Some(false) => Route::NtCreateSection,
+                    Some(true) => Route::NtCreateSectionOpenIf,
+                };
+                Call::CreateSection { proc, file, file_write: !e.one_in(8), protect, size, name, route }
             }
             21 => {
                 let access = e.pick(&[FILE_MAP_ALL_ACCESS, FILE_MAP_READ, FILE_MAP_WRITE, FILE_MAP_COPY]);

@@ -32,7 +32,7 @@ mod working_set;
 
 use std::fmt;
 
-pub use call::{bytes_of, Call, Slot, Target, Via};
+pub use call::{bytes_of, Call, Route, Slot, Target, Via};
 pub use entropy::{Entropy, SplitMix64};
 pub use generate::HUGE_CAP_WHILE_SLOW;
 pub use shrink::shrink;

@@ -28,7 +28,7 @@ use ntmem::FaultPlan;
 use ntmem_win32::*;
 
 use crate::apply::{bad_handle_check, pages_of, push_recent};
-use crate::call::{bytes_of, Target};
+use crate::call::{bytes_of, Route, Target};
 use crate::model::{for_pages, Backing, Content, SharedPage, PAGE};
 use crate::soak::{Allow, Soak};
 
@@ -66,7 +66,7 @@ impl FileModel {
 enum Made {
     /// A handle: a new section, or the existing one of its name.
     Handle(u64),
-    /// Refused before the section was built: nothing changed.
+    /// Refused while the section was being built: nothing changed (the file did not grow).
     Refused,
     /// Built, then refused at its name (`NtCreateSection` without `OBJ_OPENIF`, F207): what
     /// building did stays (a file grown, F208).
@@ -457,7 +457,7 @@ impl Soak {
         protect: u32,
         size: u64,
         name: Option<u8>,
-        nt: Option<bool>,
+        route: Route,
     ) -> Result<(), String> {
         let commit_before = self.sys.stats().commit_total;
         let existing = name.and_then(|n| self.live_named(n));
@@ -477,16 +477,27 @@ impl Soak {
             }
         };
         let creation = Creation { fh, protect, size, name: name_str.as_deref(), existing };
-        let made = match nt {
-            None => self.create_section_win32(proc, &creation),
-            Some(open_if) => self.create_section_nt(proc, &creation, open_if),
+        let made = match route {
+            Route::CreateFileMapping => self.create_section_win32(proc, &creation),
+            Route::NtCreateSection => self.create_section_nt(proc, &creation, false),
+            Route::NtCreateSectionOpenIf => self.create_section_nt(proc, &creation, true),
         };
         if fh != INVALID_HANDLE_VALUE && self.k(proc).CloseHandle(fh) != TRUE {
             return Err(format!("CloseHandle of a file handle: error {}", self.k(proc).GetLastError()));
         }
         let made = made?;
-        if let (Some(f), Made::Handle(_) | Made::Collided) = (file, &made) {
-            self.grow_file(f, size)?;
+        let base = protect & 0xFFFF;
+        let writes = base == PAGE_READWRITE || base == PAGE_EXECUTE_READWRITE;
+        // Built, whatever its name then decided (F208): the checks of F122 and F128 passed.
+        let built = !matches!(made, Made::Refused);
+        if built && file.is_none() && size == 0 {
+            return Err("a section of the page file with size 0 was built (F122)".into());
+        }
+        if built && file.is_some() && !file_write && writes {
+            return Err("a PAGE_READWRITE section of a file opened for reading only was built (F128)".into());
+        }
+        if let Some(f) = file {
+            self.file_after_creation(f, size, built, writes)?;
         }
         let Made::Handle(h) = made else {
             if self.sys.stats().commit_total != commit_before {
@@ -494,14 +505,6 @@ impl Soak {
             }
             return Ok(());
         };
-        let base = protect & 0xFFFF;
-        if file.is_none() && size == 0 && existing.is_none() {
-            return Err("a section of the page file with size 0 was created (F122)".into());
-        }
-        let writes = base == PAGE_READWRITE || base == PAGE_EXECUTE_READWRITE;
-        if file.is_some() && !file_write && writes && existing.is_none() {
-            return Err("a PAGE_READWRITE section of a file opened for reading only (F128)".into());
-        }
         let section = match existing {
             Some(id) => id,
             None => {
@@ -526,7 +529,7 @@ impl Soak {
         s.handles += 1;
         // The handle's rights follow the protection asked (kernelbase; `NtCreateSection` asks
         // for all access), the views the section's (F153).
-        let write = (writes || nt.is_some()) && s.writable;
+        let write = (writes || route != Route::CreateFileMapping) && s.writable;
         self.slots[proc].handles.push(SectionHandle { raw: h, section, write });
         Ok(())
     }
@@ -580,8 +583,9 @@ impl Soak {
                 return Err(format!("a refused NtCreateSection ({name_status}) wrote a handle"));
             }
             return match (status == STATUS_OBJECT_NAME_COLLISION, existing) {
+                (true, Some(_)) if !open_if => Ok(Made::Collided),
+                (true, Some(_)) => Err("NtCreateSection with OBJ_OPENIF collided on a section's name".into()),
                 (true, None) => Err("NtCreateSection collided on a name the model holds free".into()),
-                (true, Some(_)) => Ok(Made::Collided),
                 (false, _) => Ok(Made::Refused),
             };
         }
@@ -595,12 +599,24 @@ impl Soak {
         }
     }
 
-    /// A section of `size` bytes of file `f` was built: a file shorter than that has grown to
-    /// it, its new pages zeros (F125, and F208 when the name then opened another section).
-    fn grow_file(&mut self, f: usize, size: u64) -> Result<(), String> {
+    /// A section of `size` bytes of file `f` was asked for: if it was `built` and is larger
+    /// than the file, the file has grown to it, its new pages zeros (F125; F208 when the name
+    /// then opened another section or collided), which only a section that `writes` may do
+    /// (F124); otherwise the file is as it was. The host file's length is checked either way.
+    fn file_after_creation(&mut self, f: usize, size: u64, built: bool, writes: bool) -> Result<(), String> {
         let model = &mut self.files[f];
-        if size > model.bytes() {
-            model.pages.resize(usize::try_from(size.div_ceil(PAGE)).unwrap_or(0), Content::zero());
+        if built && size > model.bytes() {
+            if !writes {
+                return Err(format!(
+                    "a section of {size:#x} bytes that cannot write was built past file {f}'s end (F124)"
+                ));
+            }
+            // The generator asks for whole pages of a file, so the model's pages cover it.
+            if !size.is_multiple_of(PAGE) {
+                return Err(format!("a file section of {size:#x} bytes, not whole pages, which the model cannot hold"));
+            }
+            let pages = usize::try_from(size / PAGE).map_err(|e| e.to_string())?;
+            model.pages.resize(pages, Content::zero());
         }
         let on_disk = std::fs::metadata(&model.path).map_err(|e| format!("host file {f}: {e}"))?.len();
         if on_disk != model.bytes() {

@@ -4,6 +4,7 @@
 //! (the soak run with that item's checks on), so a fix merged without unlisting the item shows
 //! here; once unlisted, it checks that they pass.
 
+use ntmem_soak::Route::*;
 use ntmem_soak::Target::*;
 use ntmem_soak::Via::*;
 use ntmem_soak::{replay, Call, KnownBug, Options, KNOWN_OPEN_BUGS};
@@ -138,7 +139,15 @@ fn create_process_that_fails_keeps_no_charge() {
 #[test]
 fn lock_of_a_view_page_reports_it_locked() {
     let calls = [
-        Call::CreateSection { proc: 0, file: None, file_write: true, protect: 4, size: 0x1b468, name: None, nt: None },
+        Call::CreateSection {
+            proc: 0,
+            file: None,
+            file_write: true,
+            protect: 4,
+            size: 0x1b468,
+            name: None,
+            route: CreateFileMapping,
+        },
         Call::MapView {
             proc: 0,
             handle: 0,
@@ -173,7 +182,15 @@ fn lock_of_a_view_page_reports_it_locked() {
 #[test]
 fn a_failed_write_makes_no_copy_on_write_copy() {
     let calls = [
-        Call::CreateSection { proc: 1, file: Some(0), file_write: true, protect: 4, size: 0, name: Some(3), nt: None },
+        Call::CreateSection {
+            proc: 1,
+            file: Some(0),
+            file_write: true,
+            protect: 4,
+            size: 0,
+            name: Some(3),
+            route: CreateFileMapping,
+        },
         Call::OpenSection { proc: 0, name: 3, access: 4 },
         Call::Alloc { proc: 2, via: Nt(Current), addr: 0, size: 0x3000, flags: 0x2000, protect: 64, zero_bits: 0 },
         Call::CreateSection {
@@ -183,7 +200,7 @@ fn a_failed_write_makes_no_copy_on_write_copy() {
             protect: 2,
             size: 0x44000,
             name: Some(1),
-            nt: None,
+            route: CreateFileMapping,
         },
         Call::CreateSection {
             proc: 2,
@@ -192,7 +209,7 @@ fn a_failed_write_makes_no_copy_on_write_copy() {
             protect: 0x400_0008,
             size: 0x24cce,
             name: None,
-            nt: None,
+            route: CreateFileMapping,
         },
         Call::CloseSection { proc: 2, handle: 0 },
         Call::Alloc { proc: 2, via: Ex(Current), addr: 0, size: 0x18000, flags: 0x20_3000, protect: 2, zero_bits: 0 },
@@ -246,7 +263,15 @@ fn a_failed_write_makes_no_copy_on_write_copy() {
 #[test]
 fn a_file_whose_write_back_failed_is_checked_once_written() {
     let calls = [
-        Call::CreateSection { proc: 0, file: Some(0), file_write: true, protect: 4, size: 0, name: None, nt: None },
+        Call::CreateSection {
+            proc: 0,
+            file: Some(0),
+            file_write: true,
+            protect: 4,
+            size: 0,
+            name: None,
+            route: CreateFileMapping,
+        },
         Call::MapView {
             proc: 0,
             handle: 0,
@@ -258,7 +283,15 @@ fn a_file_whose_write_back_failed_is_checked_once_written() {
             zero_bits: None,
         },
         Call::Write { proc: 0, addr: 0x2000_0000, len: 8, seed: 0x35b3_e39d_4f9f_7ce6 },
-        Call::CreateSection { proc: 0, file: Some(1), file_write: true, protect: 4, size: 0, name: None, nt: None },
+        Call::CreateSection {
+            proc: 0,
+            file: Some(1),
+            file_write: true,
+            protect: 4,
+            size: 0,
+            name: None,
+            route: CreateFileMapping,
+        },
         Call::InjectMappedFaults { reads: 0, writes: 1 },
         Call::TerminateProcess { proc: 0, target: Current },
     ];

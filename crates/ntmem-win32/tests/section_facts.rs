@@ -454,13 +454,21 @@ fn a_name_in_use_opens_only_once_the_new_section_could_be_built_f208() {
     // SEC_RESERVE charges nothing: the same size opens the existing section, with its size.
     let reserve = PAGE_READWRITE | SEC_RESERVE;
     let opened = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, reserve, high, low, Some("f208"));
+    assert!(!opened.is_null());
     assert_eq!(k.GetLastError(), ERROR_ALREADY_EXISTS);
     assert_eq!(query(&mut sys, pid, opened).MaximumSize, 0x1000);
+    // A size that fits is charged, then given back when the name opens the existing section.
+    let mut k = Kernel32::new(&mut sys, pid);
+    let fits = k.CreateFileMappingW(INVALID_HANDLE_VALUE, None, PAGE_READWRITE, 0, 0x8_0000, Some("f208"));
+    assert!(!fits.is_null());
+    assert_eq!(k.GetLastError(), ERROR_ALREADY_EXISTS);
+    assert_eq!(k.system().stats().commit_total, stats.commit_total, "the dropped section's charge is returned");
     // Through NT, with or without OBJ_OPENIF: the charge fails before the name collides.
     let mut nt = Ntdll::new(&mut sys, pid);
     for attributes in [0, OBJ_OPENIF] {
         assert_eq!(nt_create_named(&mut nt, "f208", attributes, too_big as i64), (STATUS_COMMITMENT_LIMIT, null()));
     }
+    assert_eq!(nt_create_named(&mut nt, "f208", 0, 0x8_0000), (STATUS_OBJECT_NAME_COLLISION, null()));
     assert_eq!(sys.sections().sections().count(), sections);
     assert_eq!(sys.stats().commit_total, stats.commit_total, "nothing stays charged");
     // A file section bigger than its file grows the file (F125) before the name is looked
@@ -477,6 +485,20 @@ fn a_name_in_use_opens_only_once_the_new_section_could_be_built_f208() {
     assert_eq!(query(&mut sys, pid, again).MaximumSize, 0x1000);
     assert_eq!(query(&mut sys, pid, file_section).MaximumSize, 0x1000);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0x3000);
+    // A collision (NT without OBJ_OPENIF) comes after the growth too: the file stays grown.
+    let mut h = null();
+    let attrs = OBJECT_ATTRIBUTES { ObjectName: Some("f208 file"), Attributes: 0 };
+    let s = Ntdll::new(&mut sys, pid).NtCreateSection(
+        &mut h,
+        SECTION_ALL_ACCESS,
+        Some(&attrs),
+        Some(&0x5000),
+        PAGE_READWRITE,
+        SEC_COMMIT,
+        f,
+    );
+    assert_eq!((s, h), (STATUS_OBJECT_NAME_COLLISION, null()));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0x5000);
 }
 
 #[test]

@@ -1,9 +1,16 @@
-//! Creating a section (`MmCreateSection`): the checks of F122–F130 and F138 in Windows'
-//! order, then the segment — a new one for a page-file-backed section, the file's data segment
-//! (created on first use) for a file-backed one — and the name.
+//! Creating a section (`MmCreateSection`, then the name as `ObInsertObject` resolves it): the
+//! checks of F122–F130 and F138 in Windows' order, the commit charge of a page-file section,
+//! the growth of a file a section is larger than (F125), then the name (F133, F207, F208), then
+//! the segment — a new one for a page-file-backed section, the file's data segment (created on
+//! first use) for a file-backed one.
 //!
-//! Everything that can fail is checked before anything changes: the commit charge is the
-//! last fallible step, and a file grows (F125) only once the section is sure to exist.
+//! The checks change nothing. What building a section does before its name is looked at stays
+//! done whatever the name decides, as in NT: a file grown stays grown (F208); the commit charge
+//! is returned when the name opens an existing section or refuses (a section is charged only
+//! when it has no file, and grows a file only when it has one, so no other exit holds a
+//! charge). After the name only the host's resources can fail (a full segment table, a file
+//! that cannot be duplicated); the file then stays grown, as NT leaves it when
+//! `ObInsertObject` fails.
 
 use super::{insert, Backing, FileId, Section, SectionError, SectionId, SectionKind, SectionOptions, Sections};
 use super::{FileAccess, ImageLayout, ImagePage, NamedObject, PageContent, Segment, SegmentId, MAX_SEGMENT_PAGES};
