@@ -16,8 +16,9 @@ use ntmem_win32::*;
 
 use crate::call::{Call, Route, Slot, Target, Via};
 use crate::entropy::Entropy;
+use crate::files::{FILE_PAGES, GROWTH_PAGES};
 use crate::model::PAGE;
-use crate::sections::{BAD_HANDLE, FILE_PAGES, GROWTH_PAGES, NAMES};
+use crate::sections::{BAD_HANDLE, NAMES};
 use crate::soak::{Soak, USER_END};
 use crate::KnownBug;
 

@@ -23,6 +23,7 @@ mod access;
 mod apply;
 mod call;
 mod entropy;
+mod files;
 mod generate;
 mod model;
 mod sections;

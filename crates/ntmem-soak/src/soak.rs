@@ -15,8 +15,9 @@ use ntmem::{Config, ProcessId, System};
 use ntmem_win32::*;
 
 use crate::call::{Call, Target};
+use crate::files::{make_files, FileModel};
 use crate::model::{Content, Page, SpaceModel, PAGE};
-use crate::sections::{make_files, FileModel, SectionHandle, SectionModel, SegmentModel, ViewModel};
+use crate::sections::{SectionHandle, SectionModel, SegmentModel, ViewModel};
 use crate::{Failure, KnownBug, Options};
 
 pub(crate) const USER_END: u64 = ntmem::units::USER_END;
