@@ -81,8 +81,25 @@ impl HandleTable {
         self.entries.iter().filter_map(|e| *e)
     }
 
-    /// Closes every handle; the entries that were open.
+    /// Closes every handle; the entries that were open. The table gives its memory back: a
+    /// terminated process keeps its (empty) table as long as the process table keeps it.
     pub(crate) fn drain(&mut self) -> Vec<HandleEntry> {
-        self.entries.drain(..).flatten().collect()
+        std::mem::take(&mut self.entries).into_iter().flatten().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drain_closes_every_handle_and_gives_the_table_s_memory_back() {
+        let mut table = HandleTable::default();
+        let entry = HandleEntry { object: Object::Process(ProcessId(4)), access: 0 };
+        let handles: Vec<Handle> = (0..1000).map(|_| table.insert(entry)).collect();
+        assert!(table.close(handles[10]).is_some());
+        assert_eq!(table.drain().len(), 999);
+        assert_eq!(table.iter().count(), 0);
+        assert_eq!(table.entries.capacity(), 0, "a terminated process keeps no slots");
     }
 }
