@@ -11,7 +11,7 @@ use ntmem::FaultPlan;
 use ntmem_win32::*;
 
 use crate::call::bytes_of;
-use crate::model::{for_pages, Content, PAGE};
+use crate::model::{for_pages, Content, PAGE, PAGE_BYTES};
 use crate::soak::Soak;
 
 /// The host files the soak maps, in pages at the start (64 KiB multiples, so views may start
@@ -20,7 +20,6 @@ pub(crate) const FILE_PAGES: [u64; 2] = [32, 80];
 /// How many pages past its first size a section of a file may ask for: a writable one grows
 /// the file (F125), even when its name then opens an existing section (F208).
 pub(crate) const GROWTH_PAGES: u64 = 16;
-const PAGE_BYTES: usize = 4096;
 
 /// A host file: where it is, and what each of its pages holds (as many as it has: files
 /// only grow, in whole pages).

@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 
 /// Bytes in a page.
 pub(crate) const PAGE: u64 = 4096;
-const PAGE_BYTES: usize = 4096;
+/// Bytes in a page, as a length.
+pub(crate) const PAGE_BYTES: usize = 4096;
 /// More images than this and the page is given up as "any bytes" until wholly written.
 const MAX_IMAGES: usize = 4;
 
