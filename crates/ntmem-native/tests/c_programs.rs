@@ -131,6 +131,13 @@ fn a_name_in_use_opens_only_once_the_new_section_could_be_built_f208() {
 }
 
 #[test]
+fn making_view_pages_copy_on_write_charges_each_page_f209() {
+    let o = run("crates/ntmem-native/tests/c/copy_on_write_charge.c", &[], &[]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o), "copies are charged when pages become copy-on-write\n");
+}
+
+#[test]
 fn an_unhandled_access_violation_ends_the_process_with_windows_report_f95() {
     let o = run("crates/ntmem-native/tests/c/av_unhandled.c", &[], &[]);
     assert_eq!(o.status.code(), Some(0x05), "the exit code is 0xC0000005, of which the host keeps the low byte");

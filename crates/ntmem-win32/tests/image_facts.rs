@@ -1,5 +1,5 @@
 //! Scenario tests through `Kernel32` / `Ntdll` for image sections (issue 7, items 7 and 8):
-//! facts F130, F131, F132, F162 and F163, with real PE files written by `ntmem::pe::PeBuilder`.
+//! facts F130, F131, F132, F162, F163 and F209, with real PE files written by `ntmem::pe::PeBuilder`.
 //!
 //! What each test asserts is what Windows shows, checked against Wine's
 //! `dlls/kernel32/tests/virtual.c` (`test_mapping` with `SEC_IMAGE`, `test_CreateFileMapping`),
@@ -490,6 +490,66 @@ fn virtual_protect_with_write_gives_copy_on_write_f162() {
     assert!(second != 0 && second != BASE);
     assert_eq!(read_byte(&mut sys, pid, second + (text - BASE)), pattern(PeSection::Text, 0));
     assert_eq!(std::fs::read(&path).unwrap(), built.bytes());
+}
+
+/// Code and read-only pages made copy-on-write by `VirtualProtect` (F162) are charged then,
+/// one page each, beyond the image's own copy-on-write pages (charged with the view), so every
+/// copy a write makes is charged however it came; `WriteProcessMemory` patching code does
+/// the same through its protection change (F176). Protected back unwritten, a page's charge
+/// comes back (NT's `MiSetProtectionOnSection`).
+#[test]
+fn making_image_pages_copy_on_write_charges_each_page_f209() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, built) = dll(&dir, &PeBuilder::dll(BASE).text_size(0x2000));
+    let (mut sys, pids) = setup(1);
+    let pid = pids[0];
+    let h = image_section(&mut sys, pid, &path);
+    let before = sys.stats().commit_total;
+    let v = Kernel32::new(&mut sys, pid).MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
+    assert_eq!(v, BASE);
+    let with_view = sys.stats().commit_total;
+    assert_eq!(with_view - before, 2, "the image's copy-on-write pages: .data's two");
+    let rva = |s| BASE + u64::from(built.rva(s).unwrap());
+    let (text, rdata, data) = (rva(PeSection::Text), rva(PeSection::Rdata), rva(PeSection::Data));
+    // A resident code page (its first touch makes, and charges, the view's paging structures).
+    assert_eq!(read_byte(&mut sys, pid, text), pattern(PeSection::Text, 0));
+    let touched = sys.stats().commit_total;
+    let mut k = Kernel32::new(&mut sys, pid);
+    let charged = |k: &mut Kernel32| k.system().stats().commit_total - touched;
+    let mut old = 0;
+    // Charged at the protection, and given back unwritten.
+    assert_eq!(k.VirtualProtect(text, P, PAGE_EXECUTE_READWRITE, Some(&mut old)), TRUE);
+    assert_eq!((old, charged(&mut k)), (PAGE_EXECUTE_READ, 1));
+    assert_eq!(k.VirtualProtect(text, P, PAGE_EXECUTE_READ, Some(&mut old)), TRUE);
+    assert_eq!((old, charged(&mut k)), (PAGE_EXECUTE_WRITECOPY, 0));
+    // Both code pages and the read-only page, then written: three copies, three charges.
+    assert_eq!(k.VirtualProtect(text, 2 * P, PAGE_EXECUTE_READWRITE, Some(&mut old)), TRUE);
+    assert_eq!(k.VirtualProtect(rdata, P, PAGE_READWRITE, Some(&mut old)), TRUE);
+    assert_eq!(charged(&mut k), 3);
+    for page in [text, text + P, rdata] {
+        k.write(page, &[0xCC]).unwrap();
+    }
+    // .data's pages, charged with the view, copied too: five copies in all.
+    k.write(data, &[1]).unwrap();
+    k.write(data + P, &[2]).unwrap();
+    assert_eq!(charged(&mut k), 3);
+    assert_eq!(sys.stats().copy_on_write_faults, 5);
+    // WriteProcessMemory into a second view's code: made writable, copied, restored.
+    let mut k = Kernel32::new(&mut sys, pid);
+    let second = k.MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
+    assert_eq!(read_byte(&mut sys, pid, second + (text - BASE)), pattern(PeSection::Text, 0));
+    let second_charge = sys.stats().commit_total;
+    let mut k = Kernel32::new(&mut sys, pid);
+    let me = k.GetCurrentProcess();
+    let at = second + (text - BASE);
+    assert_eq!(k.WriteProcessMemory(me, at, &[0x90], None), TRUE, "{}", k.GetLastError());
+    let mut q = MEMORY_BASIC_INFORMATION64::default();
+    k.VirtualQuery(at, &mut q);
+    assert_eq!(q.Protect, PAGE_EXECUTE_READ, "restored");
+    assert_eq!(k.system().stats().commit_total - second_charge, 1, "the copy is charged");
+    assert_eq!(k.UnmapViewOfFile(second), TRUE);
+    assert_eq!(k.UnmapViewOfFile(v), TRUE);
+    assert_eq!(sys.stats().commit_total, before, "every charge goes with its view");
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Scenario tests through `Kernel32` / `Ntdll` for section views (issue 7): facts F134–F161 and
-//! F164–F171 (sections N and O of the facts; the image facts F162 and F163 are not here).
+//! Scenario tests through `Kernel32` / `Ntdll` for section views (issue 7): facts F134–F161,
+//! F164–F171 and F209 (sections N and O of the facts; the image facts F162 and F163 are not here).
 //!
 //! Each test asserts what Windows shows — VirtualQuery fields, last errors, NTSTATUS values,
 //! bytes, host-file contents read with `std::fs`, commit figures — and that refused calls
@@ -16,6 +16,7 @@ use support::*;
 mod support;
 
 const G: u64 = 0x10000;
+const PAGE: u64 = 0x1000;
 const MIB: u64 = 0x10_0000;
 const BASIC_LEN: u32 = std::mem::size_of::<SECTION_BASIC_INFORMATION>() as u32;
 
@@ -1022,6 +1023,45 @@ fn copy_view_is_charged_for_its_whole_size_and_its_pages_vanish_on_unmap_f159() 
     let c = map(&mut k, h, FILE_MAP_COPY, 0);
     assert_eq!(read_vec(&mut k, c, 4), &pattern(4)[..], "the private pages are gone");
     assert_eq!(read_vec(&mut k, shared + 0x8000, 4), &pattern(0x8004)[0x8000..]);
+}
+
+/// Protecting shared view pages copy-on-write charges each page that could now become a copy
+/// (NT's `MiSetProtectionOnSection`), range by range; protecting an unwritten one back gives
+/// its charge back; a copy keeps it until the view goes.
+#[test]
+fn making_view_pages_copy_on_write_charges_each_page_f209() {
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let h = pagefile(&mut k, PAGE_READWRITE, 4 * PAGE, None);
+    let unmapped = k.system().stats().commit_total;
+    let v = map(&mut k, h, FILE_MAP_WRITE, 0);
+    k.write(v + PAGE, b"shared").unwrap();
+    let (commit, private) = (k.system().stats().commit_total, private_usage(&mut k));
+    let charged = |k: &mut Kernel32| (k.system().stats().commit_total - commit, private_usage(k) - private);
+    let mut old = 0;
+    // Page 0, then page 1 (resident, shared), each charged when it becomes copy-on-write.
+    assert_eq!(k.VirtualProtect(v, PAGE, PAGE_WRITECOPY, Some(&mut old)), TRUE);
+    assert_eq!((old, charged(&mut k)), (PAGE_READWRITE, (1, 0x1000)));
+    assert_eq!(k.VirtualProtect(v + PAGE, PAGE, PAGE_WRITECOPY, Some(&mut old)), TRUE);
+    assert_eq!(charged(&mut k), (2, 0x2000), "the second range is charged too");
+    // Already copy-on-write: nothing more.
+    assert_eq!(k.VirtualProtect(v, 2 * PAGE, PAGE_WRITECOPY, Some(&mut old)), TRUE);
+    assert_eq!(charged(&mut k), (2, 0x2000));
+    // Both written: two copies, as charged.
+    k.write(v, b"copy 0").unwrap();
+    k.write(v + PAGE, b"copy 1").unwrap();
+    assert_eq!(charged(&mut k), (2, 0x2000));
+    assert_eq!(q(&mut k, v + PAGE).5, PAGE_READWRITE, "a copy (F158)");
+    // Pages 2 and 3 made copy-on-write and back, unwritten: their charge comes back; the
+    // copies keep theirs.
+    assert_eq!(k.VirtualProtect(v + 2 * PAGE, 2 * PAGE, PAGE_WRITECOPY, Some(&mut old)), TRUE);
+    assert_eq!(charged(&mut k), (4, 0x4000));
+    assert_eq!(k.VirtualProtect(v, 4 * PAGE, PAGE_READONLY, Some(&mut old)), TRUE);
+    assert_eq!(charged(&mut k), (2, 0x2000));
+    assert_eq!(read_vec(&mut k, v + PAGE, 6), b"copy 1");
+    assert_eq!(k.UnmapViewOfFile(v), TRUE);
+    assert_eq!(private_usage(&mut k), private, "the copies' charge goes with the view");
+    assert_eq!(k.system().stats().commit_total, unmapped, "and so do the view's page tables");
 }
 
 #[test]

@@ -41,12 +41,10 @@ pub struct View {
     pub first_page: u64,
     /// An image view (`MEM_IMAGE`) rather than a data view (`MEM_MAPPED`).
     pub image: bool,
-    /// Charged for its whole size at mapping (a `FILE_MAP_COPY` view, F159): copies need no
-    /// further charge.
-    pub precharged: bool,
-    /// Commit charged to the process for this view, in pages: what the caller asked to
-    /// precharge (a copy view's size, an image's copy-on-write and relocated pages), plus one
-    /// page per copy-on-write copy made in a view that was not precharged.
+    /// Commit charged to the process for this view, in pages, for the copies its writes may
+    /// make: what mapping charged (a `FILE_MAP_COPY` view's whole size, F159; an image's
+    /// copy-on-write and relocated pages), plus what `VirtualProtect` charged making pages
+    /// copy-on-write, less what it gave back (F209). Returned at unmap.
     pub charged: u64,
     /// For an image view away from its preferred base: how far (F163). Pages holding
     /// relocated values become private, relocated copies at their first touch.

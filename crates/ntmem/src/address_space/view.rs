@@ -13,8 +13,11 @@
 //!   (F158): such pages are ordinary private pages from then on.
 //!
 //! Contracts: mapping commits nothing and writes no PTE (a `FILE_MAP_COPY` view is charged
-//! for its whole size, F159); page tables under a view are created, and charged, at the first
-//! fault or protection change that needs them, and go back at unmap. Unmapping folds the
+//! for its whole size, F159; an image view for its copy-on-write and relocated pages); page
+//! tables under a view are created, and charged, at the first fault or protection change that
+//! needs them, and go back at unmap. Every page a write may copy is charged before the write:
+//! at mapping, or when `VirtualProtect` makes it copy-on-write (F209), so a copy-on-write
+//! fault charges nothing and cannot fail for commit. Unmapping folds the
 //! process's dirty bits into the frames, gives up its share of each, drops its private copies
 //! and returns the view's charge. A view's pages are committed exactly when their prototype
 //! PTEs are (commit is section-wide, protection per view: F148).
@@ -49,8 +52,8 @@ pub(crate) fn view_allows(allocation: Protection, wanted: Protection) -> bool {
 
 impl AddressSpace {
     /// Maps a view of `pages` pages at `at` (already checked to be 64 KiB aligned, F141) or
-    /// where `opts` places it; `opts.kind` is the view. A precharged view charges its whole
-    /// size to the process.
+    /// where `opts` places it; `opts.kind` is the view, whose `charged` pages (its copies
+    /// charged up front) are charged to the process.
     pub(crate) fn map_view(
         &mut self,
         m: &mut Machine,
@@ -58,10 +61,9 @@ impl AddressSpace {
         pages: u64,
         opts: &ReserveOptions,
     ) -> Result<PageRange, VmError> {
-        let ReserveKind::View(mut view) = opts.kind else { return Err(VmError::InvalidParameter) };
-        let charge = if view.precharged { view.charged } else { 0 };
+        let ReserveKind::View(view) = opts.kind else { return Err(VmError::InvalidParameter) };
+        let charge = view.charged;
         m.charge(charge).map_err(|_| VmError::CommitLimit)?;
-        view.charged = charge;
         let opts = ReserveOptions { commit: false, write_watch: false, kind: ReserveKind::View(view), ..*opts };
         match self.reserve(m, at, pages.saturating_mul(PAGE_SIZE), &opts) {
             Ok(range) => {
@@ -323,14 +325,8 @@ impl AddressSpace {
         source: crate::units::Pfn,
         protection: Protection,
     ) -> Result<(), FaultKind> {
-        let precharged = matches!(self.view_at(vpn), Some((v, _, _)) if v.precharged);
-        if !precharged {
-            m.charge(1).map_err(|_| FaultKind::OutOfFrames)?;
-        }
+        // Its charge was taken when the page became copy-on-write (F209).
         let Some(copy) = m.allocate(FrameUse::Private, Some(at), Fill::Overwrite) else {
-            if !precharged {
-                m.commit.uncharge(1);
-            }
             return Err(FaultKind::OutOfFrames);
         };
         m.phys.copy_frame(source, copy);
@@ -345,16 +341,6 @@ impl AddressSpace {
         // Valid to valid keeps the page in the working set, which holds section and private
         // pages alike.
         self.set_pte(&mut m.phys, at, vpn, Pte::Valid(ValidPte::new(copy, written)));
-        if let Some(vad) = self.vads.find_mut(vpn) {
-            if let VadKind::Mapped(view) = &mut vad.kind {
-                if !precharged {
-                    view.charged += 1;
-                }
-            }
-        }
-        if !precharged {
-            self.add_committed(1);
-        }
         self.counters.faults.copy_on_write += 1;
         Ok(())
     }
@@ -428,16 +414,24 @@ impl AddressSpace {
             return Err(VmError::SectionProtection); // F201
         }
         let protection = protection.with_caching_of(allocation).ok_or(VmError::InvalidProtection)?;
-        // Copies a copy-on-write protection may make are charged now, as NT charges them when
-        // the protection is set, so the write that copies can never fail for commit.
-        let copy_charge = if protection.is_copy_on_write() && !view.precharged { range.len() } else { 0 };
+        // F209: the pages that may now become copies are charged before anything changes, and
+        // an unwritten page leaving copy-on-write gives its charge back, as NT's
+        // `MiSetProtectionOnSection` reckons them.
+        let becomes_copy_on_write = protection.is_copy_on_write();
+        let (mut copy_charge, mut copy_return) = (0, 0);
         let mut old = None;
         for vpn in range.iter() {
-            match self.view_page_state(m, vpn, self.tables.pte(&m.phys, vpn)) {
+            let pte = self.tables.pte(&m.phys, vpn);
+            match self.view_page_state(m, vpn, pte) {
                 PageState::Reserved => return Err(VmError::NotCommitted),
                 PageState::Committed(p) => {
                     old.get_or_insert(p);
                 }
+            }
+            match (copy_standing(m, pte), becomes_copy_on_write) {
+                (CopyStanding::Untouched | CopyStanding::Shared { copy_on_write: false }, true) => copy_charge += 1,
+                (CopyStanding::Shared { copy_on_write: true }, false) => copy_return += 1,
+                _ => {}
             }
         }
         let tables = self.tables.missing_tables(&m.phys, range);
@@ -446,12 +440,14 @@ impl AddressSpace {
             m.commit.uncharge(tables + copy_charge);
             return Err(VmError::OutOfFrames(tables));
         }
-        if copy_charge > 0 {
+        if copy_charge + copy_return > 0 {
             if let Some(VadKind::Mapped(v)) = self.vads.find_mut(range.start).map(|vad| &mut vad.kind) {
-                v.charged += copy_charge;
-                v.precharged = true;
+                debug_assert!(copy_return <= v.charged + copy_charge, "a view gives back more than it was charged");
+                v.charged = (v.charged + copy_charge).saturating_sub(copy_return);
             }
             self.add_committed(copy_charge);
+            self.counters.committed_pages -= copy_return;
+            m.commit.uncharge(copy_return);
         }
         for vpn in range.iter() {
             let at = self.tables.ensure(&mut m.phys, vpn, false).ok_or(VmError::OutOfFrames(tables))?;
@@ -624,6 +620,30 @@ fn prototype_pointer(view: View, page: u64, protection: Protection) -> Pte {
     // Segments hold at most MAX_SEGMENT_PAGES pages, so the page fits 32 bits.
     let page = u32::try_from(page).unwrap_or(u32::MAX);
     Pte::Prototype { at: PrototypePointer { segment: view.segment.raw(), page }, protection }
+}
+
+/// Where a view page stands for the commit a copy of it needs (F209), from its PTE.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum CopyStanding {
+    /// No PTE yet: NT charges it when its protection becomes copy-on-write, whatever the
+    /// section says (a page an image makes copy-on-write was charged with the view too).
+    Untouched,
+    /// The section's page, through a prototype pointer or a valid PTE, with this view's
+    /// protection of it.
+    Shared { copy_on_write: bool },
+    /// The process's own copy: charged when it was made, and for good.
+    Private,
+}
+
+fn copy_standing(m: &Machine, pte: Pte) -> CopyStanding {
+    match pte {
+        Pte::Zero => CopyStanding::Untouched,
+        Pte::Prototype { protection, .. } => CopyStanding::Shared { copy_on_write: protection.is_copy_on_write() },
+        Pte::Valid(v) if m.phys.pfn(v.pfn()).usage() == FrameUse::Section => {
+            CopyStanding::Shared { copy_on_write: v.protection().is_copy_on_write() }
+        }
+        _ => CopyStanding::Private,
+    }
 }
 
 /// F162: on an image view a protection that writes becomes copy-on-write.

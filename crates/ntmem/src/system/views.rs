@@ -64,7 +64,6 @@ impl System {
             segment,
             first_page: req.offset >> PAGE_SHIFT,
             image,
-            precharged: req.copy || image,
             charged: if req.copy { pages } else { 0 },
             relocation: 0,
         };
