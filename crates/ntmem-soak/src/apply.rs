@@ -87,8 +87,8 @@ impl Soak {
                 let _ = self.sys.write_modified_pages();
                 Ok(())
             }
-            Call::CreateSection { proc, file, file_write, protect, size, name, route } => {
-                self.create_section(usize::from(proc), file, file_write, protect, size, name, route)
+            Call::CreateSection { proc, source, file_write, protect, size, name, route } => {
+                self.create_section(usize::from(proc), source, file_write, protect, size, name, route)
             }
             Call::OpenSection { proc, name, access } => self.open_section(usize::from(proc), name, access),
             Call::CloseSection { proc, handle } => self.close_section(usize::from(proc), handle),

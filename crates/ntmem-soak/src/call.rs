@@ -40,6 +40,18 @@ pub enum Route {
     NtCreateSectionOpenIf,
 }
 
+/// What a section is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The page file (`INVALID_HANDLE_VALUE`).
+    PageFile,
+    /// Soak data file `n` (`files.rs`), opened for the call for reading and, with
+    /// `file_write`, writing.
+    File(u8),
+    /// The soak's PE image (`images.rs`), opened for the call for reading and executing.
+    Image,
+}
+
 /// One call of the soak.
 #[allow(missing_docs)] // The fields are the Win32 parameters of the same names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,12 +94,10 @@ pub enum Call {
     InjectFaults { reads: u8, writes: u8 },
     /// The modified page writer runs.
     WriteModified,
-    /// A section of the page file (`file` none) or of soak file `file` (opened for the call,
-    /// for reading and, with `file_write`, writing), named `soak-section-<name>`, created
-    /// through `route`.
+    /// A section of `source`, named `soak-section-<name>`, created through `route`.
     CreateSection {
         proc: Slot,
-        file: Option<u8>,
+        source: Source,
         file_write: bool,
         protect: u32,
         size: u64,

@@ -14,7 +14,7 @@
 
 use ntmem_win32::*;
 
-use crate::call::{Call, Route, Slot, Target, Via};
+use crate::call::{Call, Route, Slot, Source, Target, Via};
 use crate::entropy::Entropy;
 use crate::files::{FILE_PAGES, GROWTH_PAGES};
 use crate::model::PAGE;
@@ -193,6 +193,7 @@ impl Soak {
         };
         match kind {
             20 | 25 if handles >= 8 => Call::CloseSection { proc, handle: handle(&mut |n| e.below(n)) },
+            20 if e.one_in(5) => self.gen_image_section(e, proc),
             20 => {
                 let file = (!e.one_in(2)).then(|| e.below(FILE_PAGES.len() as u64) as u8);
                 let mut protect = match e.weighted(&[6, 2, 1, 1]) {
@@ -216,13 +217,14 @@ impl Soak {
                     None if e.one_in(16) => 0,
                     None => e.between(1, 48) * PAGE - if e.one_in(4) { e.below(PAGE) } else { 0 },
                 };
+                // Now and then SEC_IMAGE on a file that is not an image, or on the page file.
+                if e.one_in(32) {
+                    protect = protect & !(SEC_RESERVE | SEC_COMMIT) | SEC_IMAGE;
+                }
                 let name = e.one_in(2).then(|| e.below(u64::from(NAMES)) as u8);
-                let route = match e.one_in(4).then(|| e.one_in(2)) {
-                    None => Route::CreateFileMapping,
-                    Some(false) => Route::NtCreateSection,
-                    Some(true) => Route::NtCreateSectionOpenIf,
-                };
-                Call::CreateSection { proc, file, file_write: !e.one_in(8), protect, size, name, route }
+                let route = route(e);
+                let source = file.map_or(Source::PageFile, Source::File);
+                Call::CreateSection { proc, source, file_write: !e.one_in(8), protect, size, name, route }
             }
             21 => {
                 let access = e.pick(&[FILE_MAP_ALL_ACCESS, FILE_MAP_READ, FILE_MAP_WRITE, FILE_MAP_COPY]);
@@ -288,6 +290,35 @@ impl Soak {
                 Call::FileIo { proc, file, offset, len: self.len(e), write }
             }
             _ => Call::InjectMappedFaults { reads: e.below(3) as u8, writes: e.below(3) as u8 },
+        }
+    }
+
+    /// A `SEC_IMAGE` section of the soak's PE file: mostly with the protections a loader
+    /// passes and no size; now and then a size up to the image's (F206), one past it, or a
+    /// protection with write, which the file (opened without write access) refuses (F128).
+    fn gen_image_section(&self, e: &mut impl Entropy, proc: Slot) -> Call {
+        let protect = match e.weighted(&[4, 4, 1, 1, 1]) {
+            0 => PAGE_READONLY,
+            1 => PAGE_EXECUTE_READ,
+            2 => PAGE_WRITECOPY,
+            3 => PAGE_EXECUTE_WRITECOPY,
+            _ => PAGE_READWRITE,
+        };
+        let image = self.image.view_bytes();
+        let size = match e.weighted(&[6, 2, 1]) {
+            0 => 0,
+            1 => e.between(1, image),
+            _ => image + e.between(1, 2) * PAGE,
+        };
+        let name = e.one_in(2).then(|| e.below(u64::from(NAMES)) as u8);
+        Call::CreateSection {
+            proc,
+            source: Source::Image,
+            file_write: false,
+            protect: protect | SEC_IMAGE,
+            size,
+            name,
+            route: route(e),
         }
     }
 
@@ -479,4 +510,13 @@ impl Soak {
 
 fn slot_of(i: usize) -> Slot {
     Slot::try_from(i).unwrap_or(Slot::MAX)
+}
+
+/// Through which service a section is created: mostly `CreateFileMappingW`.
+fn route(e: &mut impl Entropy) -> Route {
+    match e.one_in(4).then(|| e.one_in(2)) {
+        None => Route::CreateFileMapping,
+        Some(false) => Route::NtCreateSection,
+        Some(true) => Route::NtCreateSectionOpenIf,
+    }
 }

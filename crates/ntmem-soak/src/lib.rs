@@ -17,6 +17,8 @@
 //! - `soak.rs`: the machine beside its model; reconciling and checking.
 //! - `apply.rs`, `access.rs`, `working_set.rs`: what each call must do.
 //! - `sections.rs`: sections, views and mapped files: their model and their calls.
+//! - `shared_bytes.rs`: the bytes behind views, shared or copied on write.
+//! - `files.rs`, `images.rs`: the host files sections map: data files and a PE image.
 //! - `shrink.rs`: the shortest failing sequence, by delta debugging.
 
 mod access;
@@ -25,15 +27,17 @@ mod call;
 mod entropy;
 mod files;
 mod generate;
+mod images;
 mod model;
 mod sections;
+mod shared_bytes;
 mod shrink;
 mod soak;
 mod working_set;
 
 use std::fmt;
 
-pub use call::{bytes_of, Call, Route, Slot, Target, Via};
+pub use call::{bytes_of, Call, Route, Slot, Source, Target, Via};
 pub use entropy::{Entropy, SplitMix64};
 pub use generate::HUGE_CAP_WHILE_SLOW;
 pub use shrink::shrink;

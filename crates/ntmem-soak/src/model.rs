@@ -51,6 +51,15 @@ impl Content {
         Content::Images { images: vec![None], stable: true }
     }
 
+    /// A page holding `bytes` (a page long) for sure.
+    pub(crate) fn of(bytes: &[u8]) -> Content {
+        let mut c = Content::zero();
+        if bytes.iter().any(|&b| b != 0) {
+            c.write(0, bytes);
+        }
+        c
+    }
+
     /// Checks bytes read at `off` of this page; on a stable page, keeps only the images they
     /// match. `Err` holds the offset of a byte no image explains, and the byte each image has.
     pub(crate) fn check_read(&mut self, off: usize, got: &[u8]) -> Result<(), (usize, Vec<u8>)> {
@@ -160,12 +169,14 @@ pub(crate) struct SharedPage {
     pub(crate) page: u64,
 }
 
-/// The bytes behind a section: a host file's (one data segment per file), or a page-file
-/// segment's (one per page-file section). Indices into `Soak::files` / `Soak::segments`.
+/// The bytes behind a section: a host file's (one data segment per file), a page-file
+/// segment's (one per page-file section; indices into `Soak::files` / `Soak::segments`), or
+/// the soak image's (one image segment for every section of it: `images.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Backing {
     File(usize),
     Segment(usize),
+    Image,
 }
 
 /// The model of one process: its committed pages by page number.

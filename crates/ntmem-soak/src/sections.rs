@@ -1,23 +1,24 @@
-//! Sections in the soak: page-file sections (`SEC_COMMIT`, `SEC_RESERVE`) and sections of two
-//! real host files (`files.rs`: the files, their model and their own reads and writes), made
+//! Sections in the soak: page-file sections (`SEC_COMMIT`, `SEC_RESERVE`), sections of two
+//! real host files (`files.rs`: the files, their model and their own reads and writes) and
+//! `SEC_IMAGE` sections of a real PE file (`images.rs`: the image and what its views hold), made
 //! through `CreateFileMappingW` or `NtCreateSection` ([`Route`]), their handles and views in
 //! every process; the model of the bytes behind them, and what each call must do (issue 7).
 //!
-//! The bytes of a shared view page are not the process's: they live in the model of its
-//! [`Backing`] — one per host file (a file has one data segment however many sections map it,
-//! and `ReadFile`/`WriteFile` see the same pages, F161) and one per page-file section — so every
-//! view of a section, in any process, reads what any other wrote. A page of a copy-on-write
-//! view (`FILE_MAP_COPY`, or a page made `PAGE_WRITECOPY`) becomes the process's own at its
-//! first write; nobody else sees that write.
+//! The bytes of a view page are its section's, in the model of its [`Backing`]
+//! (`shared_bytes.rs`): one per host file (a file has one data segment however many sections
+//! map it, and `ReadFile`/`WriteFile` see the same pages, F161), one per page-file section, and
+//! the image's shared pages; an image's other pages are each view's own (`images.rs`).
 //!
-//! Checked: a refused call changes neither the committed pages nor the commit charge; a
-//! mapping, unmapping or close through a handle the model knows succeeds, one it rules out
-//! fails; after a successful `FlushViewOfFile` the host file holds the model's bytes over the
+//! Checked: a refused call changes neither the committed pages nor the commit charge; an
+//! unmapping or close through a handle the model knows succeeds, a mapping it rules out fails,
+//! and the whole view of an image, asked for reading, fails only for want of commit; after a successful `FlushViewOfFile` the host file holds the model's bytes over the
 //! range flushed, and once a file's last section and view are gone (its data segment deleted)
 //! the whole host file does; a page-file section's bytes go with its last reference (a new
 //! section of the same name reads zeros); a section built under a name in use obeys the same
-//! rules as a new one (F208), and one larger than its file grows the file (`files.rs`).
-//! Mapped-file reads and writes fail on request
+//! rules as a new one (F208), and one larger than its file grows the file (`files.rs`); only
+//! the PE file makes an image section (F129, F130), never one larger than the image (F206) or
+//! one that writes (F128); an image view lands at the preferred base when that is free, with
+//! each page as the image says (F162, F163). Mapped-file reads and writes fail on request
 //! ([`crate::Call::InjectMappedFaults`]): a read then raises `STATUS_IN_PAGE_ERROR`, a failed
 //! write-back keeps the pages dirty; nothing is lost either way.
 
@@ -27,8 +28,9 @@ use ntmem::units::USER_END;
 use ntmem_win32::*;
 
 use crate::apply::{bad_handle_check, pages_of, push_recent};
-use crate::call::{Route, Target};
-use crate::model::{for_pages, Backing, Content, SharedPage, PAGE};
+use crate::call::{Route, Source, Target};
+use crate::images::PREFERRED_BASE;
+use crate::model::{Backing, Content, PAGE};
 use crate::soak::{Allow, Soak};
 
 const G: u64 = 0x1_0000;
@@ -87,6 +89,8 @@ pub(crate) struct SectionHandle {
     pub(crate) section: usize,
     /// Views for writing may be mapped through it (its rights and the section's protection).
     pub(crate) write: bool,
+    /// It has the right to map views for reading (`SECTION_MAP_READ`).
+    pub(crate) read: bool,
 }
 
 /// A view in a process.
@@ -102,11 +106,11 @@ pub(crate) struct ViewModel {
 }
 
 impl ViewModel {
-    fn end(&self) -> u64 {
+    pub(crate) fn end(&self) -> u64 {
         self.base + self.pages * PAGE
     }
 
-    fn holds(&self, addr: u64) -> bool {
+    pub(crate) fn holds(&self, addr: u64) -> bool {
         self.base <= addr && addr < self.end()
     }
 }
@@ -120,201 +124,6 @@ fn section_name(n: u8) -> String {
 }
 
 impl Soak {
-    // ----------------------------------------------------------------------------------
-    // The model of shared bytes.
-
-    /// The view page of `slot` at page `vpn`, if a modelled view holds it.
-    pub(crate) fn view_page(&self, slot: usize, vpn: u64) -> Option<SharedPage> {
-        let v = self.slots[slot].views.iter().find(|v| v.holds(vpn * PAGE))?;
-        let s = self.sections.get(v.section)?.as_ref()?;
-        Some(SharedPage { backing: s.backing, page: v.first + (vpn - v.base / PAGE) })
-    }
-
-    /// The bytes of a shared page, when it is committed.
-    pub(crate) fn backing_content(&mut self, sp: SharedPage) -> Option<&mut Content> {
-        let page = usize::try_from(sp.page).ok()?;
-        match sp.backing {
-            Backing::File(f) => self.files.get_mut(f)?.pages.get_mut(page),
-            Backing::Segment(g) => self.segments.get_mut(g)?.as_mut()?.pages.get_mut(&sp.page),
-        }
-    }
-
-    /// A page of a `SEC_RESERVE` section committed through a view: zeros.
-    pub(crate) fn commit_backing(&mut self, sp: SharedPage) {
-        if let Backing::Segment(g) = sp.backing {
-            if let Some(Some(seg)) = self.segments.get_mut(g) {
-                seg.pages.entry(sp.page).or_insert_with(Content::zero);
-            }
-        }
-    }
-
-    fn is_copy_view(&self, slot: usize, addr: u64) -> bool {
-        self.slots[slot].views.iter().any(|v| v.holds(addr) && v.copy)
-    }
-
-    /// `data` was written at `addr` by (or into) the process of `slot`: into its private
-    /// pages, the shared pages of its views, or a copy-on-write page now its own.
-    pub(crate) fn model_write(&mut self, slot: usize, addr: u64, data: &[u8]) {
-        self.apply_write(slot, addr, data, Written::Yes);
-    }
-
-    /// A write of `data` at `addr` in `slot` failed part-way with an in-page error: the pages
-    /// before the failing one may hold their part of it. A copy-on-write page that was copied
-    /// (`VirtualQuery` shows the copy's read-write protection) is now the process's own.
-    pub(crate) fn model_maybe_write(&mut self, slot: usize, addr: u64, data: &[u8]) {
-        self.apply_write(slot, addr, data, Written::Maybe);
-    }
-
-    fn apply_write(&mut self, slot: usize, addr: u64, data: &[u8], written: Written) {
-        let put = |c: &mut Content, off: usize, bytes: &[u8]| match written {
-            Written::Yes => c.write(off, bytes),
-            Written::Maybe => c.maybe_write(off, bytes),
-        };
-        let mut pieces = Vec::new();
-        for_pages(addr, data.len(), |vpn, off, range| pieces.push((vpn, off, range)));
-        for (vpn, off, range) in pieces {
-            let Some(p) = self.slots[slot].model.pages.get(&vpn) else { continue };
-            let Some(sp) = p.shared else {
-                if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
-                    put(&mut p.content, off, &data[range]);
-                }
-                continue;
-            };
-            let writecopy = matches!(p.protect & 0xFF, PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
-            if writecopy || self.is_copy_view(slot, vpn * PAGE) {
-                let copied = written == Written::Yes
-                    || self
-                        .query(slot, vpn * PAGE)
-                        .is_some_and(|m| matches!(m.Protect & 0xFF, PAGE_READWRITE | PAGE_EXECUTE_READWRITE));
-                if copied {
-                    let mut content = self.backing_content(sp).cloned().unwrap_or(Content::Any);
-                    put(&mut content, off, &data[range]);
-                    if let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) {
-                        p.shared = None;
-                        p.content = content;
-                    }
-                }
-            } else if let Some(c) = self.backing_content(sp) {
-                put(c, off, &data[range]);
-            }
-        }
-    }
-
-    /// Checks `got`, read at `addr` in `slot`: `Err` names the first byte no image explains.
-    pub(crate) fn model_check_read(&mut self, slot: usize, addr: u64, got: &[u8]) -> Result<(), String> {
-        let mut pieces = Vec::new();
-        for_pages(addr, got.len(), |vpn, off, range| pieces.push((vpn, off, range)));
-        for (vpn, off, range) in pieces {
-            let shared = match self.slots[slot].model.pages.get(&vpn) {
-                None => return Err(format!("page {:#x} read but not in the model", vpn * PAGE)),
-                Some(p) => p.shared,
-            };
-            let content = match shared {
-                Some(sp) => self.backing_content(sp),
-                None => self.slots[slot].model.pages.get_mut(&vpn).map(|p| &mut p.content),
-            };
-            let Some(content) = content else {
-                return Err(format!("view page {:#x} read but its section page is not committed", vpn * PAGE));
-            };
-            if let Err((at, want)) = content.check_read(off, &got[range.clone()]) {
-                let whose = shared.map_or(String::new(), |s| format!(" (shared: {s:?})"));
-                return Err(format!(
-                    "lost byte at {:#x}{whose}: read {:#04x}, the model allows {want:02x?}",
-                    vpn * PAGE + at as u64,
-                    got[range.start + at - off],
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// `MEM_RESET` (or its undo) on the page `vpn` of `slot`.
-    pub(crate) fn model_reset(&mut self, slot: usize, vpn: u64, undo: bool) {
-        let Some(p) = self.slots[slot].model.pages.get_mut(&vpn) else { return };
-        match p.shared {
-            // A reset shared page may be dropped or kept, written back or not: anything.
-            Some(sp) if !undo => {
-                if let Some(c) = self.backing_content(sp) {
-                    *c = Content::Any;
-                }
-            }
-            Some(_) => {}
-            None if undo => p.content.reset_undo(),
-            None => p.content.reset(),
-        }
-    }
-
-    /// Reconciles every view of `slot` overlapping `[lo, hi)`, and every other view of the
-    /// same bytes (a `SEC_RESERVE` page committed through one view is committed in all).
-    pub(crate) fn sync_views(&mut self, slot: usize, lo: u64, hi: u64) -> Result<(), String> {
-        let backings: Vec<Backing> = self.slots[slot]
-            .views
-            .iter()
-            .filter(|v| v.base < hi && lo < v.end())
-            .filter_map(|v| self.sections.get(v.section)?.as_ref().map(|s| s.backing))
-            .collect();
-        if backings.is_empty() {
-            return Ok(());
-        }
-        for s in 0..self.slots.len() {
-            let ranges: Vec<(u64, u64)> = self.slots[s]
-                .views
-                .iter()
-                .filter(|v| {
-                    self.sections.get(v.section).and_then(Option::as_ref).is_some_and(|x| backings.contains(&x.backing))
-                })
-                .map(|v| (v.base, v.end()))
-                .collect();
-            for (a, b) in ranges {
-                self.reconcile(s, a, b, Allow::default()).map_err(|e| format!("slot {s}: {e}"))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The mapped part of a reconcile: pages `[first, last)` of `slot`, a region `VirtualQuery`
-    /// says is `MEM_MAPPED` with state `state` and protection `protect`.
-    pub(crate) fn reconcile_view(
-        &mut self,
-        slot: usize,
-        first: u64,
-        last: u64,
-        state: u32,
-        protect: u32,
-        allow: Allow,
-    ) -> Result<(), String> {
-        for vpn in first..last {
-            let Some(sp) = self.view_page(slot, vpn) else {
-                return Err(format!("{:#x} is in a view the model does not know", vpn * PAGE));
-            };
-            let committed = self.backing_content(sp).is_some();
-            let present = self.slots[slot].model.pages.contains_key(&vpn);
-            if state == MEM_COMMIT {
-                if !committed && !present {
-                    if !allow.add {
-                        return Err(format!("view page {:#x} ({sp:?}) became committed", vpn * PAGE));
-                    }
-                    self.commit_backing(sp);
-                }
-                let model = &mut self.slots[slot].model;
-                match model.pages.get_mut(&vpn) {
-                    Some(p) => p.protect = protect,
-                    None => {
-                        let mut p = crate::model::Page::private(protect);
-                        p.shared = Some(sp);
-                        model.pages.insert(vpn, p);
-                    }
-                }
-            } else if committed || present {
-                return Err(format!(
-                    "view page {:#x} ({sp:?}, committed in the model) is now state {state:#x}",
-                    vpn * PAGE
-                ));
-            }
-        }
-        Ok(())
-    }
-
     // ----------------------------------------------------------------------------------
     // Lifetimes.
 
@@ -336,6 +145,13 @@ impl Soak {
         self.sections[section] = None;
         match backing {
             Backing::Segment(g) => self.segments[g] = None,
+            // The image's segment goes with its last section (F206): its shared pages are
+            // the file's again when a new one is made.
+            Backing::Image => {
+                if !self.sections.iter().flatten().any(|s| s.backing == Backing::Image) {
+                    self.image.reset_shared();
+                }
+            }
             Backing::File(f) => {
                 let still = self.sections.iter().flatten().any(|s| s.backing == Backing::File(f));
                 if !still {
@@ -376,7 +192,7 @@ impl Soak {
     pub(crate) fn create_section(
         &mut self,
         proc: usize,
-        file: Option<u8>,
+        source: Source,
         file_write: bool,
         protect: u32,
         size: u64,
@@ -386,16 +202,30 @@ impl Soak {
         let commit_before = self.sys.stats().commit_total;
         let existing = name.and_then(|n| self.live_named(n));
         let name_str = name.map(section_name);
-        let file = file.map(|f| usize::from(f) % self.files.len());
-        let fh = match file {
+        let file = match source {
+            Source::File(f) => Some(usize::from(f) % self.files.len()),
+            Source::PageFile | Source::Image => None,
+        };
+        let image = source == Source::Image;
+        if image && protect & SEC_IMAGE == 0 {
+            return Err("a data section of the soak's image, which the model does not follow".into());
+        }
+        let opened = match (file, image) {
+            (Some(f), _) => {
+                Some((self.files[f].path.clone(), GENERIC_READ | if file_write { GENERIC_WRITE } else { 0 }))
+            }
+            // As a loader opens a DLL: to read and execute, never to write.
+            (None, true) => Some((self.image.path.clone(), GENERIC_READ | GENERIC_EXECUTE)),
+            (None, false) => None,
+        };
+        let fh = match opened {
             None => INVALID_HANDLE_VALUE,
-            Some(f) => {
-                let path = self.files[f].path.to_string_lossy().into_owned();
-                let access = GENERIC_READ | if file_write { GENERIC_WRITE } else { 0 };
+            Some((path, access)) => {
+                let path = path.to_string_lossy().into_owned();
                 let mut k = self.k(proc);
                 let h = k.CreateFileW(&path, access, FILE_SHARE_READ | FILE_SHARE_WRITE, OPEN_EXISTING, 0);
                 if h == INVALID_HANDLE_VALUE {
-                    return Err(format!("CreateFileW of soak file {f}: error {}", k.GetLastError()));
+                    return Err(format!("CreateFileW of {path}: error {}", k.GetLastError()));
                 }
                 h
             }
@@ -406,19 +236,28 @@ impl Soak {
             Route::NtCreateSection => self.create_section_nt(proc, &creation, false),
             Route::NtCreateSectionOpenIf => self.create_section_nt(proc, &creation, true),
         };
-        if fh != INVALID_HANDLE_VALUE && self.k(proc).CloseHandle(fh) != TRUE {
-            return Err(format!("CloseHandle of a file handle: error {}", self.k(proc).GetLastError()));
+        if fh != INVALID_HANDLE_VALUE {
+            let mut k = self.k(proc);
+            if k.CloseHandle(fh) != TRUE {
+                return Err(format!("CloseHandle of a file handle: error {}", k.GetLastError()));
+            }
         }
         let made = made?;
         let base = protect & 0xFFFF;
         let writes = base == PAGE_READWRITE || base == PAGE_EXECUTE_READWRITE;
         // Built, whatever its name then decided (F208): the checks of F122 and F128 passed.
         let built = !matches!(made, Made::Refused);
-        if built && file.is_none() && size == 0 {
+        if built && source == Source::PageFile && size == 0 {
             return Err("a section of the page file with size 0 was built (F122)".into());
         }
-        if built && file.is_some() && !file_write && writes {
+        if built && (file.is_some() && !file_write || image) && writes {
             return Err("a PAGE_READWRITE section of a file opened for reading only was built (F128)".into());
+        }
+        if built && protect & SEC_IMAGE != 0 && !image {
+            return Err("a SEC_IMAGE section of the page file or of a data file was built (F129, F130)".into());
+        }
+        if built && image && size > self.image.view_bytes() {
+            return Err(format!("an image section of {size:#x} bytes, larger than the image, was built (F206)"));
         }
         if let Some(f) = file {
             self.file_after_creation(f, size, built, writes)?;
@@ -434,6 +273,8 @@ impl Soak {
             None => {
                 let (backing, bytes) = match file {
                     Some(f) => (Backing::File(f), if size == 0 { self.files[f].bytes() } else { size }),
+                    // Whatever size was asked, a view maps the whole image (F206).
+                    None if image => (Backing::Image, self.image.view_bytes()),
                     None => {
                         let mut seg = SegmentModel::default();
                         if protect & SEC_RESERVE == 0 {
@@ -452,9 +293,11 @@ impl Soak {
         let s = self.sections[section].as_mut().ok_or("a section gone")?;
         s.handles += 1;
         // The handle's rights follow the protection asked (kernelbase; `NtCreateSection` asks
-        // for all access), the views the section's (F153).
-        let write = (writes || route != Route::CreateFileMapping) && s.writable;
-        self.slots[proc].handles.push(SectionHandle { raw: h, section, write });
+        // for all access), the views the section's (F153), but for an image's, which take the
+        // image's protection whatever they ask (F162).
+        let write = (writes || route != Route::CreateFileMapping) && (s.writable || s.backing == Backing::Image);
+        // `CreateFileMappingW` grants the right to map for reading whatever the protection.
+        self.slots[proc].handles.push(SectionHandle { raw: h, section, write, read: true });
         Ok(())
     }
 
@@ -534,8 +377,9 @@ impl Soak {
             (false, Some(section)) => {
                 let s = self.sections[section].as_mut().ok_or("a section gone")?;
                 s.handles += 1;
-                let write = access & FILE_MAP_WRITE != 0 && s.writable;
-                self.slots[proc].handles.push(SectionHandle { raw: h as usize as u64, section, write });
+                let write = access & FILE_MAP_WRITE != 0 && (s.writable || s.backing == Backing::Image);
+                let read = access & FILE_MAP_READ != 0;
+                self.slots[proc].handles.push(SectionHandle { raw: h as usize as u64, section, write, read });
                 Ok(())
             }
         }
@@ -574,24 +418,38 @@ impl Soak {
         let n = self.slots[proc].handles.len();
         let h = (n > 0 && index != BAD_HANDLE).then(|| self.slots[proc].handles[usize::from(index) % n]);
         let (ph, ts) = self.open(proc, target);
+        let limit = zero_bits.map_or(Some(USER_END), zero_bits_limit);
+        let image =
+            h.is_some_and(|h| matches!(self.sections.get(h.section), Some(Some(s)) if s.backing == Backing::Image));
+        // F163: a view the system places goes to the image's preferred base when that is free.
+        let preferred_free = match ts {
+            Some(t) if image && base == 0 => {
+                limit.is_some_and(|l| PREFERRED_BASE + self.image.view_bytes() <= l) && self.preferred_base_free(t)
+            }
+            _ => false,
+        };
         let commit_before = self.sys.stats().commit_total;
         let raw = handle(h.map_or(NOT_A_HANDLE, |h| h.raw));
+        let mut nt_status = None;
         #[allow(clippy::cast_possible_truncation)] // The halves of the offset, as the API takes them.
         let (r, error) = if let Some(z) = zero_bits {
             let (mut b, mut s, mut off) = (base, size, i64::try_from(offset).unwrap_or(i64::MAX));
             let prot = view_protection(access);
             let st =
                 self.nt(proc).NtMapViewOfSection(raw, ph, &mut b, z, 0, Some(&mut off), &mut s, VIEW_SHARE, 0, prot);
+            nt_status = Some(st);
             // The NTSTATUS, shown as the error of a refused map.
             (if st >= 0 { b } else { 0 }, st.cast_unsigned())
         } else if ts == Some(proc) && target == Target::Current {
-            let r = self.k(proc).MapViewOfFileEx(raw, access, (offset >> 32) as u32, offset as u32, size, base);
-            (r, self.k(proc).GetLastError())
+            // The last error is the Kernel32 instance's, as a thread's is its own.
+            let mut k = self.k(proc);
+            let r = k.MapViewOfFileEx(raw, access, (offset >> 32) as u32, offset as u32, size, base);
+            (r, k.GetLastError())
         } else {
-            let r = self.k(proc).MapViewOfFile2(raw, ph, offset, base, size, 0, view_protection(access));
-            (r, self.k(proc).GetLastError())
+            let mut k = self.k(proc);
+            let r = k.MapViewOfFile2(raw, ph, offset, base, size, 0, view_protection(access));
+            (r, k.GetLastError())
         };
-        let limit = zero_bits.map_or(Some(USER_END), zero_bits_limit);
         self.close(proc, target, ph)?;
         bad_handle_check("MapViewOfFile2", r != 0, ts)?;
         let Some(t) = ts else { return Ok(()) };
@@ -615,6 +473,14 @@ impl Soak {
             Some(_) => None,
         };
         if r == 0 {
+            // An image's whole view, for reading, placed by the system, through a handle that
+            // may: only the commit its copy-on-write pages need may be missing.
+            let plain = offset == 0 && size == 0 && base == 0 && zero_bits.unwrap_or(0) == 0;
+            let readable = matches!(access, FILE_MAP_READ | FILE_MAP_COPY) && h.is_some_and(|h| h.read);
+            let no_commit = [ERROR_COMMITMENT_LIMIT, STATUS_COMMITMENT_LIMIT.cast_unsigned()].contains(&error);
+            if image && plain && readable && !no_commit {
+                return Err(format!("a view of an image section was refused: error or NTSTATUS {error:#x}"));
+            }
             if self.sys.stats().commit_total != commit_before {
                 return Err(format!("a refused map (error or NTSTATUS {error:#x}) changed the commit charge"));
             }
@@ -632,24 +498,26 @@ impl Soak {
         if base == 0 && limit.is_some_and(|l| r + pages * PAGE > l) {
             return Err(format!("a view placed at {r:#x}, past its ZeroBits limit"));
         }
-        let copy = matches!(view_protection(access), PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
+        // An image view's protection is the image's, whatever was asked (F162).
+        let copy = !image && matches!(view_protection(access), PAGE_WRITECOPY | PAGE_EXECUTE_WRITECOPY);
         let view = ViewModel { base: r, pages, section: h.section, first: offset / PAGE, copy };
         self.slots[t].views.push(view);
         if let Some(Some(s)) = self.sections.get_mut(h.section) {
             s.views += 1;
         }
         push_recent(&mut self.slots[t].allocs, (r, pages * PAGE));
+        if image {
+            self.model_image_view(t, r, pages, nt_status, preferred_free)?;
+        }
         self.reconcile(t, r, view.end(), Allow::default())
     }
 
     pub(crate) fn unmap_view(&mut self, proc: usize, target: Target, addr: u64) -> Result<(), String> {
         let (ph, ts) = self.open(proc, target);
-        let ok = if target == Target::Current {
-            self.k(proc).UnmapViewOfFile(addr)
-        } else {
-            self.k(proc).UnmapViewOfFile2(ph, addr, 0)
-        } == TRUE;
-        let error = self.k(proc).GetLastError();
+        let mut k = self.k(proc);
+        let ok =
+            if target == Target::Current { k.UnmapViewOfFile(addr) } else { k.UnmapViewOfFile2(ph, addr, 0) } == TRUE;
+        let error = k.GetLastError();
         self.close(proc, target, ph)?;
         bad_handle_check("UnmapViewOfFile2", ok, ts)?;
         let Some(t) = ts else { return Ok(()) };
@@ -720,13 +588,6 @@ impl Soak {
         }
         Ok(())
     }
-}
-
-/// Whether a write the model applies surely happened, or may have (it failed part-way).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Written {
-    Yes,
-    Maybe,
 }
 
 /// The end below which ZeroBits `z` keep a view the system places (F47, F188, F205): 1 to 21

@@ -16,6 +16,7 @@ use ntmem_win32::*;
 
 use crate::call::{Call, Target};
 use crate::files::{make_files, FileModel};
+use crate::images::{make_image, ImageFile};
 use crate::model::{Content, Page, SpaceModel, PAGE};
 use crate::sections::{SectionHandle, SectionModel, SegmentModel, ViewModel};
 use crate::{Failure, KnownBug, Options};
@@ -63,6 +64,8 @@ pub struct Soak {
     history: VecDeque<(u64, Call)>,
     /// The host files sections map.
     pub(crate) files: Vec<FileModel>,
+    /// The PE image `SEC_IMAGE` sections map.
+    pub(crate) image: ImageFile,
     /// Page-file segments by model id (`None`: gone with its section).
     pub(crate) segments: Vec<Option<SegmentModel>>,
     /// Section objects by model id (`None`: gone).
@@ -90,6 +93,7 @@ impl Soak {
             slots.push(SlotState { pid: Some(pid), ..SlotState::default() });
         }
         let files = make_files(dir.path())?;
+        let image = make_image(dir.path())?;
         let mut soak = Soak {
             sys,
             slots,
@@ -99,6 +103,7 @@ impl Soak {
             checks: 0,
             history: VecDeque::new(),
             files,
+            image,
             segments: Vec::new(),
             sections: Vec::new(),
             _dir: dir,
@@ -188,6 +193,7 @@ impl Soak {
             }
             s.sys.check_invariants().map_err(|v| format!("invariant violated after the last exit: {v}"))?;
             s.settle_files()?;
+            s.settle_image()?;
             let after = s.sys.stats();
             if after.commit_total != s.baseline_commit || after.page_file_used != 0 {
                 return Err(format!(
@@ -309,7 +315,7 @@ impl Soak {
             let Some(m) = self.query(slot, at) else { break };
             let end = m.BaseAddress.saturating_add(m.RegionSize).max(at + PAGE);
             let (first, last) = (at / PAGE, end.min(hi).div_ceil(PAGE));
-            if m.Type == MEM_MAPPED {
+            if m.Type == MEM_MAPPED || m.Type == MEM_IMAGE {
                 self.reconcile_view(slot, first, last, m.State, m.Protect, allow)?;
                 at = end;
                 continue;

@@ -7,7 +7,7 @@
 use ntmem_soak::Route::*;
 use ntmem_soak::Target::*;
 use ntmem_soak::Via::*;
-use ntmem_soak::{replay, Call, KnownBug, Options, KNOWN_OPEN_BUGS};
+use ntmem_soak::{replay, Call, KnownBug, Options, Source, KNOWN_OPEN_BUGS};
 
 fn pinned(item: KnownBug, calls: &[Call], symptom: &str) {
     let mut opts = Options::default();
@@ -141,7 +141,7 @@ fn lock_of_a_view_page_reports_it_locked() {
     let calls = [
         Call::CreateSection {
             proc: 0,
-            file: None,
+            source: Source::PageFile,
             file_write: true,
             protect: 4,
             size: 0x1b468,
@@ -184,7 +184,7 @@ fn a_failed_write_makes_no_copy_on_write_copy() {
     let calls = [
         Call::CreateSection {
             proc: 1,
-            file: Some(0),
+            source: Source::File(0),
             file_write: true,
             protect: 4,
             size: 0,
@@ -195,7 +195,7 @@ fn a_failed_write_makes_no_copy_on_write_copy() {
         Call::Alloc { proc: 2, via: Nt(Current), addr: 0, size: 0x3000, flags: 0x2000, protect: 64, zero_bits: 0 },
         Call::CreateSection {
             proc: 2,
-            file: Some(1),
+            source: Source::File(1),
             file_write: true,
             protect: 2,
             size: 0x44000,
@@ -204,7 +204,7 @@ fn a_failed_write_makes_no_copy_on_write_copy() {
         },
         Call::CreateSection {
             proc: 2,
-            file: None,
+            source: Source::PageFile,
             file_write: true,
             protect: 0x400_0008,
             size: 0x24cce,
@@ -265,7 +265,7 @@ fn a_file_whose_write_back_failed_is_checked_once_written() {
     let calls = [
         Call::CreateSection {
             proc: 0,
-            file: Some(0),
+            source: Source::File(0),
             file_write: true,
             protect: 4,
             size: 0,
@@ -285,7 +285,7 @@ fn a_file_whose_write_back_failed_is_checked_once_written() {
         Call::Write { proc: 0, addr: 0x2000_0000, len: 8, seed: 0x35b3_e39d_4f9f_7ce6 },
         Call::CreateSection {
             proc: 0,
-            file: Some(1),
+            source: Source::File(1),
             file_write: true,
             protect: 4,
             size: 0,
