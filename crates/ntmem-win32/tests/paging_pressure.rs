@@ -860,3 +860,32 @@ fn ended_processes_leave_balancing_and_figures_to_the_running_ones() {
     assert!(k.OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, u32::from(ended[1])).is_null());
     assert_eq!(k.GetLastError(), ERROR_INVALID_PARAMETER);
 }
+
+/// Found by the soak (seed 16, two processes): a page written after `MEM_RESET` matters
+/// again, however its write is noticed. `VirtualProtect` folded the write into the frame
+/// (modified) but left the frame marked reset, so once the page was trimmed and written to the
+/// page file, `MEM_RESET_UNDO` marked it modified a second time beside its page-file copy (the
+/// invariant checker: "modified-list frame … is …"), a slot owned twice over. The data must
+/// read back whole, and undo must find nothing to undo (F41, F45).
+#[test]
+fn a_page_written_after_mem_reset_is_no_longer_reset_however_its_write_is_noticed() {
+    let mut m = machine(16 * MIB, 4 * MIB, 16 * MIB, None, true);
+    let pid = m.sys.create_process("p").unwrap();
+    let mut k = Kernel32::new(&mut m.sys, pid);
+    let p = k.VirtualAlloc(0, 2 * PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    assert_ne!(p, 0);
+    k.write(p, &[1; PAGE_BYTES]).unwrap();
+    assert_eq!(k.VirtualAlloc(p, 2 * PAGE, MEM_RESET, PAGE_NOACCESS), p);
+    let data = pattern_page(7, 0, 1);
+    k.write(p, &data).unwrap();
+    let mut old = 0;
+    assert_eq!(k.VirtualProtect(p, PAGE, PAGE_READONLY, Some(&mut old)), TRUE);
+    empty_working_set(&mut m.sys, pid);
+    m.sys.write_modified_pages();
+    assert!(paged_out(&m.sys, pid, p, 1) + in_transition(&m.sys, pid, p, 1) == 1, "trimmed and written");
+    let mut k = Kernel32::new(&mut m.sys, pid);
+    assert_eq!(k.VirtualAlloc(p, 2 * PAGE, MEM_RESET_UNDO, PAGE_READWRITE), p, "error {}", k.GetLastError());
+    let mut got = vec![0u8; PAGE_BYTES];
+    k.read(p, &mut got).unwrap();
+    assert_eq!(first_difference(&got, &data), None, "the page written after the reset");
+}

@@ -107,7 +107,10 @@ impl AddressSpace {
     /// allocation's write-watch bitmap (F115, F118).
     pub(crate) fn capture_dirty(&mut self, phys: &mut PhysicalMemory, vpn: Vpn, pte: ValidPte) {
         if pte.dirty() {
-            phys.pfn_mut(pte.pfn()).flags.set(PfnFlags::MODIFIED, true);
+            // Written since it was last clean, or since MEM_RESET: its contents matter again.
+            let flags = &mut phys.pfn_mut(pte.pfn()).flags;
+            flags.set(PfnFlags::MODIFIED, true);
+            flags.set(PfnFlags::RESET, false);
             if let Some(vad) = self.vads.find_mut(vpn) {
                 vad.set_watch_bit(vpn, true);
             }

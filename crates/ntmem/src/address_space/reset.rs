@@ -95,6 +95,14 @@ impl AddressSpace {
             }
             e.flags.set(PfnFlags::RESET, false);
             e.flags.set(PfnFlags::MODIFIED, true);
+            // A reset page has no copy on disk (reset gave it back, and a write clears the
+            // reset mark before the page can be written out); were there one, it would be
+            // stale now.
+            if let Some((file, slot)) = e.backing() {
+                debug_assert!(false, "a reset page with a page-file copy");
+                e.set_backing(None);
+                m.files.free(file, slot);
+            }
             if m.phys.pfn(pfn).state() == PfnState::Standby {
                 m.phys.unpark(pfn);
                 m.phys.park(pfn, ListKind::Modified);
