@@ -889,3 +889,26 @@ fn a_page_written_after_mem_reset_is_no_longer_reset_however_its_write_is_notice
     k.read(p, &mut got).unwrap();
     assert_eq!(first_difference(&got, &data), None, "the page written after the reset");
 }
+
+/// The same through write watch (found in review): `ResetWriteWatch` folds a write made after
+/// `MEM_RESET` into the frame before cleaning the PTE, and that write must end the reset too.
+#[test]
+fn a_page_written_after_mem_reset_is_no_longer_reset_when_write_watch_notices_it() {
+    let mut m = machine(16 * MIB, 4 * MIB, 16 * MIB, None, true);
+    let pid = m.sys.create_process("p").unwrap();
+    let mut k = Kernel32::new(&mut m.sys, pid);
+    let p = k.VirtualAlloc(0, 2 * PAGE, MEM_COMMIT | MEM_RESERVE | MEM_WRITE_WATCH, PAGE_READWRITE);
+    assert_ne!(p, 0);
+    k.write(p, &[1; PAGE_BYTES]).unwrap();
+    assert_eq!(k.VirtualAlloc(p, 2 * PAGE, MEM_RESET, PAGE_NOACCESS), p);
+    let data = pattern_page(8, 0, 1);
+    k.write(p, &data).unwrap();
+    assert_eq!(k.ResetWriteWatch(p, 2 * PAGE), 0);
+    empty_working_set(&mut m.sys, pid);
+    m.sys.write_modified_pages();
+    let mut k = Kernel32::new(&mut m.sys, pid);
+    assert_eq!(k.VirtualAlloc(p, 2 * PAGE, MEM_RESET_UNDO, PAGE_READWRITE), p, "error {}", k.GetLastError());
+    let mut got = vec![0u8; PAGE_BYTES];
+    k.read(p, &mut got).unwrap();
+    assert_eq!(first_difference(&got, &data), None, "the page written after the reset");
+}

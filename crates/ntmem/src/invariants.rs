@@ -217,7 +217,8 @@ fn check_space(
     let phys = sys.phys();
     let shared = sys.shared_user_data();
     let mut prev_end = MIN_USER_ADDRESS;
-    // A view's private copies are covered by the view's charge.
+    // A process's private copies in views are covered by its views' charges, summed (a view
+    // may be charged for more than it copies, F209, so this is not checked view by view).
     let mut view_charges = 0;
     for vad in space.vads().iter() {
         if let Some(view) = vad.view() {
@@ -493,6 +494,8 @@ impl Walk<'_> {
                 );
                 if let Some(backing) = e.backing() {
                     *self.slots.entry(backing).or_default() += 1;
+                    // A reset page gave its copy back; one written again is no longer reset.
+                    ensure!(!e.flags().has(PfnFlags::RESET), "frame {pfn:?} has a page-file copy and is reset: {e:?}");
                 }
                 ensure!(e.pte() == Some(at), "frame {pfn:?} points back at {:?}, mapped from {at:?}", e.pte());
                 ensure!(e.share_count() == 1, "private frame {pfn:?} share count {}", e.share_count());

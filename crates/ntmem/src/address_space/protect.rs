@@ -9,7 +9,7 @@
 use super::{AddressSpace, PageState, VadKind, VmError};
 use crate::machine::Machine;
 use crate::paging::{Access, Protection, Pte, TlbFlush, ValidPte};
-use crate::phys::{PfnFlags, PhysicalMemory};
+use crate::phys::PhysicalMemory;
 use crate::units::{PageRange, PhysAddr, Vpn};
 
 impl AddressSpace {
@@ -107,10 +107,7 @@ impl AddressSpace {
     /// allocation's write-watch bitmap (F115, F118).
     pub(crate) fn capture_dirty(&mut self, phys: &mut PhysicalMemory, vpn: Vpn, pte: ValidPte) {
         if pte.dirty() {
-            // Written since it was last clean, or since MEM_RESET: its contents matter again.
-            let flags = &mut phys.pfn_mut(pte.pfn()).flags;
-            flags.set(PfnFlags::MODIFIED, true);
-            flags.set(PfnFlags::RESET, false);
+            phys.pfn_mut(pte.pfn()).mark_written();
             if let Some(vad) = self.vads.find_mut(vpn) {
                 vad.set_watch_bit(vpn, true);
             }

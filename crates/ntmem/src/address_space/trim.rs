@@ -103,12 +103,8 @@ impl AddressSpace {
         self.capture_dirty(&mut m.phys, vpn, v);
         let protection = e.protection();
         let owed = self.set_pte_owing(&mut m.phys, at, vpn, Pte::Transition { pfn, protection });
+        // `capture_dirty` marked a written page (`PfnEntry::mark_written`).
         let entry = m.phys.pfn_mut(pfn);
-        if v.dirty() {
-            // Written since it was last clean (or since MEM_RESET): its contents matter.
-            entry.flags.set(PfnFlags::MODIFIED, true);
-            entry.flags.set(PfnFlags::RESET, false);
-        }
         let modified = entry.flags.has(PfnFlags::MODIFIED);
         if modified {
             if let Some((file, slot)) = entry.backing() {

@@ -440,10 +440,14 @@ impl AddressSpace {
             m.commit.uncharge(tables + copy_charge);
             return Err(VmError::OutOfFrames(tables));
         }
+        // Charged and given back before the PTEs change: the loop below cannot fail for
+        // frames (`make_free` reserved the tables'), and the view's charge goes at unmap.
         if copy_charge + copy_return > 0 {
             if let Some(VadKind::Mapped(v)) = self.vads.find_mut(range.start).map(|vad| &mut vad.kind) {
                 debug_assert!(copy_return <= v.charged + copy_charge, "a view gives back more than it was charged");
-                v.charged = (v.charged + copy_charge).saturating_sub(copy_return);
+                // Never more than it holds, so the view, the process and the machine agree.
+                copy_return = copy_return.min(v.charged + copy_charge);
+                v.charged = v.charged + copy_charge - copy_return;
             }
             self.add_committed(copy_charge);
             self.counters.committed_pages -= copy_return;

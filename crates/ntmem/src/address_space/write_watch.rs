@@ -11,7 +11,7 @@
 
 use super::{AddressSpace, VmError};
 use crate::paging::{FlushRuns, Leaf, Pte, TlbFlush};
-use crate::phys::{PfnFlags, PhysicalMemory};
+use crate::phys::PhysicalMemory;
 use crate::units::{PageRange, Vpn, PAGES_PER_LARGE_PAGE};
 use std::ops::ControlFlow;
 
@@ -70,7 +70,7 @@ impl AddressSpace {
             return None;
         }
         // The write still has to reach the page file: keep it in the frame.
-        phys.pfn_mut(v.pfn()).flags.set(PfnFlags::MODIFIED, true);
+        phys.pfn_mut(v.pfn()).mark_written();
         self.set_pte_owing(phys, at, vpn, Pte::Valid(v.clean()))
     }
 

@@ -96,7 +96,7 @@ fn use_leaf(phys: &mut PhysicalMemory, at: PhysAddr, access: AccessKind) -> Resu
             // The first write since the page was last clean marks its frame modified, as NT's
             // dirty-bit handling does (`MiSetDirtyBit`): a shared page written through one view
             // is then written back by a flush through any other (F161, F167).
-            phys.pfn_mut(entry_frame(e)).flags.set(crate::phys::PfnFlags::MODIFIED, true);
+            phys.pfn_mut(entry_frame(e)).mark_written();
         }
     }
     Ok(e | set)

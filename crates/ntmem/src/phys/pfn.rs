@@ -157,6 +157,14 @@ pub const NO_SLOT: u32 = 0;
 const _: () = assert!(core::mem::size_of::<PfnEntry>() <= 32);
 
 impl PfnEntry {
+    /// The page was written since it was last clean, or since `MEM_RESET`: its contents
+    /// matter, so the frame is modified and no longer discardable. Every place that learns of
+    /// a write (a dirty bit set or folded in) marks it so, and only so.
+    pub(crate) fn mark_written(&mut self) {
+        self.flags.set(PfnFlags::MODIFIED, true);
+        self.flags.set(PfnFlags::RESET, false);
+    }
+
     /// Where the frame is in its life.
     #[must_use]
     pub fn state(&self) -> PfnState {
