@@ -192,8 +192,13 @@ impl Soak {
 
     /// Whether `[PREFERRED_BASE, + the image)` is free in `slot`.
     pub(crate) fn preferred_base_free(&mut self, slot: usize) -> bool {
-        let end = PREFERRED_BASE + self.image.view_bytes();
-        self.query(slot, PREFERRED_BASE).is_some_and(|m| m.State == MEM_FREE && m.BaseAddress + m.RegionSize >= end)
+        self.image_fits_at(slot, PREFERRED_BASE)
+    }
+
+    /// Whether a whole view of the image at `base` would lie in free memory of `slot`.
+    pub(crate) fn image_fits_at(&mut self, slot: usize, base: u64) -> bool {
+        let end = base.saturating_add(self.image.view_bytes());
+        self.query(slot, base).is_some_and(|m| m.State == MEM_FREE && m.BaseAddress + m.RegionSize >= end)
     }
 
     /// The end of a run, every process gone: no image segment is left, and the file is as

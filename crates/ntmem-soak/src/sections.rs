@@ -11,8 +11,9 @@
 //!
 //! Checked: a refused call changes neither the committed pages nor the commit charge; an
 //! unmapping or close through a handle the model knows succeeds, a mapping it rules out fails,
-//! and the whole view of an image, asked for reading, fails only for want of commit; after a successful `FlushViewOfFile` the host file holds the model's bytes over the
-//! range flushed, and once a file's last section and view are gone (its data segment deleted)
+//! and the whole view of an image, asked for reading where the system may place it or at a
+//! free aligned base, fails only for want of commit; after a successful `FlushViewOfFile` the
+//! host file holds the model's bytes over the range flushed, and once a file's last section and view are gone (its data segment deleted)
 //! the whole host file does; a page-file section's bytes go with its last reference (a new
 //! section of the same name reads zeros); a section built under a name in use obeys the same
 //! rules as a new one (F208), and one larger than its file grows the file (`files.rs`); only
@@ -473,9 +474,11 @@ impl Soak {
             Some(_) => None,
         };
         if r == 0 {
-            // An image's whole view, for reading, placed by the system, through a handle that
-            // may: only the commit its copy-on-write pages need may be missing.
-            let plain = offset == 0 && size == 0 && base == 0 && zero_bits.unwrap_or(0) == 0;
+            // An image's whole view, for reading, placed by the system or at a free aligned
+            // base, through a handle that may: only the commit its copy-on-write pages need
+            // may be missing (a refusal changes nothing, so the base is as free as before).
+            let placeable = base == 0 || (base.is_multiple_of(G) && self.image_fits_at(t, base));
+            let plain = offset == 0 && size == 0 && placeable && zero_bits.unwrap_or(0) == 0;
             let readable = matches!(access, FILE_MAP_READ | FILE_MAP_COPY) && h.is_some_and(|h| h.read);
             let no_commit = [ERROR_COMMITMENT_LIMIT, STATUS_COMMITMENT_LIMIT.cast_unsigned()].contains(&error);
             if image && plain && readable && !no_commit {

@@ -167,7 +167,7 @@ impl Soak {
     }
 
     /// The mapped part of a reconcile: pages `[first, last)` of `slot`, a region `VirtualQuery`
-    /// says is `MEM_MAPPED` with state `state` and protection `protect`.
+    /// says is `MEM_MAPPED` or `MEM_IMAGE` with state `state` and protection `protect`.
     pub(crate) fn reconcile_view(
         &mut self,
         slot: usize,
