@@ -1064,6 +1064,38 @@ fn making_view_pages_copy_on_write_charges_each_page_f209() {
     assert_eq!(k.system().stats().commit_total, unmapped, "and so do the view's page tables");
 }
 
+/// A protection whose copies the commit limit cannot cover is refused with
+/// `ERROR_COMMITMENT_LIMIT`, and nothing changes (F209: NT charges before it changes a PTE).
+#[test]
+fn copy_on_write_past_the_commit_limit_is_refused_and_changes_nothing_f209() {
+    let (mut sys, pid) = setup();
+    let mut k = Kernel32::new(&mut sys, pid);
+    let h = pagefile(&mut k, PAGE_READWRITE, 16 * PAGE, None);
+    let v = map(&mut k, h, FILE_MAP_WRITE, 0);
+    k.write(v, b"shared").unwrap();
+    // Leave fewer than 16 pages of commit (the allocation's page tables are charged too):
+    // 16 copy-on-write pages need 16.
+    let commit_left = |k: &mut Kernel32| {
+        let s = k.system().stats();
+        s.commit_limit - s.commit_total
+    };
+    let bulk = commit_left(&mut k) - commit_left(&mut k) / 256 - 64;
+    assert_ne!(k.VirtualAlloc(0, bulk * PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE), 0, "{}", k.GetLastError());
+    let rest = commit_left(&mut k) - 12;
+    assert_ne!(k.VirtualAlloc(0, rest * PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE), 0, "{}", k.GetLastError());
+    let s = k.system().stats();
+    let left = s.commit_limit - s.commit_total;
+    assert!((1..16).contains(&left), "{left} pages of commit left");
+    let before = (s.commit_total, private_usage(&mut k), layout(&mut k));
+    let mut old = 0;
+    assert_eq!(k.VirtualProtect(v, 16 * PAGE, PAGE_WRITECOPY, Some(&mut old)), FALSE);
+    assert_eq!(k.GetLastError(), ERROR_COMMITMENT_LIMIT);
+    assert_eq!((k.system().stats().commit_total, private_usage(&mut k), layout(&mut k)), before);
+    // As many as are left fit.
+    assert_eq!(k.VirtualProtect(v, left * PAGE, PAGE_WRITECOPY, Some(&mut old)), TRUE, "{}", k.GetLastError());
+    assert_eq!(k.system().stats().commit_total, before.0 + left);
+}
+
 #[test]
 fn copy_view_in_another_process_stays_private_f159() {
     let (mut sys, parent) = setup();
