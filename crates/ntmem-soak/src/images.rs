@@ -190,11 +190,6 @@ impl Soak {
         self.image.shared_now.get_mut(usize::try_from(at).ok()?)
     }
 
-    /// Whether `[PREFERRED_BASE, + the image)` is free in `slot`.
-    pub(crate) fn preferred_base_free(&mut self, slot: usize) -> bool {
-        self.image_fits_at(slot, PREFERRED_BASE)
-    }
-
     /// Whether a whole view of the image at `base` would lie in free memory of `slot`.
     pub(crate) fn image_fits_at(&mut self, slot: usize, base: u64) -> bool {
         let end = base.saturating_add(self.image.view_bytes());

@@ -425,7 +425,8 @@ impl Soak {
         // F163: a view the system places goes to the image's preferred base when that is free.
         let preferred_free = match ts {
             Some(t) if image && base == 0 => {
-                limit.is_some_and(|l| PREFERRED_BASE + self.image.view_bytes() <= l) && self.preferred_base_free(t)
+                limit.is_some_and(|l| PREFERRED_BASE + self.image.view_bytes() <= l)
+                    && self.image_fits_at(t, PREFERRED_BASE)
             }
             _ => false,
         };

@@ -93,8 +93,8 @@ impl AddressSpace {
             if !e.flags.has(PfnFlags::RESET) {
                 continue;
             }
-            e.flags.set(PfnFlags::RESET, false);
-            e.flags.set(PfnFlags::MODIFIED, true);
+            // Its contents matter again, as if just written.
+            e.mark_written();
             // A reset page has no copy on disk (reset gave it back, and a write clears the
             // reset mark before the page can be written out); were there one, it would be
             // stale now.
