@@ -32,4 +32,4 @@ pub use address_space::{AccessFault, Region, RegionState, ReserveKind, ReserveOp
 pub use commit_charge::CommitCharge;
 pub use page_file::FaultPlan;
 pub use paging::{Access, AccessKind, Modifier, Protection};
-pub use system::{Config, ConfigError, ProcessId, System, SystemError, SystemStats, Vm};
+pub use system::{Config, ConfigError, Memory, ProcessId, System, SystemError, SystemStats, Vm};

@@ -10,11 +10,12 @@
 //! before any byte is written, so a failed access changes nothing.
 
 use super::AddressSpace;
+use crate::arch::x86_64::{self as hw, entry_frame};
 use crate::machine::Machine;
 use crate::paging::tlb::{EXEC, READ, WRITE};
 use crate::paging::{AccessKind, Translation};
 use crate::phys::PhysicalMemory;
-use crate::units::{Pfn, Vpn, MAX_USER_ADDRESS, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
+use crate::units::{Vpn, MAX_USER_ADDRESS, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
 
 /// Why an access did not complete.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -122,23 +123,24 @@ impl AddressSpace {
 
     /// The read as one PTE read completes it, for a read the TLB just missed
     /// (`system::Memory` has looked) of a page whose page table the paging-structure cache
-    /// knows: true when the bytes are in `buf`; false, having changed only what the full
-    /// path's walk changes too, when the read needs the full path. No call, no walk from the
-    /// root: so short that the processor overlaps the memory waits of successive misses.
+    /// knows and whose PTE is present and accessed already: true when the bytes are in `buf`
+    /// and the TLB filled; false, having changed nothing, when the read needs the full path.
+    /// No call, no walk from the root, no branch after the PTE's check: so short that the
+    /// processor overlaps the memory waits of successive misses.
     #[inline(always)]
-    pub(crate) fn read_through_cached_table(&mut self, phys: &mut PhysicalMemory, addr: u64, buf: &mut [u8]) -> bool {
+    pub(crate) fn read_through_cached_table(&mut self, phys: &PhysicalMemory, addr: u64, buf: &mut [u8]) -> bool {
         // Below 4096.
         #[allow(clippy::cast_possible_truncation)]
         let off = (addr & OFFSET_MASK) as usize;
         if buf.len().wrapping_sub(1) >= PAGE_BYTES - off {
             return false;
         }
-        match self.walk_cached(phys, addr, AccessKind::Read) {
-            Some((vpn, pfn, perms)) => {
+        match self.ready_leaf(phys, addr, hw::P | hw::A) {
+            Some((vpn, pte)) => {
                 // The bytes before the fill: the fill's stores cannot alias RAM, but the
                 // compiler, not knowing that, would load the frame store's address again.
-                phys.store().read_into(pfn.0, off, buf);
-                self.tlb.fill_unhosted(vpn, pfn, perms);
+                phys.store().read_into(entry_frame(pte).0, off, buf);
+                self.tlb.fill_from_pte(vpn, pte);
                 true
             }
             None => false,
@@ -180,7 +182,8 @@ impl AddressSpace {
         }
     }
 
-    /// The write as one PTE read completes it (see [`Self::read_through_cached_table`]).
+    /// The write as one PTE read completes it, when the PTE is writable, accessed and dirty
+    /// already (see [`Self::read_through_cached_table`]).
     #[inline(always)]
     pub(crate) fn write_through_cached_table(&mut self, phys: &mut PhysicalMemory, addr: u64, data: &[u8]) -> bool {
         #[allow(clippy::cast_possible_truncation)]
@@ -188,10 +191,10 @@ impl AddressSpace {
         if data.len().wrapping_sub(1) >= PAGE_BYTES - off {
             return false;
         }
-        match self.walk_cached(phys, addr, AccessKind::Write) {
-            Some((vpn, pfn, perms)) => {
-                phys.store_mut().write_from(pfn.0, off, data);
-                self.tlb.fill_unhosted(vpn, pfn, perms);
+        match self.ready_leaf(phys, addr, hw::P | hw::A | hw::RW | hw::D) {
+            Some((vpn, pte)) => {
+                phys.store_mut().write_from(entry_frame(pte).0, off, data);
+                self.tlb.fill_from_pte(vpn, pte);
                 true
             }
             None => false,
@@ -223,22 +226,17 @@ impl AddressSpace {
         }
     }
 
-    /// [`Self::walk_one`] when the paging-structure cache knows the page table and no host
-    /// TLB is told of fills (the simulated machine's case; the native engine's program reaches
-    /// its pages through the host's MMU, not this path), leaving the TLB fill to the caller:
-    /// the page, its frame and the fill's permission bits; `None` also when either fails,
-    /// having read nothing. No range check: the cache knows no table of a page beyond user
-    /// space (`paging::table_cache`).
+    /// The PTE of `addr`'s page for the shortest path of a TLB miss, with the page: when the
+    /// paging-structure cache knows the page table and the PTE has every bit of `ready` set,
+    /// so that a walk would change nothing ([`crate::paging::PageTables::ready_leaf`]); `None`,
+    /// having changed nothing, otherwise. No host TLB needs telling of the fill: an address
+    /// space with one (the native engine's, whose program reaches its pages through the
+    /// host's MMU) caches no page tables (`Vm::set_host_tlb`). No range check either: the
+    /// cache knows no table of a page beyond user space (`paging::table_cache`).
     #[inline(always)]
-    fn walk_cached(&mut self, phys: &mut PhysicalMemory, addr: u64, access: AccessKind) -> Option<(Vpn, Pfn, u8)> {
-        if self.tlb.has_host() {
-            return None;
-        }
+    fn ready_leaf(&self, phys: &PhysicalMemory, addr: u64, ready: u64) -> Option<(Vpn, u64)> {
         let vpn = Vpn(addr >> PAGE_SHIFT);
-        match self.tables.translate_cached(phys, vpn, access)? {
-            Translation::Mapped { pfn, write_ready, executable } => Some((vpn, pfn, perms(write_ready, executable))),
-            Translation::Fault(_) => None,
-        }
+        self.tables.ready_leaf(phys, vpn, ready).map(|pte| (vpn, pte))
     }
 
     #[inline(never)]

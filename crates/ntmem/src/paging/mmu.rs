@@ -40,6 +40,19 @@ impl PageTables {
         })
     }
 
+    /// The leaf PTE of `vpn` for the shortest path of a TLB miss, when the paging-structure
+    /// cache knows its page table and the PTE has every bit of `ready` set already (present
+    /// and accessed for a read; writable and dirty too for a write), so that a walk would
+    /// change nothing; else `None`, having changed nothing, for [`Self::translate`]. One
+    /// table-cache read and one PTE read: everything after them depends on the PTE, so the
+    /// less there is, the more misses the processor overlaps (`system::memory`).
+    #[inline(always)]
+    pub(crate) fn ready_leaf(&self, phys: &PhysicalMemory, vpn: Vpn, ready: u64) -> Option<u64> {
+        let table = self.cache.lookup(vpn)?;
+        let e = phys.store().read_u64(entry_address(table, table_index(vpn.addr(), Level::Pt)));
+        (e & ready == ready).then_some(e)
+    }
+
     /// The walk from the PML4; caches the page table it reaches.
     #[inline(never)]
     fn translate_from_root(&mut self, phys: &mut PhysicalMemory, vpn: Vpn, access: AccessKind) -> Translation {

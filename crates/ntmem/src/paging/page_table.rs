@@ -80,8 +80,7 @@ impl PageTables {
     pub(crate) fn create(phys: &mut PhysicalMemory) -> Option<PageTables> {
         let root = phys.allocate(FrameUse::PageTable, None)?;
         phys.pfn_mut(root).share_count = 0;
-        let cache = TableCache::for_frames(phys.frame_count());
-        Some(PageTables { root, tables: 1, cache })
+        Some(PageTables { root, tables: 1, cache: TableCache::default() })
     }
 
     /// The PML4's frame (CR3).
@@ -306,6 +305,12 @@ impl PageTables {
             freed + 1
         }
         free_level(phys, self.root, 0)
+    }
+
+    /// Stops the paging-structure cache (see `table_cache.rs`): for an address space whose
+    /// TLB fills a host TLB must hear of, so that every miss walks by the full path.
+    pub(crate) fn stop_caching(&mut self) {
+        self.cache.stop();
     }
 
     /// The paging-structure cache's entries: (first page of a 2 MiB region, the page table

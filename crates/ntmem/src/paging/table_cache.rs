@@ -1,9 +1,10 @@
 //! The paging-structure cache of one address space: for recently walked 2 MiB regions, the
 //! frame of the page table that maps them, so that a TLB miss reads one PTE rather than
 //! walking four levels from the root. x86 processors keep the same kind of cache of PDEs
-//! (Intel SDM vol. 3A, 4.10.3). It is sized to the machine: one entry per 2 MiB of RAM
-//! (a power of two, between 512 entries, 1 GiB, and 8 192, 16 GiB), so that a process
-//! touching as much memory as the machine holds finds most of its page tables in it.
+//! (Intel SDM vol. 3A, 4.10.3). It has 2048 entries, direct-mapped by region: 4 GiB of address
+//! space, 16 KiB a process. A fixed size, so that the index the shortest walk of a TLB miss
+//! computes needs no bounds check (`system::memory`); a process touching more than 4 GiB
+//! walks from the root where its regions meet in a slot.
 //!
 //! Contract, kept by [`super::PageTables`]: an entry names the page table its region's PDE
 //! points to now. A PDE stops pointing to a page table only when the table is freed
@@ -11,7 +12,9 @@
 //! accessed bits of the PML4E, PDPTE and PDE were set by the walk that filled the entry and
 //! nothing clears them (aging clears leaf bits only), so a walk that starts from the cache
 //! changes exactly what a full walk would. `invariants::check` compares every entry with the
-//! tables.
+//! tables. A cache that has stopped (the native engine's, whose TLB misses the host's MMU
+//! takes: [`TableCache::stop`]) holds nothing and is never filled, so the shortest walk finds
+//! nothing there and takes the full path, which tells the host TLB of its fill.
 //!
 //! The last region of user space, whose 2 MiB run past [`MAX_USER_ADDRESS`], is never cached:
 //! so a page the cache knows the table of is a user page, and a TLB miss through the cache
@@ -19,10 +22,8 @@
 
 use crate::units::{Pfn, Vpn, MAX_USER_ADDRESS, PAGE_SHIFT};
 
-/// Entries at least: 512 regions of 2 MiB, 1 GiB of address space, in 4 KiB.
-const MIN_ENTRIES: usize = 512;
-/// Entries at most: 16 GiB of address space, in 64 KiB.
-const MAX_ENTRIES: usize = 8192;
+/// Entries: 2048 regions of 2 MiB, 4 GiB of address space.
+const ENTRIES: usize = 2048;
 /// Pages in a region (mapped by one page table).
 const REGION_SHIFT: u32 = 9;
 /// The region that holds the last user page and the 64 KiB above it, which no user page
@@ -42,14 +43,17 @@ const EMPTY: Entry = Entry { tag: 0, table: 0 };
 /// A direct-mapped cache: region → page-table frame.
 #[derive(Debug)]
 pub(crate) struct TableCache {
-    /// The slot mask: entries − 1.
-    mask: u64,
-    entries: Box<[Entry]>,
+    /// A fixed-size array, so that an index masked to [`ENTRIES`] needs no bounds check.
+    entries: Box<[Entry; ENTRIES]>,
+    /// False once [`Self::stop`]ped: nothing is cached any more.
+    caching: bool,
 }
 
 impl Default for TableCache {
     fn default() -> Self {
-        TableCache::for_frames(0)
+        let entries =
+            vec![EMPTY; ENTRIES].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!("ENTRIES long"));
+        TableCache { entries, caching: true }
     }
 }
 
@@ -60,33 +64,29 @@ const fn tag_of(vpn: Vpn) -> u64 {
     (vpn.as_u64() >> REGION_SHIFT) + 1
 }
 
+/// The slot of `vpn`'s region.
+#[inline(always)]
+const fn slot_of(vpn: Vpn) -> usize {
+    // Masked below ENTRIES, a usize.
+    #[allow(clippy::cast_possible_truncation)]
+    let slot = ((vpn.as_u64() >> REGION_SHIFT) & (ENTRIES as u64 - 1)) as usize;
+    slot
+}
+
 impl TableCache {
-    /// An empty cache for a machine of `frames` frames of RAM.
-    pub(crate) fn for_frames(frames: u32) -> TableCache {
-        let regions = usize::try_from(frames >> REGION_SHIFT).unwrap_or(MAX_ENTRIES);
-        let len = regions.next_power_of_two().clamp(MIN_ENTRIES, MAX_ENTRIES);
-        TableCache { mask: len as u64 - 1, entries: vec![EMPTY; len].into_boxed_slice() }
-    }
-
-    #[inline(always)]
-    fn slot_of(&self, vpn: Vpn) -> usize {
-        // Masked below the entries' length, which is a `usize`.
-        #[allow(clippy::cast_possible_truncation)]
-        let slot = ((vpn.as_u64() >> REGION_SHIFT) & self.mask) as usize;
-        slot
-    }
-
     /// The page table mapping `vpn`, if cached.
     #[inline(always)]
     pub(crate) fn lookup(&self, vpn: Vpn) -> Option<Pfn> {
-        // The slot is masked below the length: the bounds check never fails.
-        let e = &self.entries[self.slot_of(vpn)];
+        let e = &self.entries[slot_of(vpn)];
         (u64::from(e.tag) == tag_of(vpn)).then_some(Pfn(e.table))
     }
 
     /// Remembers that `table` maps the region of `vpn` (a user page), unless that is the
     /// last user region, which is never cached (see the module's text).
     pub(crate) fn insert(&mut self, vpn: Vpn, table: Pfn) {
+        if !self.caching {
+            return;
+        }
         if vpn.as_u64() >> REGION_SHIFT >= LAST_USER_REGION {
             debug_assert!(
                 vpn.as_u64() << PAGE_SHIFT <= MAX_USER_ADDRESS,
@@ -95,17 +95,24 @@ impl TableCache {
             return;
         }
         match u32::try_from(tag_of(vpn)) {
-            Ok(tag) => self.entries[self.slot_of(vpn)] = Entry { tag, table: table.0 },
+            Ok(tag) => self.entries[slot_of(vpn)] = Entry { tag, table: table.0 },
             Err(_) => debug_assert!(false, "a region below the last user region whose tag is not a u32"),
         }
     }
 
     /// Forgets the region of `vpn` (its page table is being freed).
     pub(crate) fn forget(&mut self, vpn: Vpn) {
-        let e = &mut self.entries[self.slot_of(vpn)];
+        let e = &mut self.entries[slot_of(vpn)];
         if u64::from(e.tag) == tag_of(vpn) {
             *e = EMPTY;
         }
+    }
+
+    /// Empties the cache and caches nothing from now on: for an address space whose TLB
+    /// fills a host TLB must hear of (see the module's text).
+    pub(crate) fn stop(&mut self) {
+        self.entries.fill(EMPTY);
+        self.caching = false;
     }
 
     /// The cached regions: (first page, page-table frame).
@@ -121,17 +128,14 @@ mod tests {
     #[test]
     fn remembers_and_forgets_regions() {
         let mut cache = TableCache::default();
-        assert_eq!(cache.entries.len(), 512, "1 GiB at least");
-        assert_eq!(TableCache::for_frames(3 << 20).entries.len(), 8192, "16 GiB at most");
-        assert_eq!(TableCache::for_frames(1 << 20).entries.len(), 2048, "4 GiB of RAM, 4 GiB covered");
         let vpn = Vpn(0x12_3456);
         assert_eq!(cache.lookup(vpn), None);
         cache.insert(vpn, Pfn(77));
         assert_eq!(cache.lookup(Vpn(0x12_3400)), Some(Pfn(77)), "the same 2 MiB");
-        assert_eq!(cache.lookup(Vpn(0x12_3456 + 512 * 512)), None, "the same slot, another region");
+        assert_eq!(cache.lookup(Vpn(0x12_3456 + 512 * 2048)), None, "the same slot, another region");
         assert_eq!(cache.lookup(Vpn(u64::MAX >> 12)), None, "beyond user space");
         assert_eq!(cache.iter().collect::<Vec<_>>(), vec![(Vpn(0x12_3400), Pfn(77))]);
-        cache.forget(Vpn(0x12_3456 + 512 * 512));
+        cache.forget(Vpn(0x12_3456 + 512 * 2048));
         assert_eq!(cache.lookup(vpn), Some(Pfn(77)), "forgetting another region keeps it");
         cache.forget(vpn);
         assert_eq!(cache.lookup(vpn), None);
@@ -147,5 +151,16 @@ mod tests {
         let below = Vpn((LAST_USER_REGION << REGION_SHIFT) - 1);
         cache.insert(below, Pfn(10));
         assert_eq!(cache.lookup(below), Some(Pfn(10)), "the region below is cached");
+    }
+
+    #[test]
+    fn a_stopped_cache_holds_nothing_and_caches_nothing() {
+        let mut cache = TableCache::default();
+        cache.insert(Vpn(0x12_3456), Pfn(77));
+        cache.stop();
+        assert_eq!(cache.lookup(Vpn(0x12_3456)), None, "emptied");
+        cache.insert(Vpn(0x12_3456), Pfn(78));
+        assert_eq!(cache.lookup(Vpn(0x12_3456)), None, "nothing cached any more");
+        assert_eq!(cache.iter().count(), 0);
     }
 }

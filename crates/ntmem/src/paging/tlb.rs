@@ -10,6 +10,7 @@
 //! page, so that it never grants more than the PTEs do either. The simulated engine installs
 //! none; the hit path does not look at it.
 
+use crate::arch::x86_64 as hw;
 use crate::units::{PageRange, Pfn, Vpn, PAGE_BYTES, PAGE_SHIFT, PAGE_SIZE};
 
 /// Entries in each TLB.
@@ -30,18 +31,24 @@ pub(crate) const EXEC: u8 = 4;
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(32))]
 struct TlbEntry {
-    /// The page's address when reads are allowed, else [`NO_PAGE`].
+    /// The page's address when reads are allowed, else a refused tag (see [`NO_PAGE`]).
     read: u64,
-    /// The page's address when writes are allowed (and the PTE is dirty), else [`NO_PAGE`].
+    /// The page's address when writes are allowed (and the PTE is dirty), else a refused tag.
     write: u64,
-    /// The page's address when instruction fetches are allowed, else [`NO_PAGE`].
+    /// The page's address when instruction fetches are allowed, else a refused tag.
     exec: u64,
     frame: u32,
 }
 
-/// A tag no access matches: the address of a page is a multiple of 4096, this is not. So any
-/// address, user or not, can be compared with any tag: no range check on the hot path.
+/// A tag no access matches: the address of a page is a multiple of 4096, this is not, nor is
+/// any tag with a bit below 4096 set (a refused tag). So any address, user or not, can be
+/// compared with any tag: no range check on the hot path.
 const NO_PAGE: u64 = 1;
+
+/// True when `tag` allows its access: it is a page's address, not a refused tag.
+fn allows(tag: u64) -> bool {
+    tag & OFFSET_MASK == 0
+}
 
 const EMPTY: TlbEntry = TlbEntry { read: NO_PAGE, write: NO_PAGE, exec: NO_PAGE, frame: 0 };
 
@@ -119,33 +126,41 @@ impl Tlb {
 
     /// Caches `vpn` → `pfn` with the permission bits `perms`, and tells the host TLB if any.
     pub(crate) fn fill(&mut self, vpn: Vpn, pfn: Pfn, perms: u8) {
-        self.fill_unhosted(vpn, pfn, perms);
+        let page = vpn.as_u64() << PAGE_SHIFT;
+        let when = |bit: u8| if perms & bit != 0 { page } else { NO_PAGE };
+        self.entries[slot_of(vpn.as_u64())] =
+            TlbEntry { read: when(READ), write: when(WRITE), exec: when(EXEC), frame: pfn.0 };
         if let Some(host) = &mut self.host {
             host.fill(vpn, pfn, perms & WRITE != 0, perms & EXEC != 0);
         }
     }
 
-    /// True when a host TLB is told of fills (the native engine's).
+    /// Caches `vpn` → the frame of `pte`, a present x86 PTE, allowing what it allows: reads;
+    /// writes once it is writable and dirty; instruction fetches unless it is no-execute. For
+    /// the shortest walk of a TLB miss, which an address space with a host TLB never takes (its
+    /// paging-structure cache has stopped: `Vm::set_host_tlb`): no call, and no branch, so that
+    /// the shortest walk of a TLB miss stays short. Every instruction that walk saves lets the
+    /// processor overlap more misses' memory waits: a run of misses is bound by how many of
+    /// them fit in its out-of-order window. A refused access's tag is the page with one of
+    /// the PTE's low bits set: never the address of a page, so no access matches it.
     #[inline(always)]
-    pub(crate) fn has_host(&self) -> bool {
-        self.host.is_some()
-    }
-
-    /// [`Self::fill`] for a caller that found no host TLB ([`Self::has_host`]): no call, so
-    /// that the shortest walk of a TLB miss calls nothing. Every instruction that walk saves
-    /// lets the processor overlap more misses' memory waits: a run of misses is bound by how
-    /// many of them fit in its out-of-order window.
-    #[inline(always)]
-    pub(crate) fn fill_unhosted(&mut self, vpn: Vpn, pfn: Pfn, perms: u8) {
+    pub(crate) fn fill_from_pte(&mut self, vpn: Vpn, pte: u64) {
+        debug_assert!(self.host.is_none(), "a fill no host TLB hears of");
         let page = vpn.as_u64() << PAGE_SHIFT;
-        let when = |bit: u8| if perms & bit != 0 { page } else { NO_PAGE };
-        self.entries[slot_of(vpn.as_u64())] =
-            TlbEntry { read: when(READ), write: when(WRITE), exec: when(EXEC), frame: pfn.0 };
+        let write_ready = hw::RW | hw::D;
+        self.entries[slot_of(vpn.as_u64())] = TlbEntry {
+            read: page,
+            write: page | ((pte & write_ready) ^ write_ready),
+            exec: page | (pte >> hw::NX.trailing_zeros()),
+            frame: hw::entry_frame(pte).0,
+        };
     }
 
     /// Installs the host TLB (replacing any), dropping every software entry so that each
-    /// page the program reaches from now on is filled, and so told to the host, again.
-    pub fn set_host(&mut self, host: Box<dyn HostTlb>) {
+    /// page the program reaches from now on is filled, and so told to the host, again. The
+    /// caller stops the paging-structure cache too (`Vm::set_host_tlb`): a fill by
+    /// [`Self::fill_from_pte`] tells no host.
+    pub(crate) fn set_host(&mut self, host: Box<dyn HostTlb>) {
         self.flush_all();
         self.host = Some(host);
     }
@@ -173,14 +188,18 @@ impl Tlb {
     /// The cached entries: (page, frame, permission bits: 1 read, 2 write-ready, 4 execute).
     pub fn entries(&self) -> impl Iterator<Item = (Vpn, Pfn, u8)> + '_ {
         self.entries.iter().filter_map(|e| {
-            let perms = [(e.read, READ), (e.write, WRITE), (e.exec, EXEC)].iter().fold(0, |p, &(t, bit)| {
-                if t != NO_PAGE {
-                    p | bit
-                } else {
-                    p
-                }
-            });
-            let page = [e.read, e.write, e.exec].into_iter().find(|&t| t != NO_PAGE)?;
+            let perms =
+                [(e.read, READ), (e.write, WRITE), (e.exec, EXEC)].iter().fold(
+                    0,
+                    |p, &(t, bit)| {
+                        if allows(t) {
+                            p | bit
+                        } else {
+                            p
+                        }
+                    },
+                );
+            let page = [e.read, e.write, e.exec].into_iter().find(|&t| allows(t))?;
             Some((Vpn(page >> PAGE_SHIFT), Pfn(e.frame), perms))
         })
     }
@@ -298,6 +317,31 @@ mod tests {
         for addr in [0, 1, 0x1000, u64::MAX, u64::MAX - 4095, 1 << 63] {
             assert_eq!(tlb.hit(addr & !7, 8, READ), None, "{addr:#x}");
             assert_eq!(tlb.lookup(addr >> PAGE_SHIFT, EXEC), None, "{addr:#x}");
+        }
+    }
+
+    #[test]
+    fn a_fill_from_a_pte_allows_what_the_pte_allows() {
+        let vpn = Vpn(0x12_3456);
+        let addr = vpn.as_u64() << PAGE_SHIFT;
+        let frame = Pfn(77).phys().as_u64();
+        let cases = [
+            (hw::P | hw::A | hw::NX, READ),
+            (hw::P | hw::A | hw::RW | hw::NX, READ),
+            (hw::P | hw::A | hw::D | hw::NX, READ),
+            (hw::P | hw::A | hw::RW | hw::D | hw::NX, READ | WRITE),
+            (hw::P | hw::A, READ | EXEC),
+            (hw::P | hw::A | hw::RW | hw::D, READ | WRITE | EXEC),
+        ];
+        for (bits, perms) in cases {
+            let mut tlb = Tlb::default();
+            tlb.fill_from_pte(vpn, frame | bits);
+            assert_eq!(tlb.entries().collect::<Vec<_>>(), vec![(vpn, Pfn(77), perms)], "PTE bits {bits:#x}");
+            assert_eq!(tlb.hit(addr + 8, 8, READ), Some((77, 8)));
+            assert_eq!(tlb.hit(addr + 8, 8, WRITE).is_some(), perms & WRITE != 0, "PTE bits {bits:#x}");
+            assert_eq!(tlb.lookup(vpn.as_u64(), EXEC).is_some(), perms & EXEC != 0, "PTE bits {bits:#x}");
+            TlbFlush::page(vpn).apply(&mut tlb);
+            assert_eq!(tlb.entries().count(), 0, "a flush drops the entry, refused tags and all");
         }
     }
 }

@@ -147,13 +147,13 @@ impl Memory<'_> {
     }
 
     /// The read of 8 bytes as one PTE read, through the paging-structure cache, completes
-    /// it: true when the bytes are in `word`; false, having changed only what the full path's
-    /// walk changes too, when it needs the full path. Inline, about 50 instructions: a call
-    /// would cost a dozen more per miss (`ntmem bench`'s `tlb_miss_read`).
+    /// it: true when the bytes are in `word`; false, having changed nothing, when it needs the
+    /// full path. Inline, about 55 instructions: a call would cost a dozen more per miss
+    /// (`ntmem bench`'s `tlb_miss_read`).
     #[inline(always)]
     fn read_walked_word(&mut self, addr: u64, word: &mut [u8; 8]) -> bool {
         let (space, machine) = self.vm.hot_parts();
-        space.read_through_cached_table(&mut machine.phys, addr, word)
+        space.read_through_cached_table(&machine.phys, addr, word)
     }
 
     /// [`Self::read_walked_word`] for a read of any length.
@@ -161,7 +161,7 @@ impl Memory<'_> {
     #[inline(never)]
     fn read_walked_any(&mut self, addr: u64, buf: &mut [u8]) -> bool {
         let (space, machine) = self.vm.hot_parts();
-        space.read_through_cached_table(&mut machine.phys, addr, buf)
+        space.read_through_cached_table(&machine.phys, addr, buf)
     }
 
     /// The write of 8 bytes as one PTE read completes it (see [`Self::read_walked_word`]).
@@ -216,8 +216,9 @@ mod tests {
     use super::*;
     use crate::address_space::access::FaultKind;
     use crate::address_space::ReserveOptions;
-    use crate::paging::{AccessKind, Protection};
+    use crate::paging::{AccessKind, Protection, Pte, ValidPte};
     use crate::system::Config;
+    use crate::units::{Vpn, PAGE_SHIFT};
 
     fn system() -> (System, ProcessId, u64) {
         let mut sys = System::new(Config::default().with_ram_bytes(16 << 20)).expect("a small machine");
@@ -249,6 +250,46 @@ mod tests {
         let mut again = [0u8; 4];
         vm.read(base + 0xFFE, &mut again).expect("read");
         assert_eq!(again, [1, 2, 3, 4]);
+    }
+
+    /// The PTE of `addr` in `pid`'s page tables, resident.
+    fn valid_pte(sys: &System, pid: ProcessId, addr: u64) -> ValidPte {
+        let space = sys.processes[sys.slot(pid).expect("a process")].space.as_ref().expect("running");
+        match space.pte(&sys.machine.phys, Vpn(addr >> PAGE_SHIFT)) {
+            Pte::Valid(v) => v,
+            other => panic!("{addr:#x} is not resident: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_miss_on_a_page_aging_made_young_walks_in_full_and_sets_its_accessed_bit() {
+        let (mut sys, pid, base) = system();
+        sys.memory(pid).expect("running").write(base, &[7; 8]).expect("a write to a committed page");
+        let slot = sys.slot(pid).expect("a process");
+        let space = sys.processes[slot].space.as_mut().expect("running");
+        let pages = space.ws.len();
+        space.age_some(&mut sys.machine, pages);
+        assert!(!valid_pte(&sys, pid, base).accessed(), "aging cleared the accessed bit");
+        let mut memory = sys.memory(pid).expect("running");
+        let mut word = [0u8; 8];
+        assert!(!memory.read_cached(base, &mut word), "aging dropped the TLB entry");
+        memory.read(base, &mut word).expect("a read of a resident page");
+        assert_eq!(word, [7; 8]);
+        assert!(memory.read_cached(base, &mut word), "the walk filled the TLB");
+        assert!(valid_pte(&sys, pid, base).accessed(), "the read's walk set the accessed bit again");
+    }
+
+    #[test]
+    fn the_first_write_to_a_clean_page_walks_in_full_and_sets_its_dirty_bit() {
+        let (mut sys, pid, base) = system();
+        let mut memory = sys.memory(pid).expect("running");
+        let mut word = [0u8; 8];
+        memory.read(base, &mut word).expect("a read of a committed page");
+        assert!(!memory.write_cached(base, &[1; 8]), "a clean page's TLB entry takes no writes");
+        memory.write(base, &[1; 8]).expect("a write to a committed page");
+        assert!(memory.write_cached(base, &[2; 8]), "the walk filled the TLB for writes");
+        let pte = valid_pte(&sys, pid, base);
+        assert!(pte.accessed() && pte.dirty(), "the write's walk set the dirty bit");
     }
 
     #[test]

@@ -337,7 +337,11 @@ impl<'a> Vm<'a> {
     }
 
     /// Installs the host TLB of the native engine on this process (see [`crate::paging::HostTlb`]).
+    /// The paging-structure cache stops with it, so that no TLB miss takes the shortest walk
+    /// (`system::memory`), which fills the software TLB alone: every fill is then told to the
+    /// host.
     pub fn set_host_tlb(&mut self, host: Box<dyn crate::paging::HostTlb>) {
+        self.space.tables.stop_caching();
         self.space.tlb.set_host(host);
     }
 
