@@ -2,15 +2,16 @@
 //! machine, drives it through the public API only — `Kernel32` for calls, the process's
 //! `Memory` handle for its loads and stores (no invariant checks: they are for tests) — and
 //! takes its samples in turn with the host baseline's from `native.rs`, or, for the scaling
-//! figures, with the same operation at a small scale. The TLB-miss figures take each side's
-//! samples in a run of their own, so that the two sides' 4 GiB are never held together.
+//! figures, with the same operation at a small scale. The TLB-miss figures take theirs in
+//! turn too when the host has memory free for both sides' 4 GiB at once, else each side's in
+//! a run of its own ([`MissSamples`]).
 
 use super::calls::{alloc, demand_zero_touches, machine, release, touch, warm_machine};
 use super::native::{self, ProtectTarget};
-use super::timing::{median_of, ops_within, paired_medians, paired_medians_of, per_op, XorShift, SAMPLES};
+use super::timing::{median_of, ops_within, paired_medians, paired_medians_of, per_op, XorShift};
 use super::Figure;
 use anyhow::{anyhow, bail, Context, Result};
-use ntmem::{AccessFault, Config, ProcessId, System};
+use ntmem::{AccessFault, Config, Memory, ProcessId, System};
 use ntmem_win32::{Kernel32, MEMORY_BASIC_INFORMATION64, MEM_COMMIT, MEM_RESERVE, PAGE_READONLY, PAGE_READWRITE};
 use std::hint::black_box;
 
@@ -104,107 +105,159 @@ fn miss_host(huge: bool) -> Result<memmap2::MmapMut> {
     Ok(host)
 }
 
-/// ntmem's random independent 8-byte reads over 4 GiB of touched memory (see [`MISS_SPAN`]),
-/// nanoseconds per read: measured once for the two rows that show them.
-fn miss_reads_ns() -> Result<f64> {
-    static NS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    if let Some(&ns) = NS.get() {
-        return Ok(ns);
+/// Samples per side of each TLB-miss figure: more than [`super::timing::SAMPLES`], because building the
+/// machine and the host's buffer (4 GiB each) costs far more than a sample (a fraction of a
+/// second), and the host's memory latency moves from one moment to the next.
+const MISS_SAMPLES: usize = 9;
+
+/// Host memory the TLB-miss figures want free before they hold both sides at once: ntmem's
+/// 4 GiB of touched RAM, the host's 4 GiB, and 2 GiB to spare.
+const PAIRED_MISS_BYTES: u64 = 2 * MISS_SPAN + (2 << 30);
+
+/// How a TLB-miss figure takes its samples.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum MissSamples {
+    /// In turn, ntmem's and the host's, both sides' 4 GiB held at once: noise from the rest
+    /// of the machine falls on both alike, as in every other figure.
+    InTurn,
+    /// Each side's in a run of its own, ntmem's first, the machine freed before the host's
+    /// buffer is touched: for a host with too little memory free to hold both.
+    Apart,
+}
+
+/// In turn when the host has [`PAIRED_MISS_BYTES`] available (Linux's `MemAvailable`), else
+/// apart.
+fn miss_samples() -> MissSamples {
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
+        let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        kib.checked_mul(1024)
+    });
+    match available {
+        Some(bytes) if bytes >= PAIRED_MISS_BYTES => MissSamples::InTurn,
+        _ => MissSamples::Apart,
     }
+}
+
+/// A TLB-miss figure's medians: ntmem's reads (`ntmem`, one sample over `miss_machine`'s
+/// memory from its base) beside the host's loads (`host`, one sample over
+/// [`miss_host`]`(huge)`), with how the samples were taken.
+fn miss_medians(
+    huge: bool,
+    mut ntmem: impl FnMut(&mut Memory<'_>, u64) -> Result<f64>,
+    mut host: impl FnMut(&[u8]) -> Result<f64>,
+) -> Result<(f64, f64, MissSamples)> {
+    let how = miss_samples();
     let (mut sys, pid, base) = miss_machine()?;
     let mut memory = sys.memory(pid)?;
-    let ns = median_of(SAMPLES, || {
-        per_op(MISS_READS, || {
-            // The loop's state in locals of its own, as in the host's loop: state reached
-            // through the closure's captures would be loaded and stored each read, because
-            // the full path's call (never made here) might change it.
-            let (memory, base) = (&mut memory, base);
-            let mut rng = XorShift::new();
-            let mut sum = 0u64;
-            // The program's buffer, as a program reuses it.
-            let mut b = [0u8; 8];
-            for _ in 0..MISS_READS {
-                let off = rng.next_u64() & (MISS_SPAN - 1) & !7;
-                memory.read(base + off, &mut b).map_err(fault)?;
-                sum = sum.wrapping_add(u64::from_ne_bytes(b));
-            }
-            black_box(sum);
-            Ok::<(), anyhow::Error>(())
-        })
-    })?;
-    Ok(*NS.get_or_init(|| ns))
+    if how == MissSamples::InTurn {
+        let buffer = miss_host(huge)?;
+        let (ntmem_ns, host_ns) = paired_medians_of(MISS_SAMPLES, || ntmem(&mut memory, base), || host(&buffer))?;
+        return Ok((ntmem_ns, host_ns, how));
+    }
+    let ntmem_ns = median_of(MISS_SAMPLES, || ntmem(&mut memory, base))?;
+    // The machine's RAM freed before the host's buffer is touched.
+    drop(sys);
+    let buffer = miss_host(huge)?;
+    let host_ns = median_of(MISS_SAMPLES, || host(&buffer))?;
+    Ok((ntmem_ns, host_ns, how))
+}
+
+/// One sample of ntmem's random independent 8-byte reads over `MISS_SPAN` bytes from `base`,
+/// nanoseconds per read.
+fn miss_reads(memory: &mut Memory<'_>, base: u64) -> Result<f64> {
+    per_op(MISS_READS, || {
+        // The loop's state in locals of its own, as in the host's loop: state reached
+        // through the closure's captures would be loaded and stored each read, because
+        // the full path's call (never made here) might change it.
+        let (memory, base) = (&mut *memory, base);
+        let mut rng = XorShift::new();
+        let mut sum = 0u64;
+        // The program's buffer, as a program reuses it.
+        let mut b = [0u8; 8];
+        for _ in 0..MISS_READS {
+            let off = rng.next_u64() & (MISS_SPAN - 1) & !7;
+            memory.read(base + off, &mut b).map_err(fault)?;
+            sum = sum.wrapping_add(u64::from_ne_bytes(b));
+        }
+        black_box(sum);
+        Ok::<(), anyhow::Error>(())
+    })
 }
 
 /// Random 8-byte reads over 4 GiB of touched memory (see [`MISS_SPAN`]), each independent of
 /// the one before, against the host's independent loads at the same offsets over 4 KiB host
-/// pages: a simulated TLB miss beside a real one. ntmem's samples are all taken first, then
-/// the host's: together the two would hold 8 GiB of host memory.
+/// pages: a simulated TLB miss beside a real one.
 pub(super) fn tlb_miss_read() -> Result<Figure> {
-    miss_figure(
-        "tlb_miss_read",
-        false,
-        "host independent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages, same random offsets \
-         (ntmem's own RAM asks the host for 2 MiB pages: phys/frame_store.rs)",
-        3.0,
-    )
+    let (ntmem_ns, baseline_ns, how) =
+        miss_medians(false, miss_reads, |host| native::random_loads(host, XorShift::new(), MISS_READS))?;
+    let baseline = match how {
+        MissSamples::InTurn => {
+            "host independent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages, same random offsets, \
+             samples in turn with ntmem's (ntmem's own RAM asks the host for 2 MiB pages: phys/frame_store.rs)"
+        }
+        MissSamples::Apart => {
+            "host independent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages, same random offsets, \
+             samples apart from ntmem's (too little host memory free to hold both at once; ntmem's own RAM asks the \
+             host for 2 MiB pages: phys/frame_store.rs)"
+        }
+    };
+    Ok(Figure { name: "tlb_miss_read", ntmem_ns, baseline_ns, baseline, goal: 3.0 })
 }
 
 /// The same reads as [`tlb_miss_read`] beside the host's loads over 2 MiB host pages, whose
 /// 4 GiB the host's TLB almost covers: what simulating the translation costs against a host
 /// that hardly translates. For context: no goal.
 pub(super) fn tlb_miss_read_vs_huge_pages() -> Result<Figure> {
-    miss_figure(
-        "tlb_miss_read_vs_huge_pages",
-        true,
-        "tlb_miss_read's ntmem figure beside host independent 8-byte loads over a touched 4 GiB mapping on 2 MiB \
-         host pages (MADV_HUGEPAGE), same offsets: for context, no goal",
-        0.0,
-    )
-}
-
-/// ntmem's random reads ([`miss_reads_ns`]) beside the host's independent loads at the same
-/// offsets over [`miss_host`]`(huge)`.
-fn miss_figure(name: &'static str, huge: bool, baseline: &'static str, goal: f64) -> Result<Figure> {
-    let ntmem_ns = miss_reads_ns()?;
-    let host = miss_host(huge)?;
-    let baseline_ns = median_of(SAMPLES, || native::random_loads(&host, XorShift::new(), MISS_READS))?;
-    Ok(Figure { name, ntmem_ns, baseline_ns, baseline, goal })
+    let (ntmem_ns, baseline_ns, how) =
+        miss_medians(true, miss_reads, |host| native::random_loads(host, XorShift::new(), MISS_READS))?;
+    let baseline = match how {
+        MissSamples::InTurn => {
+            "tlb_miss_read's reads beside host independent 8-byte loads over a touched 4 GiB mapping on 2 MiB host \
+             pages (MADV_HUGEPAGE), same offsets, samples in turn: for context, no goal"
+        }
+        MissSamples::Apart => {
+            "tlb_miss_read's reads beside host independent 8-byte loads over a touched 4 GiB mapping on 2 MiB host \
+             pages (MADV_HUGEPAGE), same offsets, samples apart (too little host memory free to hold both at once): \
+             for context, no goal"
+        }
+    };
+    Ok(Figure { name: "tlb_miss_read_vs_huge_pages", ntmem_ns, baseline_ns, baseline, goal: 0.0 })
 }
 
 /// As [`tlb_miss_read`], but each read's offset depends on the value the one before read, on
 /// both sides: the host's loads wait for each other as ntmem's walk and load do, so this is
 /// latency against latency, where `tlb_miss_read` lets the host overlap its misses.
 pub(super) fn tlb_miss_read_dependent() -> Result<Figure> {
-    let ntmem_ns = {
-        let (mut sys, pid, base) = miss_machine()?;
-        let mut memory = sys.memory(pid)?;
-        median_of(SAMPLES, || {
-            per_op(MISS_READS, || {
-                // Locals of the loop's own, as in `miss_reads_ns`.
-                let (memory, base) = (&mut memory, base);
-                let mut rng = XorShift::new();
-                let mut last = 0u64;
-                let mut b = [0u8; 8];
-                for _ in 0..MISS_READS {
-                    let off = rng.next_u64().wrapping_add(last) & (MISS_SPAN - 1) & !7;
-                    memory.read(base + off, &mut b).map_err(fault)?;
-                    last = u64::from_ne_bytes(b);
-                }
-                black_box(last);
-                Ok::<(), anyhow::Error>(())
-            })
-        })?
+    let reads = |memory: &mut Memory<'_>, base: u64| {
+        per_op(MISS_READS, || {
+            // Locals of the loop's own, as in `miss_reads`.
+            let (memory, base) = (&mut *memory, base);
+            let mut rng = XorShift::new();
+            let mut last = 0u64;
+            let mut b = [0u8; 8];
+            for _ in 0..MISS_READS {
+                let off = rng.next_u64().wrapping_add(last) & (MISS_SPAN - 1) & !7;
+                memory.read(base + off, &mut b).map_err(fault)?;
+                last = u64::from_ne_bytes(b);
+            }
+            black_box(last);
+            Ok::<(), anyhow::Error>(())
+        })
     };
-    let host = miss_host(false)?;
-    let baseline_ns = median_of(SAMPLES, || native::dependent_loads(&host, XorShift::new(), MISS_READS))?;
-    Ok(Figure {
-        name: "tlb_miss_read_dependent",
-        ntmem_ns,
-        baseline_ns,
-        baseline: "host dependent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages (each offset adds \
-                   the value last read), ntmem's reads likewise",
-        goal: 3.0,
-    })
+    let (ntmem_ns, baseline_ns, how) =
+        miss_medians(false, reads, |host| native::dependent_loads(host, XorShift::new(), MISS_READS))?;
+    let baseline = match how {
+        MissSamples::InTurn => {
+            "host dependent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages (each offset adds the value \
+             last read), ntmem's reads likewise, samples in turn"
+        }
+        MissSamples::Apart => {
+            "host dependent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages (each offset adds the value \
+             last read), ntmem's reads likewise, samples apart (too little host memory free to hold both at once)"
+        }
+    };
+    Ok(Figure { name: "tlb_miss_read_dependent", ntmem_ns, baseline_ns, baseline, goal: 3.0 })
 }
 
 /// The first touch of a committed page: a demand-zero fault, in the steady state (see
