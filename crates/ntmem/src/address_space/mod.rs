@@ -32,6 +32,7 @@ mod reset;
 mod trim;
 mod vad;
 mod view;
+mod view_copy;
 mod working_set;
 mod write_watch;
 
