@@ -235,8 +235,7 @@ impl AddressSpace {
     /// cache knows no table of a page beyond user space (`paging::table_cache`).
     #[inline(always)]
     fn ready_leaf(&self, phys: &PhysicalMemory, addr: u64, ready: u64) -> Option<(Vpn, u64)> {
-        let vpn = Vpn(addr >> PAGE_SHIFT);
-        self.tables.ready_leaf(phys, vpn, ready).map(|pte| (vpn, pte))
+        self.tables.ready_leaf(phys, addr, ready).map(|pte| (Vpn(addr >> PAGE_SHIFT), pte))
     }
 
     #[inline(never)]

@@ -7,7 +7,10 @@ use super::pte::{Pte, ValidPte};
 use super::{AccessKind, Translation};
 use crate::arch::x86_64::{self as hw, entry_address, entry_frame, table_index, Level};
 use crate::phys::PhysicalMemory;
-use crate::units::{Pfn, PhysAddr, Vpn, PAGES_PER_LARGE_PAGE};
+use crate::units::{Pfn, PhysAddr, Vpn, PAGES_PER_LARGE_PAGE, PAGE_SHIFT};
+
+/// The byte offset of a PTE in its table: 512 entries of 8 bytes.
+const PTE_OFFSET_MASK: u64 = 511 * 8;
 
 impl PageTables {
     /// The MMU's walk for an access to `vpn`: sets accessed bits on the way and the dirty bit
@@ -40,16 +43,22 @@ impl PageTables {
         })
     }
 
-    /// The leaf PTE of `vpn` for the shortest path of a TLB miss, when the paging-structure
-    /// cache knows its page table and the PTE has every bit of `ready` set already (present
-    /// and accessed for a read; writable and dirty too for a write), so that a walk would
-    /// change nothing; else `None`, having changed nothing, for [`Self::translate`]. One
-    /// table-cache read and one PTE read: everything after them depends on the PTE, so the
-    /// less there is, the more misses the processor overlaps (`system::memory`).
+    /// The leaf PTE of the page holding `addr` for the shortest path of a TLB miss, when the
+    /// paging-structure cache knows its page table and the PTE has every bit of `ready` set
+    /// already (present and accessed for a read; writable and dirty too for a write), so that
+    /// a walk would change nothing; else `None`, having changed nothing, for
+    /// [`Self::translate`]. One table-cache read and one PTE read: everything after them
+    /// depends on the PTE, so the less there is, the more misses the processor overlaps
+    /// (`system::memory`). It takes the address rather than its page number, and finds the
+    /// PTE's offset in its table straight from the address's bits 20..12: so the TLB probe
+    /// before it shares no page number with it, and the compiler computes the probe's slot
+    /// the short way (two instructions fewer on every TLB hit).
     #[inline(always)]
-    pub(crate) fn ready_leaf(&self, phys: &PhysicalMemory, vpn: Vpn, ready: u64) -> Option<u64> {
-        let table = self.cache.lookup(vpn)?;
-        let e = phys.store().read_u64(entry_address(table, table_index(vpn.addr(), Level::Pt)));
+    pub(crate) fn ready_leaf(&self, phys: &PhysicalMemory, addr: u64, ready: u64) -> Option<u64> {
+        let table = self.cache.lookup(Vpn(addr >> PAGE_SHIFT))?;
+        // The PTE's index in its table (bits 20..12) times its 8 bytes.
+        let offset = (addr >> (PAGE_SHIFT - 3)) & PTE_OFFSET_MASK;
+        let e = phys.store().read_u64(PhysAddr(table.phys().as_u64() + offset));
         (e & ready == ready).then_some(e)
     }
 
