@@ -128,7 +128,12 @@ enum MissSamples {
 /// In turn when the host has [`PAIRED_MISS_BYTES`] available (Linux's `MemAvailable`), else
 /// apart.
 fn miss_samples() -> MissSamples {
-    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
+    miss_samples_for(std::fs::read_to_string("/proc/meminfo").ok().as_deref())
+}
+
+/// [`miss_samples`] for the text of `/proc/meminfo`, if there is one.
+fn miss_samples_for(meminfo: Option<&str>) -> MissSamples {
+    let available = meminfo.and_then(|info| {
         let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
         let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         kib.checked_mul(1024)
@@ -429,4 +434,19 @@ fn reserve_release(k: &mut Kernel32<'_>, size: u64, pairs: usize) -> Result<f64>
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tlb_miss_rows_hold_both_sides_only_with_10_gib_available() {
+        let info =
+            |kib: u64| format!("MemTotal:       24000000 kB\nMemFree:        1000 kB\nMemAvailable:   {kib} kB\n");
+        assert_eq!(miss_samples_for(Some(&info(10 << 20))), MissSamples::InTurn, "10 GiB");
+        assert_eq!(miss_samples_for(Some(&info((10 << 20) - 1))), MissSamples::Apart, "a KiB short");
+        assert_eq!(miss_samples_for(Some("MemTotal: 24000000 kB\n")), MissSamples::Apart, "no MemAvailable line");
+        assert_eq!(miss_samples_for(None), MissSamples::Apart, "no /proc/meminfo");
+    }
 }
