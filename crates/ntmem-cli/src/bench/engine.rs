@@ -17,7 +17,7 @@
 
 use super::fault_floor;
 use super::native;
-use super::timing::{paired_medians, per_op, XorShift};
+use super::timing::{paired_medians, paired_medians_of, per_op, XorShift, SHORT_SAMPLES};
 use super::Figure;
 use anyhow::{anyhow, Result};
 
@@ -54,7 +54,8 @@ pub(super) fn native_read_resident() -> Result<Figure> {
     native::touch_arena_pages(base, LEN / PAGE)?;
     let arena = native::arena_bytes(base, LEN);
     let host = native::touched_mapping(LEN)?;
-    let (ntmem_ns, baseline_ns) = paired_medians(
+    let (ntmem_ns, baseline_ns) = paired_medians_of(
+        SHORT_SAMPLES,
         || native::random_loads(arena, XorShift::new(), READS),
         || native::random_loads(host.bytes(), XorShift::new(), READS),
     )?;

@@ -8,7 +8,7 @@
 
 use super::calls::{alloc, demand_zero_touches, machine, release, touch, warm_machine};
 use super::native::{self, ProtectTarget};
-use super::timing::{median_of, ops_within, paired_medians, paired_medians_of, per_op, XorShift};
+use super::timing::{median_of, ops_within, paired_medians, paired_medians_of, per_op, XorShift, SHORT_SAMPLES};
 use super::Figure;
 use anyhow::{anyhow, bail, Context, Result};
 use ntmem::{AccessFault, Config, Memory, ProcessId, System};
@@ -42,7 +42,8 @@ pub(super) fn tlb_hit_read() -> Result<Figure> {
     #[allow(clippy::cast_possible_truncation)]
     let offsets: [usize; 64] = std::array::from_fn(|_| ((rng.next_u64() % (PAGES * PAGE)) & !7) as usize);
     let mut memory = sys.memory(pid)?;
-    let (ntmem_ns, baseline_ns) = paired_medians(
+    let (ntmem_ns, baseline_ns) = paired_medians_of(
+        SHORT_SAMPLES,
         || {
             per_op(READS, || {
                 // The program's buffer, as a program reuses it.
@@ -403,7 +404,7 @@ impl QueryTarget {
 pub(super) fn reserve_scaling() -> Result<Figure> {
     const MAX_PAIRS: usize = 2_000;
     const SAMPLE_NS: f64 = 2e6;
-    const SHORT_SAMPLES: usize = 101;
+    const PAIR_SAMPLES: usize = 101;
     let (mut big_sys, big_pid) = machine(Config::default())?;
     let (mut small_sys, small_pid) = machine(Config::default())?;
     let mut big = Kernel32::new(&mut big_sys, big_pid);
@@ -412,7 +413,7 @@ pub(super) fn reserve_scaling() -> Result<Figure> {
     let big_pairs = ops_within(median_of(9, || reserve_release(&mut big, TIB, 1))?, SAMPLE_NS, MAX_PAIRS);
     let small_pairs = ops_within(median_of(9, || reserve_release(&mut small, GRANULE, 1))?, SAMPLE_NS, MAX_PAIRS);
     let (ntmem_ns, baseline_ns) = paired_medians_of(
-        SHORT_SAMPLES,
+        PAIR_SAMPLES,
         || reserve_release(&mut big, TIB, big_pairs),
         || reserve_release(&mut small, GRANULE, small_pairs),
     )?;
