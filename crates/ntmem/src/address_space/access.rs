@@ -140,7 +140,7 @@ impl AddressSpace {
                 // The bytes before the fill: the fill's stores cannot alias RAM, but the
                 // compiler, not knowing that, would load the frame store's address again.
                 phys.store().read_into(entry_frame(pte).0, off, buf);
-                self.tlb.fill_from_pte(vpn, pte);
+                self.tlb.fill_for_data(vpn, pte);
                 true
             }
             None => false,
@@ -194,7 +194,7 @@ impl AddressSpace {
         match self.ready_leaf(phys, addr, hw::P | hw::A | hw::RW | hw::D) {
             Some((vpn, pte)) => {
                 phys.store_mut().write_from(entry_frame(pte).0, off, data);
-                self.tlb.fill_from_pte(vpn, pte);
+                self.tlb.fill_for_data(vpn, pte);
                 true
             }
             None => false,

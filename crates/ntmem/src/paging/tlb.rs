@@ -135,23 +135,25 @@ impl Tlb {
         }
     }
 
-    /// Caches `vpn` → the frame of `pte`, a present x86 PTE, allowing what it allows: reads;
-    /// writes once it is writable and dirty; instruction fetches unless it is no-execute. For
-    /// the shortest walk of a TLB miss, which an address space with a host TLB never takes (its
-    /// paging-structure cache has stopped: `Vm::set_host_tlb`): no call, and no branch, so that
-    /// the shortest walk of a TLB miss stays short. Every instruction that walk saves lets the
-    /// processor overlap more misses' memory waits: a run of misses is bound by how many of
-    /// them fit in its out-of-order window. A refused access's tag is the page with one of
-    /// the PTE's low bits set: never the address of a page, so no access matches it.
+    /// Caches `vpn` → the frame of `pte`, a present x86 PTE, for the data access that walked
+    /// to it, allowing what the PTE allows data: reads, and writes once it is writable and
+    /// dirty. An instruction fetch finds no entry and walks for itself, as a processor's
+    /// loads and stores fill its data TLB and its fetches the instruction TLB. For the shortest
+    /// walk of a TLB miss, which an address space with a host TLB never takes (its
+    /// paging-structure cache has stopped: `Vm::set_host_tlb`): no call and no branch, so
+    /// that the walk stays short. Every instruction it saves lets the processor overlap more
+    /// misses' memory waits: a run of misses is bound by how many of them fit in its
+    /// out-of-order window. A refused write's tag is the page with one of the PTE's low bits
+    /// set: never the address of a page, so no access matches it.
     #[inline(always)]
-    pub(crate) fn fill_from_pte(&mut self, vpn: Vpn, pte: u64) {
+    pub(crate) fn fill_for_data(&mut self, vpn: Vpn, pte: u64) {
         debug_assert!(self.host.is_none(), "a fill no host TLB hears of");
         let page = vpn.as_u64() << PAGE_SHIFT;
         let write_ready = hw::RW | hw::D;
         self.entries[slot_of(vpn.as_u64())] = TlbEntry {
             read: page,
             write: page | ((pte & write_ready) ^ write_ready),
-            exec: page | (pte >> hw::NX.trailing_zeros()),
+            exec: NO_PAGE,
             frame: hw::entry_frame(pte).0,
         };
     }
@@ -159,7 +161,7 @@ impl Tlb {
     /// Installs the host TLB (replacing any), dropping every software entry so that each
     /// page the program reaches from now on is filled, and so told to the host, again. The
     /// caller stops the paging-structure cache too (`Vm::set_host_tlb`): a fill by
-    /// [`Self::fill_from_pte`] tells no host.
+    /// [`Self::fill_for_data`] tells no host.
     pub(crate) fn set_host(&mut self, host: Box<dyn HostTlb>) {
         self.flush_all();
         self.host = Some(host);
@@ -321,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn a_fill_from_a_pte_allows_what_the_pte_allows() {
+    fn a_data_fill_allows_the_data_accesses_the_pte_allows() {
         let vpn = Vpn(0x12_3456);
         let addr = vpn.as_u64() << PAGE_SHIFT;
         let frame = Pfn(77).phys().as_u64();
@@ -330,16 +332,16 @@ mod tests {
             (hw::P | hw::A | hw::RW | hw::NX, READ),
             (hw::P | hw::A | hw::D | hw::NX, READ),
             (hw::P | hw::A | hw::RW | hw::D | hw::NX, READ | WRITE),
-            (hw::P | hw::A, READ | EXEC),
-            (hw::P | hw::A | hw::RW | hw::D, READ | WRITE | EXEC),
+            (hw::P | hw::A, READ),
+            (hw::P | hw::A | hw::RW | hw::D, READ | WRITE),
         ];
         for (bits, perms) in cases {
             let mut tlb = Tlb::default();
-            tlb.fill_from_pte(vpn, frame | bits);
+            tlb.fill_for_data(vpn, frame | bits);
             assert_eq!(tlb.entries().collect::<Vec<_>>(), vec![(vpn, Pfn(77), perms)], "PTE bits {bits:#x}");
             assert_eq!(tlb.hit(addr + 8, 8, READ), Some((77, 8)));
             assert_eq!(tlb.hit(addr + 8, 8, WRITE).is_some(), perms & WRITE != 0, "PTE bits {bits:#x}");
-            assert_eq!(tlb.lookup(vpn.as_u64(), EXEC).is_some(), perms & EXEC != 0, "PTE bits {bits:#x}");
+            assert_eq!(tlb.lookup(vpn.as_u64(), EXEC), None, "a fetch walks for itself: PTE bits {bits:#x}");
             TlbFlush::page(vpn).apply(&mut tlb);
             assert_eq!(tlb.entries().count(), 0, "a flush drops the entry, refused tags and all");
         }
