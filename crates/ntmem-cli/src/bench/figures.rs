@@ -158,7 +158,21 @@ fn miss_medians(
     let mut memory = sys.memory(pid)?;
     if how == MissSamples::InTurn {
         let buffer = miss_host(huge)?;
-        let (ntmem_ns, host_ns) = paired_medians_of(MISS_SAMPLES, || ntmem(&mut memory, base), || host(&buffer))?;
+        // Each timed sample right after an untimed one of its own side, so that neither
+        // starts in the caches the other side's sample has just filled (the host's page
+        // tables; ntmem's TLB, paging-structure cache and page tables): warm against warm,
+        // as the samples of a side taken apart are.
+        let (ntmem_ns, host_ns) = paired_medians_of(
+            MISS_SAMPLES,
+            || {
+                ntmem(&mut memory, base)?;
+                ntmem(&mut memory, base)
+            },
+            || {
+                host(&buffer)?;
+                host(&buffer)
+            },
+        )?;
         return Ok((ntmem_ns, host_ns, how));
     }
     let ntmem_ns = median_of(MISS_SAMPLES, || ntmem(&mut memory, base))?;
