@@ -229,3 +229,29 @@ fn aging_and_trimming_owe_one_flush_a_run_of_pages() {
         "the 12 pages left trimmed with one flush"
     );
 }
+
+#[test]
+fn a_host_tlb_installed_after_the_tables_were_walked_hears_of_every_fill() {
+    let mut sys = System::new(Config::default().with_ram_bytes(16 << 20).with_invariant_checks()).expect("machine");
+    let pid = sys.create_process("p").expect("process");
+    let mut vm = sys.vm(pid).expect("running");
+    let range = vm.reserve(None, 0x10000, &ReserveOptions::new(Protection::READ_WRITE)).expect("reserve");
+    let base = range.start_addr();
+    vm.commit(base, 0x2000, Protection::READ_WRITE).expect("commit");
+    let mut memory = sys.memory(pid).expect("running");
+    // Both pages resident, accessed and dirty, their page table walked (and so cached).
+    memory.write(base, &[1; 8]).expect("a write to a committed page");
+    memory.write(base + 0x1000, &[2; 8]).expect("a write to a committed page");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    sys.vm(pid).expect("running").set_host_tlb(Box::new(Recorder(Arc::clone(&events))));
+    let mut memory = sys.memory(pid).expect("running");
+    let mut word = [0u8; 8];
+    memory.read(base + 0x1000, &mut word).expect("a read of a resident page");
+    assert_eq!(word, [2; 8]);
+    memory.write(base, &[3; 8]).expect("a write to a resident, dirty page");
+    assert_eq!(
+        take(&events),
+        vec![Event::Fill { page: base + 0x1000, writable: true }, Event::Fill { page: base, writable: true }],
+        "the shortest walk, which tells no host, is not taken once a host TLB is installed"
+    );
+}
