@@ -106,9 +106,9 @@ fn miss_host(huge: bool) -> Result<memmap2::MmapMut> {
     Ok(host)
 }
 
-/// Samples per side of each TLB-miss figure: more than [`super::timing::SAMPLES`], because building the
-/// machine and the host's buffer (4 GiB each) costs far more than a sample (a fraction of a
-/// second), and the host's memory latency moves from one moment to the next.
+/// Samples per side of each TLB-miss figure: more than [`super::timing::SAMPLES`], because
+/// building the machine and the host's buffer (4 GiB each) costs far more than a sample (a
+/// fraction of a second), and the host's memory latency moves from one moment to the next.
 const MISS_SAMPLES: usize = 9;
 
 /// Host memory the TLB-miss figures want free before they hold both sides at once: ntmem's

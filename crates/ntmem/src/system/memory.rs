@@ -5,10 +5,12 @@
 //! locking") is [`Memory::read`] and [`Memory::write`] on a TLB hit: one compare of the access
 //! against the page (not empty, not crossing), the TLB tag compare, and the copy. The handle has
 //! found the process once (its address space and the machine are borrowed directly), so an
-//! access neither looks it up by id nor checks that it runs. Anything else — a TLB miss (one
-//! walk of the page tables), a page fault, a page crossing, an empty access — takes the full
-//! path out of line, with every semantic of [`super::Vm::read`] and [`super::Vm::write`], which it is: the handle holds the
-//! process's [`super::Vm`], whose address space and machine are borrowed directly.
+//! access neither looks it up by id nor checks that it runs. A TLB miss whose PTE needs no
+//! change takes the shortest walk (one PTE read through the paging-structure cache, inline
+//! for an 8-byte access). Anything else — a walk that sets a bit, a page fault, a page
+//! crossing, an empty access — takes the full path out of line, with every semantic of
+//! [`super::Vm::read`] and [`super::Vm::write`], which it is: the handle holds the process's
+//! [`super::Vm`], whose address space and machine are borrowed directly.
 //!
 //! Balancing: a frame allocation that leaves memory low raises a flag, and the access or call
 //! that raised it balances before it returns. A flag the last call left raised is settled when
