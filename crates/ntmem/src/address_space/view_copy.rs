@@ -15,7 +15,7 @@ use super::{AddressSpace, PageState, VadKind, View, VmError};
 use crate::machine::{Fill, Machine};
 use crate::paging::{Access, AccessKind, Protection, Pte, ValidPte};
 use crate::phys::{FrameUse, PfnFlags};
-use crate::units::{PageRange, PhysAddr, Vpn, PAGE_SIZE};
+use crate::units::{PageRange, Pfn, PhysAddr, Vpn, PAGE_SIZE};
 
 impl AddressSpace {
     /// A write to a resident copy-on-write page of a view: the copy replaces the shared frame
@@ -45,14 +45,11 @@ impl AddressSpace {
         m: &mut Machine,
         vpn: Vpn,
         at: PhysAddr,
-        source: crate::units::Pfn,
+        source: Pfn,
         protection: Protection,
     ) -> Result<(), FaultKind> {
         // Its charge was taken when the page became copy-on-write (F209).
-        let Some(copy) = m.allocate(FrameUse::Private, Some(at), Fill::Overwrite) else {
-            return Err(FaultKind::OutOfFrames);
-        };
-        m.phys.copy_frame(source, copy);
+        let copy = private_copy(m, at, source)?;
         let written = protection.after_copy();
         let locked = self.locked_views.remove(&vpn);
         let e = m.phys.pfn_mut(copy);
@@ -78,15 +75,12 @@ impl AddressSpace {
         m: &mut Machine,
         vpn: Vpn,
         at: PhysAddr,
-        source: crate::units::Pfn,
+        source: Pfn,
         protection: Protection,
         view: View,
         page: u64,
     ) -> Result<(), FaultKind> {
-        let Some(copy) = m.allocate(FrameUse::Private, Some(at), Fill::Overwrite) else {
-            return Err(FaultKind::OutOfFrames);
-        };
-        m.phys.copy_frame(source, copy);
+        let copy = private_copy(m, at, source)?;
         if let Some(layout) = m.segments.get(view.segment).and_then(crate::section::Segment::image) {
             let rva = u32::try_from(page * PAGE_SIZE).unwrap_or(u32::MAX);
             layout.apply_relocations(rva, m.phys.frame_mut(copy), view.relocation);
@@ -209,6 +203,13 @@ impl AddressSpace {
         }
         Ok(old.unwrap_or(Protection::NO_ACCESS))
     }
+}
+
+/// A new private frame for the PTE at `at`, holding a copy of frame `source`'s bytes.
+fn private_copy(m: &mut Machine, at: PhysAddr, source: Pfn) -> Result<Pfn, FaultKind> {
+    let copy = m.allocate(FrameUse::Private, Some(at), Fill::Overwrite).ok_or(FaultKind::OutOfFrames)?;
+    m.phys.copy_frame(source, copy);
+    Ok(copy)
 }
 
 /// Where a view page stands for the commit a copy of it needs (F209), from its PTE.
