@@ -190,18 +190,9 @@ impl Tlb {
     /// The cached entries: (page, frame, permission bits: 1 read, 2 write-ready, 4 execute).
     pub fn entries(&self) -> impl Iterator<Item = (Vpn, Pfn, u8)> + '_ {
         self.entries.iter().filter_map(|e| {
-            let perms =
-                [(e.read, READ), (e.write, WRITE), (e.exec, EXEC)].iter().fold(
-                    0,
-                    |p, &(t, bit)| {
-                        if allows(t) {
-                            p | bit
-                        } else {
-                            p
-                        }
-                    },
-                );
-            let page = [e.read, e.write, e.exec].into_iter().find(|&t| allows(t))?;
+            let tags = [(e.read, READ), (e.write, WRITE), (e.exec, EXEC)];
+            let perms = tags.iter().filter(|&&(t, _)| allows(t)).fold(0, |p, &(_, bit)| p | bit);
+            let page = tags.iter().map(|&(t, _)| t).find(|&t| allows(t))?;
             Some((Vpn(page >> PAGE_SHIFT), Pfn(e.frame), perms))
         })
     }
