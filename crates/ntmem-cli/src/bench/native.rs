@@ -162,7 +162,10 @@ pub(super) fn loads_at<const N: usize>(memory: &[u8], offsets: &[usize; N], read
 }
 
 /// `reads` 8-byte loads from `memory` (a power of two long) at offsets drawn from `rng`: the
-/// host's counterpart of random reads over touched memory.
+/// host's counterpart of random reads over touched memory. Never inlined: where both sides of
+/// a figure run it (`native_read_resident`), they run one copy of the loop, not one the
+/// compiler specialised to a side's constant length.
+#[inline(never)]
 pub(super) fn random_loads(memory: &[u8], rng: XorShift, reads: usize) -> anyhow::Result<f64> {
     anyhow::ensure!(memory.len().is_power_of_two(), "the span of random loads must be a power of two");
     let mask = memory.len() as u64 - 1;
@@ -184,6 +187,8 @@ pub(super) fn random_loads(memory: &[u8], rng: XorShift, reads: usize) -> anyhow
 /// `reads` 8-byte loads from `memory` (a power of two long), each at the next number drawn
 /// from `rng` plus the value the load before read: each load waits for the one before, as a
 /// pointer chase does. The host's counterpart of random reads that depend on each other.
+/// Never inlined (see [`random_loads`]).
+#[inline(never)]
 pub(super) fn dependent_loads(memory: &[u8], rng: XorShift, reads: usize) -> anyhow::Result<f64> {
     anyhow::ensure!(memory.len().is_power_of_two(), "the span of random loads must be a power of two");
     let mask = memory.len() as u64 - 1;
