@@ -111,6 +111,11 @@ fn miss_host(huge: bool) -> Result<memmap2::MmapMut> {
 /// fraction of a second), and the host's memory latency moves from one moment to the next.
 const MISS_SAMPLES: usize = 9;
 
+/// Samples per side of [`tlb_miss_read`], whose goal leaves the least room: on a shared host,
+/// one sample of either side can take twice as long as the next (ntmem's 56–125 ns in one run
+/// of 9), so the median of 9 moves by a tenth from run to run. 21 pairs cost about 12 s.
+const MISS_READ_SAMPLES: usize = 21;
+
 /// Host memory the TLB-miss figures want free before they hold both sides at once: ntmem's
 /// 4 GiB of touched RAM, the host's 4 GiB, and 2 GiB to spare.
 const PAIRED_MISS_BYTES: u64 = 2 * MISS_SPAN + (2 << 30);
@@ -145,10 +150,11 @@ fn miss_samples_for(meminfo: Option<&str>) -> MissSamples {
     }
 }
 
-/// A TLB-miss figure's medians: ntmem's reads (`ntmem`, one sample over `miss_machine`'s
-/// memory from its base) beside the host's loads (`host`, one sample over
-/// [`miss_host`]`(huge)`), with how the samples were taken.
+/// A TLB-miss figure's medians of `samples` samples a side: ntmem's reads (`ntmem`, one
+/// sample over `miss_machine`'s memory from its base) beside the host's loads (`host`, one
+/// sample over [`miss_host`]`(huge)`), with how the samples were taken.
 fn miss_medians(
+    samples: usize,
     huge: bool,
     mut ntmem: impl FnMut(&mut Memory<'_>, u64) -> Result<f64>,
     mut host: impl FnMut(&[u8]) -> Result<f64>,
@@ -163,7 +169,7 @@ fn miss_medians(
         // tables; ntmem's TLB, paging-structure cache and page tables): warm against warm,
         // as the samples of a side taken apart are.
         let (ntmem_ns, host_ns) = paired_medians_of(
-            MISS_SAMPLES,
+            samples,
             || {
                 ntmem(&mut memory, base)?;
                 ntmem(&mut memory, base)
@@ -175,11 +181,11 @@ fn miss_medians(
         )?;
         return Ok((ntmem_ns, host_ns, how));
     }
-    let ntmem_ns = median_of(MISS_SAMPLES, || ntmem(&mut memory, base))?;
+    let ntmem_ns = median_of(samples, || ntmem(&mut memory, base))?;
     // The machine's RAM freed before the host's buffer is touched.
     drop(sys);
     let buffer = miss_host(huge)?;
-    let host_ns = median_of(MISS_SAMPLES, || host(&buffer))?;
+    let host_ns = median_of(samples, || host(&buffer))?;
     Ok((ntmem_ns, host_ns, how))
 }
 
@@ -209,8 +215,9 @@ fn miss_reads(memory: &mut Memory<'_>, base: u64) -> Result<f64> {
 /// the one before, against the host's independent loads at the same offsets over 4 KiB host
 /// pages: a simulated TLB miss beside a real one.
 pub(super) fn tlb_miss_read() -> Result<Figure> {
-    let (ntmem_ns, baseline_ns, how) =
-        miss_medians(false, miss_reads, |host| native::random_loads(host, XorShift::new(), MISS_READS))?;
+    let (ntmem_ns, baseline_ns, how) = miss_medians(MISS_READ_SAMPLES, false, miss_reads, |host| {
+        native::random_loads(host, XorShift::new(), MISS_READS)
+    })?;
     let baseline = match how {
         MissSamples::InTurn => {
             "host independent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages, same random offsets, \
@@ -230,7 +237,7 @@ pub(super) fn tlb_miss_read() -> Result<Figure> {
 /// that hardly translates. For context: no goal.
 pub(super) fn tlb_miss_read_vs_huge_pages() -> Result<Figure> {
     let (ntmem_ns, baseline_ns, how) =
-        miss_medians(true, miss_reads, |host| native::random_loads(host, XorShift::new(), MISS_READS))?;
+        miss_medians(MISS_SAMPLES, true, miss_reads, |host| native::random_loads(host, XorShift::new(), MISS_READS))?;
     let baseline = match how {
         MissSamples::InTurn => {
             "tlb_miss_read's reads beside host independent 8-byte loads over a touched 4 GiB mapping on 2 MiB host \
@@ -266,7 +273,7 @@ pub(super) fn tlb_miss_read_dependent() -> Result<Figure> {
         })
     };
     let (ntmem_ns, baseline_ns, how) =
-        miss_medians(false, reads, |host| native::dependent_loads(host, XorShift::new(), MISS_READS))?;
+        miss_medians(MISS_SAMPLES, false, reads, |host| native::dependent_loads(host, XorShift::new(), MISS_READS))?;
     let baseline = match how {
         MissSamples::InTurn => {
             "host dependent 8-byte loads over a touched 4 GiB mapping on 4 KiB host pages (each offset adds the value \
