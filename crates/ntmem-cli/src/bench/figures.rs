@@ -357,7 +357,7 @@ pub(super) fn protect_page() -> Result<Figure> {
 pub(super) fn query_scaling() -> Result<Figure> {
     let mut many = QueryTarget::new(100_000)?;
     let mut few = QueryTarget::new(100)?;
-    let (ntmem_ns, baseline_ns) = paired_medians(|| many.queries(), || few.queries())?;
+    let (ntmem_ns, baseline_ns) = paired_medians_of(SHORT_SAMPLES, || many.queries(), || few.queries())?;
     Ok(Figure {
         name: "query_scaling",
         ntmem_ns,
