@@ -295,7 +295,7 @@ pub(super) fn demand_zero_fault() -> Result<Figure> {
     let mut k = Kernel32::new(&mut sys, pid);
     let pages = usize::try_from(PAGES)?;
     let (ntmem_ns, baseline_ns) =
-        paired_medians(|| demand_zero_touches(&mut k, PAGES), || native::first_touches(pages))?;
+        paired_medians_of(SHORT_SAMPLES, || demand_zero_touches(&mut k, PAGES), || native::first_touches(pages))?;
     Ok(Figure {
         name: "demand_zero_fault",
         ntmem_ns,
