@@ -19,9 +19,9 @@
 //!
 //! The runs are long (seconds; each run of `processes_2048_vs_16` holds 1 GiB of simulated RAM
 //! and writes 3 GiB of page file), so a figure is the median of three runs (fifteen for the
-//! short `exited_processes_10000_vs_0`, whose timed part lasts tens of milliseconds). A worst access is wall time: on a loaded host it
-//! includes preemption (multiples of the scheduler's tick), which the median of three runs
-//! damps.
+//! short `exited_processes_10000_vs_0`, whose timed part lasts tens of milliseconds). A worst
+//! access is wall time: on a loaded host it includes preemption (multiples of the scheduler's
+//! tick), which the median of three runs damps.
 
 use super::calls::Scratch;
 use super::timing::per_op;

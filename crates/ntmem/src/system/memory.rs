@@ -129,8 +129,8 @@ impl Memory<'_> {
     /// The 8-byte read's rest of the full path fills a buffer of its own and returns it, so
     /// that the caller's buffer is never handed to a call: the compiler keeps it in a register,
     /// not in memory (no store and reload of it on a TLB miss; 69.1 -> 67.9 instructions a
-    /// miss under callgrind, `tlb_hit_count N miss 64`). A read that faults
-    /// leaves an 8-byte `buf` as it was, as a faulting load leaves its register.
+    /// miss under callgrind, `tlb_hit_count N miss 64`). A read that faults leaves an 8-byte
+    /// `buf` as it was, as a faulting load leaves its register.
     #[inline(always)]
     pub fn read_full(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), AccessFault> {
         if let Ok(word) = <&mut [u8; 8]>::try_from(&mut *buf) {
