@@ -14,7 +14,7 @@
 //! rather than shares, so that the two files change independently.
 
 use super::calls::{alloc, release};
-use super::timing::{ops_within, paired_medians, per_op};
+use super::timing::{ops_within, paired_medians, paired_medians_of, per_op, SHORT_SAMPLES};
 use super::Figure;
 use anyhow::{bail, Result};
 use ntmem::{Config, ProcessId, System};
@@ -111,7 +111,7 @@ pub(super) fn range_ops_1tib() -> Result<Figure> {
     let mut small = Watched::new(GRANULE)?;
     let big_ops = ops_within(big.rounds(1)?, SAMPLE_BUDGET_NS, MAX_OPS);
     let small_ops = ops_within(small.rounds(1)?, SAMPLE_BUDGET_NS, MAX_OPS);
-    let (ntmem_ns, baseline_ns) = paired_medians(|| big.rounds(big_ops), || small.rounds(small_ops))?;
+    let (ntmem_ns, baseline_ns) = paired_medians_of(SHORT_SAMPLES, || big.rounds(big_ops), || small.rounds(small_ops))?;
     Ok(Figure {
         name: "range_ops_1tib",
         ntmem_ns,
