@@ -26,11 +26,11 @@ enum Command {
     Tour,
     /// Measure the hot paths against native baselines measured in the same run.
     ///
-    /// Takes about two and a half minutes and up to about 8.5 GB of host memory at its peak: the TLB-miss rows
-    /// touch 4 GiB of simulated RAM and hold the host baseline's 4 GiB beside it, taking the
-    /// two sides' samples in turn. A host with less than 10 GiB available gets them apart
-    /// instead (the machine freed before the baseline's 4 GiB are touched: about 4.3 GB), and
-    /// the rows say so. Plus 32 MiB files in the temp directory.
+    /// Takes about two and a half minutes and up to about 8.5 GB of host memory at its peak:
+    /// the TLB-miss rows touch 4 GiB of simulated RAM and hold the host baseline's 4 GiB
+    /// beside it, taking the two sides' samples in turn. A host with less than 10 GiB available
+    /// gets them apart instead (the machine freed before the baseline's 4 GiB are touched:
+    /// about 4.3 GB), and the rows say so. Plus 32 MiB files in the temp directory.
     Bench {
         /// Print JSON instead of a table.
         #[arg(long)]
