@@ -260,3 +260,34 @@ fn nonzero_entries(
 
 /// Entries in a 64-byte cache line.
 const LINE: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table (frame 1 of a small RAM) holding `entries` (index, value), its share count set
+    /// as the page tables keep it.
+    fn table(entries: &[(usize, u64)]) -> (PhysicalMemory, Pfn) {
+        let mut phys = PhysicalMemory::new(4).expect("a host mapping of 4 frames");
+        let table = Pfn(1);
+        for &(index, value) in entries {
+            phys.write_u64(PhysAddr(table.phys().as_u64() + (index * ENTRY_BYTES) as u64), value);
+        }
+        phys.pfn_mut(table).share_count = u16::try_from(entries.len()).expect("at most 512");
+        (phys, table)
+    }
+
+    #[test]
+    fn a_search_finds_the_non_zero_entries_in_its_range_and_no_others() {
+        let entries = [(0, 0x11), (1, 0x22), (2, 0x33), (9, 0x44), (300, 0x55), (510, 0x66), (511, 0x77)];
+        let (phys, table) = table(&entries);
+        for (first, last) in
+            [(0, 511), (2, 511), (3, 511), (0, 0), (1, 9), (10, 509), (300, 300), (509, 511), (200, 100)]
+        {
+            let want: Vec<(usize, u64)> =
+                entries.iter().copied().filter(|&(i, _)| (first..=last).contains(&i)).collect();
+            let got: Vec<(usize, u64)> = nonzero_entries(&phys, table, first, last).collect();
+            assert_eq!(got, want, "entries {first}..={last}");
+        }
+    }
+}
