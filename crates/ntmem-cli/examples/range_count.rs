@@ -31,11 +31,18 @@ fn main() -> anyhow::Result<()> {
             k.write(page, &[1]).map_err(|e| anyhow::anyhow!("write at {page:#x}: exception {:#x}", e.code))?;
         }
         let (mut count, mut granularity) = (found.len(), 0);
-        anyhow::ensure!(k.GetWriteWatch(0, base, size, &mut found, &mut count, &mut granularity) == 0 && count == 2);
-        anyhow::ensure!(k.ResetWriteWatch(base, size) == 0);
-        anyhow::ensure!(k.VirtualAlloc(base, size, MEM_RESET, PAGE_NOACCESS) != 0);
-        anyhow::ensure!(k.VirtualAlloc(base, size, MEM_RESET_UNDO, PAGE_NOACCESS) != 0);
-        anyhow::ensure!(k.VirtualUnlock(base, size) == 0 && k.GetLastError() == ERROR_NOT_LOCKED);
+        let watched = k.GetWriteWatch(0, base, size, &mut found, &mut count, &mut granularity);
+        anyhow::ensure!(watched == 0 && count == 2, "GetWriteWatch: {count} pages, error {}", k.GetLastError());
+        anyhow::ensure!(k.ResetWriteWatch(base, size) == 0, "ResetWriteWatch: error {}", k.GetLastError());
+        for (flag, name) in [(MEM_RESET, "MEM_RESET"), (MEM_RESET_UNDO, "MEM_RESET_UNDO")] {
+            anyhow::ensure!(k.VirtualAlloc(base, size, flag, PAGE_NOACCESS) != 0, "{name}: error {}", k.GetLastError());
+        }
+        let unlocked = k.VirtualUnlock(base, size);
+        anyhow::ensure!(
+            unlocked == 0 && k.GetLastError() == ERROR_NOT_LOCKED,
+            "VirtualUnlock: error {}, not ERROR_NOT_LOCKED",
+            k.GetLastError()
+        );
     }
     Ok(())
 }
