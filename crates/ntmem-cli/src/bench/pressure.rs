@@ -24,8 +24,7 @@
 //! tick), which the median of three runs damps.
 
 use super::calls::Scratch;
-use super::timing::per_op;
-use super::timing::{median_of, paired_medians_of};
+use super::timing::{median_of, paired_medians_of, per_op, SHORT_SAMPLES};
 use super::Figure;
 use anyhow::{anyhow, bail, Context, Result};
 use ntmem::{Config, System};
@@ -215,7 +214,7 @@ fn monitored_touch(exited: u32) -> Result<f64> {
 /// A monitored run after 10 000 processes came and went, beside the same run without them,
 /// per page.
 pub(super) fn exited_processes_10000_vs_0() -> Result<Figure> {
-    let (after_exits, without) = paired_medians_of(15, || monitored_touch(EXITED), || monitored_touch(0))?;
+    let (after_exits, without) = paired_medians_of(SHORT_SAMPLES, || monitored_touch(EXITED), || monitored_touch(0))?;
     Ok(Figure {
         name: "exited_processes_10000_vs_0",
         ntmem_ns: after_exits,
